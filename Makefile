@@ -1,0 +1,41 @@
+# Two entry points on a fresh machine: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The CPU build of torch; set TORCH_SPEC to another requirement (or "" to keep what is installed).
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: setup demo test lint bench docs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	@# Prefer a torch that is already importable, otherwise the CPU build, before the package pulls one in.
+	$(BIN)/python -c "import torch" 2>/dev/null || { [ -z "$(TORCH_SPEC)" ] || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"; }
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/robustcheck demo
+
+test: setup
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: setup
+	$(BIN)/python bench/bench_scan.py
+
+docs: setup
+	$(BIN)/python -m robustcheck.backends.onnx.twin.support_table > docs/onnx-ops.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info .robustcheck-cache

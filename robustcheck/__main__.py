@@ -1,0 +1,5 @@
+import sys
+
+from robustcheck.cli import main
+
+sys.exit(main())

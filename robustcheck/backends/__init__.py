@@ -1,0 +1,1 @@
+"""Model backends: deployed predictions plus input gradients behind one protocol."""

@@ -1,0 +1,55 @@
+"""The one protocol every backend meets.
+
+A backend answers two questions about a batch of inputs (numpy arrays in the model's input
+layout): what the *deployed* model scores, and what the input gradient of the loss is on a
+*differentiable* path. For PyTorch models both paths are the same module; for ONNX the scores
+come from onnxruntime and the gradient from a torch twin of the graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from robustcheck.backends.output import OutputKind
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: str
+    format: str
+    sha256: str
+    input_name: str
+    input_shape: tuple[int | None, ...]
+    """Declared input shape; ``None`` marks a dynamic dimension."""
+    input_dtype: str
+    output_name: str
+
+
+@dataclass(frozen=True)
+class GradientResult:
+    gradient: np.ndarray
+    """d loss / d x, same shape as x, float64."""
+    scores: np.ndarray
+    """The differentiable path's class scores ``[N, C]`` (float64), for fidelity checks."""
+
+
+class Backend(Protocol):
+    """What attacks and the runner may ask of a model."""
+
+    info: ModelInfo
+
+    @property
+    def gradient_evaluations(self) -> int:
+        """How many forward+backward passes have run (one per batch for FGSM)."""
+        ...
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """Class scores ``[N, C]`` (float64) from the deployed runtime."""
+        ...
+
+    def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:
+        """Input gradient of the per-sample classification loss, summed over the batch."""
+        ...

@@ -1,0 +1,65 @@
+"""Choosing and loading a backend for a model file."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from robustcheck._hashing import file_sha256
+from robustcheck.backends.base import Backend
+from robustcheck.errors import ModelError, UsageError
+
+SUFFIX_FORMATS: dict[str, str] = {
+    ".pt": "torchscript",
+    ".ts": "torchscript",
+    ".jit": "torchscript",
+    ".pt2": "torch.export",
+    ".onnx": "onnx",
+}
+FORMATS = ("torchscript", "torch.export", "onnx")
+
+
+def detect_format(path: Path, declared: str | None = None) -> str:
+    if declared is not None:
+        if declared not in FORMATS:
+            raise UsageError(f"--model-format: unknown format {declared!r}; choose from {', '.join(FORMATS)}")
+        return declared
+    fmt = SUFFIX_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(SUFFIX_FORMATS))
+        raise ModelError(
+            f"{path}: cannot tell the model format from the extension {path.suffix or '(none)'!r}",
+            hint=f"use one of {known} or pass --model-format",
+        )
+    return fmt
+
+
+def check_model_file(path: Path) -> None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no such model file") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the model file ({exc.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ModelError(f"{path}: is a directory, not a model file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelError(f"{path}: is not a regular file")
+    if info.st_size == 0:
+        raise ModelError(f"{path}: the model file is empty")
+
+
+def load_backend(path: Path, *, model_format: str | None = None) -> Backend:
+    """Open ``path`` with the backend its format calls for."""
+    fmt = detect_format(path, model_format)
+    check_model_file(path)
+    sha256 = file_sha256(path)
+    if fmt == "torchscript":
+        from robustcheck.backends.torch_program import load_torchscript
+
+        return load_torchscript(path, sha256)
+    if fmt == "torch.export":
+        from robustcheck.backends.torch_program import load_exported_program
+
+        return load_exported_program(path, sha256)
+    raise ModelError(f"{path}: ONNX models are not supported yet")

@@ -1,0 +1,142 @@
+"""PyTorch models saved as TorchScript (``torch.jit.save``) or ``torch.export`` programs (``.pt2``).
+
+Both formats are programs: loading one runs code from the file. robustcheck never unpickles
+(``torch.load``) a model. Scores and gradients come from the same module on the CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from robustcheck.backends._batching import run_in_fixed_batches
+from robustcheck.backends._loss import classification_loss
+from robustcheck.backends.base import GradientResult, ModelInfo
+from robustcheck.backends.output import OutputKind, class_scores, scores_shape
+from robustcheck.errors import ModelError, UnsupportedModelError
+
+log = logging.getLogger(__name__)
+
+TORCHSCRIPT = "torchscript"
+TORCH_EXPORT = "torch.export"
+
+
+class TorchProgramBackend:
+    """A TorchScript module or an exported program, evaluated in float32 on the CPU."""
+
+    def __init__(self, module: Any, info: ModelInfo, static_batch: int | None) -> None:
+        self._module = module
+        self.info = info
+        self._static_batch = static_batch
+        self._gradient_evaluations = 0
+
+    @property
+    def gradient_evaluations(self) -> int:
+        return self._gradient_evaluations
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self._module(x)
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        if not isinstance(out, torch.Tensor):
+            raise ModelError(
+                f"{self.info.path}: the model returned {type(out).__name__}, not a tensor of class scores"
+            )
+        return out
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        def run(chunk: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                out = self._forward(torch.from_numpy(np.ascontiguousarray(chunk)))
+            return class_scores(out.to(torch.float64).numpy(), self.info.path)
+
+        return run_in_fixed_batches(run, x.astype(np.float32, copy=False), self._static_batch)
+
+    def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:
+        self._gradient_evaluations += 1
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).requires_grad_(True)
+        yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
+        chunk = self._static_batch or x.shape[0]
+        outs = []
+        for start in range(0, x.shape[0], chunk):
+            part = xt[start : start + chunk]
+            real = part.shape[0]
+            if real < chunk:
+                part = torch.cat([part, part.new_zeros((chunk - real, *part.shape[1:]))])
+            outs.append(self._forward(part)[:real])
+        scores = torch.cat(outs)
+        scores = scores.reshape(scores_shape(tuple(scores.shape), self.info.path))
+        loss = classification_loss(scores, yt, kind)
+        (grad,) = torch.autograd.grad(loss, xt)
+        return GradientResult(
+            gradient=grad.to(torch.float64).numpy(),
+            scores=scores.detach().to(torch.float64).numpy(),
+        )
+
+
+def _model_info(path: Path, fmt: str, sha256: str, shape: tuple[int | None, ...]) -> ModelInfo:
+    return ModelInfo(
+        path=str(path),
+        format=fmt,
+        sha256=sha256,
+        input_name="input",
+        input_shape=shape,
+        input_dtype="float32",
+        output_name="output",
+    )
+
+
+def load_torchscript(path: Path, sha256: str) -> TorchProgramBackend:
+    try:
+        module = torch.jit.load(str(path), map_location="cpu")
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise ModelError(
+            f"{path}: not a readable TorchScript archive ({_first_line(exc)})",
+            hint="save the model with torch.jit.save(torch.jit.script(model) or torch.jit.trace(...))",
+        ) from exc
+    module.eval()
+    training = [name or "<root>" for name, sub in module.named_modules() if sub.training]
+    if training:
+        raise UnsupportedModelError(f"{path}: modules still in training mode: {', '.join(training[:5])}")
+    return TorchProgramBackend(module, _model_info(path, TORCHSCRIPT, sha256, ()), static_batch=None)
+
+
+def load_exported_program(path: Path, sha256: str) -> TorchProgramBackend:
+    export_log = logging.getLogger("torch.export")
+    previous = export_log.level
+    export_log.setLevel(logging.CRITICAL)  # torch logs a full traceback before raising
+    try:
+        program = torch.export.load(str(path))
+    except Exception as exc:  # torch raises many unrelated types for a bad archive
+        raise ModelError(
+            f"{path}: not a readable torch.export program ({_first_line(exc)})",
+            hint="save the model with torch.export.save(torch.export.export(model, args), path)",
+        ) from exc
+    finally:
+        export_log.setLevel(previous)
+    shape = _user_input_shape(program)
+    static_batch = shape[0] if shape and isinstance(shape[0], int) else None
+    backend = TorchProgramBackend(
+        program.module(), _model_info(path, TORCH_EXPORT, sha256, shape), static_batch
+    )
+    return backend
+
+
+def _user_input_shape(program: Any) -> tuple[int | None, ...]:
+    user_inputs = set(program.graph_signature.user_inputs)
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in user_inputs:
+            val = node.meta.get("val")
+            if val is None:
+                return ()
+            return tuple(d if isinstance(d, int) else None for d in val.shape)
+    return ()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

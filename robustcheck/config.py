@@ -1,0 +1,45 @@
+"""What a scan needs to know, validated once, before anything heavy is imported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from robustcheck.backends.output import OutputKind
+from robustcheck.policy.schema import Policy
+
+DEFAULT_BATCH_SIZE = 256
+DEFAULT_HIGH_CONFIDENCE = 0.9
+
+
+class ScanConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    model: Path
+    data: Path
+    eps: list[float] = Field(min_length=1)
+    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
+    high_confidence: float = Field(default=DEFAULT_HIGH_CONFIDENCE, gt=0, le=1)
+    seed: int = 0
+    input_range: tuple[float, float] | None = None
+    output_kind: OutputKind | None = None
+    model_format: str | None = None
+    x_key: str = "x"
+    y_key: str = "y"
+    noise_baseline: bool = True
+    policy: Policy | None = None
+
+    @field_validator("eps")
+    @classmethod
+    def _positive_unique(cls, eps: list[float]) -> list[float]:
+        if any(e <= 0 for e in eps):
+            raise ValueError("every eps must be greater than 0")
+        return sorted(set(eps))
+
+    @field_validator("input_range")
+    @classmethod
+    def _ordered(cls, rng: tuple[float, float] | None) -> tuple[float, float] | None:
+        if rng is not None and not rng[0] < rng[1]:
+            raise ValueError("LO must be less than HI")
+        return rng

@@ -1,0 +1,101 @@
+"""A small CNN trained on scikit-learn's bundled digits, saved as TorchScript, for ``robustcheck demo``.
+
+Everything is built locally from data shipped inside scikit-learn: nothing is downloaded.
+Training is deterministic and takes a few seconds on a laptop CPU; the result is cached.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from robustcheck._version import __version__
+from robustcheck.errors import RuntimeEnvironmentError
+
+TEST_FRACTION = 0.4
+
+
+@dataclass(frozen=True)
+class DemoFiles:
+    model: Path
+    data: Path
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("ROBUSTCHECK_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+    base = Path(root) if root else Path.home() / ".cache"
+    return (base if os.environ.get("ROBUSTCHECK_CACHE_DIR") else base / "robustcheck") / f"demo-{__version__}"
+
+
+def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Digits as float32 images ``[N, 1, 8, 8]`` in [0, 1]; a fixed 60/40 train/test split."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise RuntimeEnvironmentError(
+            "the demo needs scikit-learn for its bundled digits data",
+            hint="pip install 'robustcheck[demo]'",
+        ) from None
+    digits = load_digits()
+    x = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
+    y = digits.target.astype(np.int64)
+    order = np.random.default_rng(0).permutation(len(y))
+    n_test = int(round(TEST_FRACTION * len(y)))
+    test, train = order[:n_test], order[n_test:]
+    return x[train], y[train], x[test], y[test]
+
+
+def build_cnn() -> object:
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32 * 4 * 4, 10),
+    )
+
+
+def train(model: object, x: np.ndarray, y: np.ndarray, *, epochs: int = 60, lr: float = 0.01) -> object:
+    """Full-batch Adam; deterministic for a fixed seed and thread count."""
+    import torch
+
+    assert isinstance(model, torch.nn.Module)
+    torch.manual_seed(0)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(epochs):
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(xt), yt)
+        loss.backward()
+        optimiser.step()
+    return model.eval()
+
+
+def prepare(directory: Path | None = None) -> DemoFiles:
+    """Train and save the demo model and test data once; later calls reuse the files."""
+    import torch
+
+    directory = directory or cache_dir()
+    files = DemoFiles(model=directory / "digits_cnn.pt", data=directory / "digits_test.npz")
+    if files.model.is_file() and files.data.is_file():
+        return files
+    directory.mkdir(parents=True, exist_ok=True)
+    x_train, y_train, x_test, y_test = digits_split()
+    model = train(build_cnn(), x_train, y_train)
+    scripted = torch.jit.trace(model, torch.from_numpy(x_test[:2]))
+    tmp_model = files.model.with_suffix(".tmp")
+    torch.jit.save(scripted, str(tmp_model))
+    tmp_data = directory / "digits_test.tmp.npz"
+    np.savez(tmp_data, x=x_test, y=y_test)
+    tmp_data.replace(files.data)
+    tmp_model.replace(files.model)
+    return files

@@ -1,0 +1,70 @@
+"""The domain error tree. Each class knows its exit code; the CLI maps them in one place."""
+
+from __future__ import annotations
+
+from robustcheck.exit_codes import ExitCode
+
+
+class RobustcheckError(Exception):
+    """Base of every expected error. ``str(err)`` is the one line shown to the user."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL_ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        text = self.message if not self.hint else f"{self.message} ({self.hint})"
+        return " ".join(text.split())
+
+
+class UsageError(RobustcheckError):
+    """A flag or argument is wrong or missing."""
+
+    exit_code = ExitCode.USAGE_ERROR
+
+
+class InputError(RobustcheckError):
+    """The model, data or policy cannot be used."""
+
+    exit_code = ExitCode.INPUT_ERROR
+
+
+class ModelError(InputError):
+    """The model file is missing, unreadable, malformed or its outputs are unusable."""
+
+
+class UnsupportedModelError(ModelError):
+    """The model is valid but robustcheck cannot differentiate or run it."""
+
+
+class DataError(InputError):
+    """The data file is missing, unreadable or inconsistent with the model."""
+
+
+class PolicyError(InputError):
+    """The policy file is invalid."""
+
+
+class MeasurementError(InputError):
+    """The scan ran but measured nothing trustworthy (fail closed)."""
+
+
+class SecurityRefusal(RobustcheckError):
+    """Loading an input would be unsafe."""
+
+    exit_code = ExitCode.SECURITY_REFUSAL
+
+
+class RuntimeEnvironmentError(RobustcheckError):
+    """The environment cannot run the scan: I/O, memory, device or dependency."""
+
+    exit_code = ExitCode.ENVIRONMENT_ERROR
+
+
+class InternalError(RobustcheckError):
+    """An invariant inside robustcheck was violated."""
+
+    exit_code = ExitCode.INTERNAL_ERROR

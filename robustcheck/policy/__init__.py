@@ -1,0 +1,1 @@
+"""ε-budget policies: the schema and its pure evaluation."""

@@ -1,0 +1,50 @@
+"""The short human summary printed on stdout."""
+
+from __future__ import annotations
+
+from robustcheck.reports.model import AttackResult, Report
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _row(r: AttackResult) -> list[str]:
+    ci = r.adversarial_error_rate_interval
+    interval = "" if ci is None else f" [{100 * ci.lo:.1f}, {100 * ci.hi:.1f}]"
+    conf = r.mean_confidence_adversarial_errors
+    return [
+        r.attack,
+        f"{r.eps:g}",
+        _pct(r.clean_error_rate),
+        _pct(r.adversarial_error_rate) + interval,
+        _pct(r.attack_success_rate),
+        f"{r.high_confidence_misclassifications}/{r.n}",
+        "-" if conf is None else f"{conf:.3f}",
+    ]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in [header, *rows]]
+
+
+def render(report: Report) -> str:
+    m, d, s = report.model, report.data, report.settings
+    domain = "none" if s.input_range is None else f"[{s.input_range.lo:g}, {s.input_range.hi:g}]"
+    lines = [
+        f"model  {m.path} ({m.format}, {m.output_kind}, {m.n_classes} classes)",
+        f"data   {d.path} ({d.n_samples} samples, labels {d.labels}); clip domain {domain}",
+        "",
+    ]
+    tau = s.high_confidence_threshold
+    header = ["attack", "eps", "clean err", "adv err [95% CI]", "success", f"conf>={tau:g}", "mean conf"]
+    lines += _table(header, [_row(r) for r in report.results])
+    g = report.gradient
+    lines += ["", f"gradients: {g.evaluations} evaluations, {g.zero_gradient_samples} samples with zero gradient"]
+    lines += [f"warning: {w}" for w in report.warnings]
+    for check in report.checks:
+        lines.append(f"{check.status.upper():5}  {check.message}")
+    lines.append(f"verdict: {report.verdict.upper()} (exit {report.exit_code})")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,235 @@
+"""``run(config) -> Report``: load the model, stream the data, attack, measure, judge.
+
+No printing and no exiting here: the CLI does both.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+
+import numpy as np
+
+from robustcheck._results import attack_result
+from robustcheck._version import __version__
+from robustcheck.attacks import FGSM, AttackDirection, InputDomain, RandomSignNoise, SignAttack, perturb
+from robustcheck.backends.base import Backend
+from robustcheck.backends.loader import load_backend
+from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
+from robustcheck.config import ScanConfig
+from robustcheck.data import Dataset, load_dataset
+from robustcheck.errors import DataError, MeasurementError
+from robustcheck.exit_codes import ExitCode
+from robustcheck.metrics import Counts
+from robustcheck.policy.evaluate import evaluate, verdict
+from robustcheck.reports.model import (
+    DataSection,
+    GradientSection,
+    Interval,
+    ModelSection,
+    Report,
+    SettingsSection,
+    Versions,
+)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called with (samples done, samples total) after each batch."""
+
+_REPORTED_THRESHOLD = 0.5
+_MAX_ZERO_GRADIENT_FRACTION = 0.5
+
+
+@dataclass
+class _Tally:
+    kind: OutputKind
+    n_classes: int
+    counts: dict[tuple[str, float], Counts]
+    zero_gradient: int = 0
+    max_prob_diff: float = 0.0
+    top1_agree: int = 0
+    n_compared: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    dataset = load_dataset(config.data, x_key=config.x_key, y_key=config.y_key)
+    backend = load_backend(config.model, model_format=config.model_format)
+    domain, domain_source, warnings = resolve_domain(config.input_range, dataset)
+    attacks: list[SignAttack] = [FGSM()]
+    if config.noise_baseline:
+        attacks.append(RandomSignNoise(config.seed))
+    tally = _scan(config, dataset, backend, attacks, domain, progress)
+    tally.warnings[:0] = warnings
+    _fail_closed(tally, dataset.n_samples, backend)
+    if dataset.y is None:
+        tally.warnings.append("the data has no labels: the model's clean predictions were used as labels")
+    results = [attack_result(name, eps, c) for (name, eps), c in tally.counts.items()]
+    checks = evaluate(config.policy, results) if config.policy else []
+    outcome = verdict(checks)
+    return Report(
+        complete=True,
+        verdict=outcome,
+        exit_code=int(_exit_code(outcome)),
+        model=ModelSection(
+            path=backend.info.path,
+            sha256=backend.info.sha256,
+            format=backend.info.format,
+            output_kind=tally.kind.value,
+            output_kind_source="declared" if config.output_kind else "detected",
+            n_classes=tally.n_classes,
+            input_shape=list(backend.info.input_shape),
+        ),
+        data=DataSection(
+            path=dataset.path,
+            sha256=dataset.sha256,
+            format=dataset.format,
+            n_samples=dataset.n_samples,
+            labels="provided" if dataset.y is not None else "predicted",
+            x_key=dataset.x_key,
+            y_key=dataset.y_key,
+        ),
+        settings=SettingsSection(
+            eps=config.eps,
+            attacks=[a.name for a in attacks],
+            batch_size=config.batch_size,
+            seed=config.seed,
+            high_confidence_threshold=config.high_confidence,
+            input_range=None if domain is None else Interval(lo=domain.lo, hi=domain.hi),
+            input_range_source=domain_source,
+        ),
+        gradient=GradientSection(
+            evaluations=backend.gradient_evaluations,
+            zero_gradient_samples=tally.zero_gradient,
+            max_abs_probability_difference=tally.max_prob_diff,
+            top1_agreement=tally.top1_agree / max(tally.n_compared, 1),
+        ),
+        results=results,
+        checks=checks,
+        warnings=tally.warnings,
+        versions=_versions(),
+        started_at=started_at,
+        duration_s=round(time.perf_counter() - t0, 3),
+    )
+
+
+def resolve_domain(
+    declared: tuple[float, float] | None, dataset: Dataset
+) -> tuple[InputDomain | None, str, list[str]]:
+    """The clip interval: declared, else [0, 1] when the data lies in it, else none (with a warning)."""
+    lo, hi = float(np.min(dataset.x)), float(np.max(dataset.x))
+    if declared is not None:
+        if lo < declared[0] or hi > declared[1]:
+            raise DataError(
+                f"{dataset.path}: values span [{lo:g}, {hi:g}], outside --input-range "
+                f"{declared[0]:g} {declared[1]:g}"
+            )
+        return InputDomain(*declared), "declared", []
+    if lo >= 0.0 and hi <= 1.0:
+        return InputDomain(0.0, 1.0), "default", []
+    return None, "none", [
+        f"data values span [{lo:g}, {hi:g}] and no --input-range was given: adversarial inputs "
+        "are not clipped to a valid domain"
+    ]
+
+
+def _scan(
+    config: ScanConfig,
+    dataset: Dataset,
+    backend: Backend,
+    attacks: list[SignAttack],
+    domain: InputDomain | None,
+    progress: Progress | None,
+) -> _Tally:
+    tally: _Tally | None = None
+    for batch in dataset.batches(config.batch_size):
+        clean = backend.scores(batch.x)
+        if tally is None:
+            tally = _start_tally(config, attacks, clean)
+        clean_probs = to_probabilities(clean, tally.kind)
+        y = batch.y if batch.y is not None else np.argmax(clean_probs, axis=1)
+        _check_labels(dataset, y, tally.n_classes)
+        for attack in attacks:
+            direction = attack.direction(backend, batch.x, y, tally.kind, batch_start=batch.start)
+            _record_direction(tally, direction, clean_probs)
+            for eps in config.eps:
+                adv = backend.scores(perturb(batch.x, direction, eps, domain))
+                tally.counts[(attack.name, eps)].add_batch(y, clean_probs, to_probabilities(adv, tally.kind))
+        if progress is not None:
+            progress(min(batch.start + config.batch_size, dataset.n_samples), dataset.n_samples)
+    assert tally is not None, "datasets are never empty"
+    return tally
+
+
+def _start_tally(config: ScanConfig, attacks: list[SignAttack], clean: np.ndarray) -> _Tally:
+    kind = config.output_kind or detect_output_kind(clean)
+    n_classes = int(clean.shape[1])
+    thresholds = (config.high_confidence, _REPORTED_THRESHOLD)
+    counts = {(a.name, e): Counts(n_classes, thresholds) for a in attacks for e in config.eps}
+    return _Tally(kind=kind, n_classes=n_classes, counts=counts)
+
+
+def _record_direction(tally: _Tally, direction: AttackDirection, clean_probs: np.ndarray) -> None:
+    if direction.model_scores is None:
+        return
+    rows = direction.signs.reshape(direction.signs.shape[0], -1)
+    tally.zero_gradient += int((~rows.any(axis=1)).sum())
+    twin = to_probabilities(direction.model_scores, tally.kind)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(twin - clean_probs)
+    tally.max_prob_diff = max(tally.max_prob_diff, float(np.nanmax(diff)) if diff.size else 0.0)
+    tally.top1_agree += int((np.argmax(twin, axis=1) == np.argmax(clean_probs, axis=1)).sum())
+    tally.n_compared += int(twin.shape[0])
+
+
+def _check_labels(dataset: Dataset, y: np.ndarray, n_classes: int) -> None:
+    if y.size and int(y.max()) >= n_classes:
+        raise DataError(
+            f"{dataset.path}: label {int(y.max())} is outside the model's {n_classes} classes (0..{n_classes - 1})"
+        )
+
+
+def _fail_closed(tally: _Tally, n: int, backend: Backend) -> None:
+    """Refuse results that measured nothing: a FGSM that cannot move most samples."""
+    if tally.zero_gradient > _MAX_ZERO_GRADIENT_FRACTION * n:
+        raise MeasurementError(
+            f"{backend.info.path}: the input gradient is exactly zero for {tally.zero_gradient} of {n} "
+            "samples, so FGSM cannot measure robustness (saturated softmax, quantising input layers "
+            "or an output that does not depend on the input)"
+        )
+    if tally.zero_gradient:
+        tally.warnings.append(
+            f"{tally.zero_gradient} of {n} samples have an all-zero input gradient; FGSM leaves them unchanged"
+        )
+
+
+def _exit_code(outcome: str) -> ExitCode:
+    return {"pass": ExitCode.OK, "fail": ExitCode.POLICY_FAILED}.get(outcome, ExitCode.INPUT_ERROR)
+
+
+def _versions() -> Versions:
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return Versions(
+        robustcheck=__version__,
+        python=platform.python_version(),
+        numpy=np.__version__,
+        torch=version("torch"),
+        onnx=version("onnx"),
+        onnxruntime=version("onnxruntime-gpu") or version("onnxruntime"),
+    )
+
+
+__all__ = ["Progress", "resolve_domain", "run"]
