@@ -27,7 +27,9 @@ class DemoFiles:
 def cache_dir() -> Path:
     root = os.environ.get("ROBUSTCHECK_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
     base = Path(root) if root else Path.home() / ".cache"
-    return (base if os.environ.get("ROBUSTCHECK_CACHE_DIR") else base / "robustcheck") / f"demo-{__version__}"
+    return (
+        base if os.environ.get("ROBUSTCHECK_CACHE_DIR") else base / "robustcheck"
+    ) / f"demo-{__version__}"
 
 
 def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -43,7 +45,7 @@ def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     x = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
     y = digits.target.astype(np.int64)
     order = np.random.default_rng(0).permutation(len(y))
-    n_test = int(round(TEST_FRACTION * len(y)))
+    n_test = round(TEST_FRACTION * len(y))
     test, train = order[:n_test], order[n_test:]
     return x[train], y[train], x[test], y[test]
 
@@ -63,7 +65,9 @@ def build_cnn() -> object:
     )
 
 
-def train(model: object, x: np.ndarray, y: np.ndarray, *, epochs: int = 60, lr: float = 0.01) -> object:
+def train(
+    model: object, x: np.ndarray, y: np.ndarray, *, epochs: int = 60, lr: float = 0.01
+) -> object:
     """Full-batch Adam; deterministic for a fixed seed and thread count."""
     import torch
 

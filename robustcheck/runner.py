@@ -12,12 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
+from typing import Literal
 
 import numpy as np
 
 from robustcheck._results import attack_result
 from robustcheck._version import __version__
-from robustcheck.attacks import FGSM, AttackDirection, InputDomain, RandomSignNoise, SignAttack, perturb
+from robustcheck.attacks import (
+    FGSM,
+    AttackDirection,
+    InputDomain,
+    RandomSignNoise,
+    SignAttack,
+    perturb,
+)
 from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
@@ -42,6 +50,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 """Called with (samples done, samples total) after each batch."""
 
+DomainSource = Literal["declared", "default", "none"]
+
 _REPORTED_THRESHOLD = 0.5
 _MAX_ZERO_GRADIENT_FRACTION = 0.5
 
@@ -61,8 +71,8 @@ class _Tally:
 def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    dataset = load_dataset(config.data, x_key=config.x_key, y_key=config.y_key)
     backend = load_backend(config.model, model_format=config.model_format)
+    dataset = load_dataset(config.data, x_key=config.x_key, y_key=config.y_key)
     domain, domain_source, warnings = resolve_domain(config.input_range, dataset)
     attacks: list[SignAttack] = [FGSM()]
     if config.noise_baseline:
@@ -71,7 +81,9 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     tally.warnings[:0] = warnings
     _fail_closed(tally, dataset.n_samples, backend)
     if dataset.y is None:
-        tally.warnings.append("the data has no labels: the model's clean predictions were used as labels")
+        tally.warnings.append(
+            "the data has no labels: the model's clean predictions were used as labels"
+        )
     results = [attack_result(name, eps, c) for (name, eps), c in tally.counts.items()]
     checks = evaluate(config.policy, results) if config.policy else []
     outcome = verdict(checks)
@@ -123,7 +135,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
 
 def resolve_domain(
     declared: tuple[float, float] | None, dataset: Dataset
-) -> tuple[InputDomain | None, str, list[str]]:
+) -> tuple[InputDomain | None, DomainSource, list[str]]:
     """The clip interval: declared, else [0, 1] when the data lies in it, else none (with a warning)."""
     lo, hi = float(np.min(dataset.x)), float(np.max(dataset.x))
     if declared is not None:
@@ -135,10 +147,14 @@ def resolve_domain(
         return InputDomain(*declared), "declared", []
     if lo >= 0.0 and hi <= 1.0:
         return InputDomain(0.0, 1.0), "default", []
-    return None, "none", [
-        f"data values span [{lo:g}, {hi:g}] and no --input-range was given: adversarial inputs "
-        "are not clipped to a valid domain"
-    ]
+    return (
+        None,
+        "none",
+        [
+            f"data values span [{lo:g}, {hi:g}] and no --input-range was given: adversarial inputs "
+            "are not clipped to a valid domain"
+        ],
+    )
 
 
 def _scan(
@@ -162,7 +178,9 @@ def _scan(
             _record_direction(tally, direction, clean_probs)
             for eps in config.eps:
                 adv = backend.scores(perturb(batch.x, direction, eps, domain))
-                tally.counts[(attack.name, eps)].add_batch(y, clean_probs, to_probabilities(adv, tally.kind))
+                tally.counts[(attack.name, eps)].add_batch(
+                    y, clean_probs, to_probabilities(adv, tally.kind)
+                )
         if progress is not None:
             progress(min(batch.start + config.batch_size, dataset.n_samples), dataset.n_samples)
     assert tally is not None, "datasets are never empty"

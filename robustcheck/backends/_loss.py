@@ -1,7 +1,14 @@
-"""The classification loss J, computed in float64 from the model's outputs.
+"""The gradient of the classification loss J with respect to the model's outputs.
 
-float32 cross-entropy rounds the true-class term away on confidently classified samples and
-returns an exactly zero gradient there; in float64 the sign of the gradient survives.
+FGSM needs only the *sign* of ∇ₓJ, and each sample's ∇ₓJ is linear in that sample's
+dJ/d(scores). So we compute dJ/d(scores) exactly in float64 and rescale each sample by a
+positive factor so its largest entry is 1 before back-propagating through the float32 model.
+A float32 (or even a plain float64) cross-entropy rounds these terms to zero on confidently
+classified samples, leaving FGSM with nothing to follow.
+
+For logits z and label y (cross-entropy): dJ/dz_j = p_j for j ≠ y and dJ/dz_y = -Σ_{j≠y} p_j,
+where the true-class term is summed from the others instead of computed as p_y - 1 (which is 0
+once p_y rounds to 1). For probabilities p (NLL of log p): dJ/dp = -1/p_y on the true class only.
 """
 
 from __future__ import annotations
@@ -11,11 +18,27 @@ import torch
 from robustcheck.backends.output import OutputKind
 
 
-def classification_loss(scores: torch.Tensor, y: torch.Tensor, kind: OutputKind) -> torch.Tensor:
-    """Sum over the batch of per-sample losses (sum keeps each sample's gradient unscaled)."""
-    scores = scores.to(torch.float64)
+def output_gradient(scores: torch.Tensor, y: torch.Tensor, kind: OutputKind) -> torch.Tensor:
+    """Per-sample rescaled dJ/d(scores) in float64, shape ``[N, C]``; rows of zeros stay zero."""
+    scores = scores.detach().to(torch.float64)
+    rows = torch.arange(scores.shape[0])
     if kind is OutputKind.PROBABILITIES:
-        log_probs = torch.log(scores.clamp_min(torch.finfo(torch.float64).tiny))
-    else:
-        log_probs = torch.log_softmax(scores, dim=1)
-    return torch.nn.functional.nll_loss(log_probs, y, reduction="sum")
+        grad = torch.zeros_like(scores)
+        grad[rows, y] = -1.0
+        return grad
+    probs = torch.softmax(scores, dim=1)
+    probs[rows, y] = 0.0
+    grad = probs.clone()
+    grad[rows, y] = -probs.sum(dim=1)
+    scale = grad.abs().amax(dim=1, keepdim=True)
+    grad = torch.where(scale > 0, grad / torch.where(scale > 0, scale, 1.0), grad)
+    return torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)  # NaN scores: no direction
+
+
+def input_gradient(
+    x: torch.Tensor, scores: torch.Tensor, y: torch.Tensor, kind: OutputKind
+) -> torch.Tensor:
+    """∇ₓJ up to a positive per-sample factor, by one backward pass from ``scores`` to ``x``."""
+    grad_scores = output_gradient(scores, y, kind).to(scores.dtype)
+    (grad,) = torch.autograd.grad(scores, x, grad_outputs=grad_scores)
+    return grad

@@ -31,7 +31,7 @@ class ModelInfo:
 @dataclass(frozen=True)
 class GradientResult:
     gradient: np.ndarray
-    """d loss / d x, same shape as x, float64."""
+    """∇ₓJ up to a positive per-sample factor (its sign is exact), same shape as x, float64."""
     scores: np.ndarray
     """The differentiable path's class scores ``[N, C]`` (float64), for fidelity checks."""
 
@@ -51,5 +51,5 @@ class Backend(Protocol):
         ...
 
     def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:
-        """Input gradient of the per-sample classification loss, summed over the batch."""
+        """∇ₓJ of each sample's classification loss, up to a positive per-sample factor."""
         ...

@@ -22,7 +22,9 @@ FORMATS = ("torchscript", "torch.export", "onnx")
 def detect_format(path: Path, declared: str | None = None) -> str:
     if declared is not None:
         if declared not in FORMATS:
-            raise UsageError(f"--model-format: unknown format {declared!r}; choose from {', '.join(FORMATS)}")
+            raise UsageError(
+                f"--model-format: unknown format {declared!r}; choose from {', '.join(FORMATS)}"
+            )
         return declared
     fmt = SUFFIX_FORMATS.get(path.suffix.lower())
     if fmt is None:

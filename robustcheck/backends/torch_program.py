@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from robustcheck.backends._batching import run_in_fixed_batches
-from robustcheck.backends._loss import classification_loss
+from robustcheck.backends._loss import input_gradient
 from robustcheck.backends.base import GradientResult, ModelInfo
 from robustcheck.backends.output import OutputKind, class_scores, scores_shape
 from robustcheck.errors import ModelError, UnsupportedModelError
@@ -70,8 +70,7 @@ class TorchProgramBackend:
             outs.append(self._forward(part)[:real])
         scores = torch.cat(outs)
         scores = scores.reshape(scores_shape(tuple(scores.shape), self.info.path))
-        loss = classification_loss(scores, yt, kind)
-        (grad,) = torch.autograd.grad(loss, xt)
+        grad = input_gradient(xt, scores, yt, kind)
         return GradientResult(
             gradient=grad.to(torch.float64).numpy(),
             scores=scores.detach().to(torch.float64).numpy(),
@@ -101,8 +100,12 @@ def load_torchscript(path: Path, sha256: str) -> TorchProgramBackend:
     module.eval()
     training = [name or "<root>" for name, sub in module.named_modules() if sub.training]
     if training:
-        raise UnsupportedModelError(f"{path}: modules still in training mode: {', '.join(training[:5])}")
-    return TorchProgramBackend(module, _model_info(path, TORCHSCRIPT, sha256, ()), static_batch=None)
+        raise UnsupportedModelError(
+            f"{path}: modules still in training mode: {', '.join(training[:5])}"
+        )
+    return TorchProgramBackend(
+        module, _model_info(path, TORCHSCRIPT, sha256, ()), static_batch=None
+    )
 
 
 def load_exported_program(path: Path, sha256: str) -> TorchProgramBackend:

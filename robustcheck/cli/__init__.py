@@ -59,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RobustcheckError as exc:
         return _report_error(exc, exc.one_line(), exc.exit_code, debug)
     except MemoryError as exc:
-        return _report_error(exc, "out of memory (try a smaller --batch-size)", ExitCode.ENVIRONMENT_ERROR, debug)
+        return _report_error(
+            exc, "out of memory (try a smaller --batch-size)", ExitCode.ENVIRONMENT_ERROR, debug
+        )
     except Exception as exc:
         message = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)"
         return _report_error(exc, message, ExitCode.INTERNAL_ERROR, debug)

@@ -13,8 +13,14 @@ DEMO_EPS = (0.05, 0.1, 0.25)
 
 
 @click.command()
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("robustcheck-demo"), show_default=True, help="Where to write the reports.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("robustcheck-demo"),
+    show_default=True,
+    help="Where to write the reports.",
+)
 @debug_option
 def demo(out_dir: Path) -> int:
     """Scan a small CNN trained on scikit-learn's digits (no download, seconds on a CPU)."""

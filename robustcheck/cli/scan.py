@@ -19,32 +19,79 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
 
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=True))
-@click.option("--data", "data", type=click.Path(path_type=Path), required=True,
-              help="Labelled samples: .npz with arrays x (inputs) and y (integer labels).")
-@click.option("--eps", "eps", type=_POSITIVE, multiple=True, required=True,
-              help="L∞ budget in raw data units; repeat for a sweep (one gradient serves all).")
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Labelled samples: .npz with arrays x (inputs) and y (integer labels).",
+)
+@click.option(
+    "--eps",
+    "eps",
+    type=_POSITIVE,
+    multiple=True,
+    required=True,
+    help="L∞ budget in raw data units; repeat for a sweep (one gradient serves all).",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
-@click.option("--high-confidence", "high_confidence", type=click.FloatRange(0, 1, min_open=True),
-              default=0.9, show_default=True,
-              help="τ: an adversarial error counts as high-confidence when its top probability ≥ τ.")
+@click.option(
+    "--high-confidence",
+    "high_confidence",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.9,
+    show_default=True,
+    help="τ: an adversarial error counts as high-confidence when its top probability ≥ τ.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise baseline.")
-@click.option("--input-range", type=(float, float), default=None, metavar="LO HI",
-              help="Valid input domain; adversarial inputs are clipped to it. "
-                   "Default: [0, 1] when the data lies in it, else no clipping.")
-@click.option("--output-kind", type=click.Choice(["auto", "logits", "probabilities"]), default="auto",
-              show_default=True, help="What the model returns; auto detects probabilities.")
-@click.option("--model-format", type=click.Choice(["torchscript", "torch.export", "onnx"]),
-              default=None, help="Override the format guessed from the extension.")
-@click.option("--x-key", default="x", show_default=True, help="Name of the input array in the .npz.")
-@click.option("--y-key", default="y", show_default=True,
-              help="Name of the label array; without one, clean predictions are the labels.")
+@click.option(
+    "--input-range",
+    type=(float, float),
+    default=None,
+    metavar="LO HI",
+    help="Valid input domain; adversarial inputs are clipped to it. "
+    "Default: [0, 1] when the data lies in it, else no clipping.",
+)
+@click.option(
+    "--output-kind",
+    type=click.Choice(["auto", "logits", "probabilities"]),
+    default="auto",
+    show_default=True,
+    help="What the model returns; auto detects probabilities.",
+)
+@click.option(
+    "--model-format",
+    type=click.Choice(["torchscript", "torch.export", "onnx"]),
+    default=None,
+    help="Override the format guessed from the extension.",
+)
+@click.option(
+    "--x-key", default="x", show_default=True, help="Name of the input array in the .npz."
+)
+@click.option(
+    "--y-key",
+    default="y",
+    show_default=True,
+    help="Name of the label array; without one, clean predictions are the labels.",
+)
 @click.option("--no-noise", is_flag=True, help="Skip the random-sign noise baseline.")
-@click.option("--max-error-rate", type=click.FloatRange(0, 1), default=None,
-              help="Fail (exit 1) when the FGSM adversarial error rate at any ε exceeds this.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the JSON report here.")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar on stderr (default: on for a terminal, off when CI is set).")
+@click.option(
+    "--max-error-rate",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Fail (exit 1) when the FGSM adversarial error rate at any ε exceeds this.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the JSON report here.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: on for a terminal, off when CI is set).",
+)
 @debug_option
 def scan(model: Path, data: Path, eps: tuple[float, ...], **opts: Any) -> int:
     """Scan MODEL (.onnx, TorchScript .pt/.ts, or torch.export .pt2) with FGSM.
@@ -72,7 +119,8 @@ def scan(model: Path, data: Path, eps: tuple[float, ...], **opts: Any) -> int:
         y_key=opts["y_key"],
         noise_baseline=not opts["no_noise"],
         policy=(
-            None if opts["max_error_rate"] is None
+            None
+            if opts["max_error_rate"] is None
             else max_error_rate_policy(list(eps), opts["max_error_rate"])
         ),
     )
@@ -102,6 +150,7 @@ def _progress_bar(enabled: bool | None) -> Iterator[Any]:
         yield None
         return
     with click.progressbar(length=1, label="scanning", file=sys.stderr) as bar:
+
         def update(done: int, total: int) -> None:
             bar.length = total
             bar.update(done - bar.pos)

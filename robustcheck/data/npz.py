@@ -50,7 +50,9 @@ def _read(archive: np.lib.npyio.NpzFile, path: Path, key: str) -> np.ndarray:
 
 def _check_inputs(path: Path, key: str, x: np.ndarray) -> None:
     if x.ndim < 2:
-        raise DataError(f"{path}: array {key!r} has shape {list(x.shape)}; expected [N, features...]")
+        raise DataError(
+            f"{path}: array {key!r} has shape {list(x.shape)}; expected [N, features...]"
+        )
     if x.shape[0] == 0:
         raise DataError(f"{path}: array {key!r} holds no samples")
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
@@ -64,10 +66,16 @@ def _check_labels(path: Path, key: str, y: np.ndarray, n: int) -> np.ndarray:
     if y.ndim != 1 or y.shape[0] != n:
         raise DataError(f"{path}: labels {key!r} have shape {list(y.shape)}; expected [{n}]")
     if not np.issubdtype(y.dtype, np.integer):
-        if np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and (y == np.round(y)).all():
+        if (
+            np.issubdtype(y.dtype, np.floating)
+            and np.isfinite(y).all()
+            and (y == np.round(y)).all()
+        ):
             y = y.astype(np.int64)
         else:
-            raise DataError(f"{path}: labels {key!r} have dtype {y.dtype}; expected integer class indices")
+            raise DataError(
+                f"{path}: labels {key!r} have dtype {y.dtype}; expected integer class indices"
+            )
     if (y < 0).any():
         raise DataError(f"{path}: labels {key!r} contain negative class indices")
     return y.astype(np.int64, copy=False)

@@ -25,15 +25,26 @@ def evaluate(policy: Policy, results: list[AttackResult]) -> list[Check]:
         rule = "max_adversarial_error_rate"
         if result is None:
             checks.append(
-                Check(rule=rule, attack=budget.attack, eps=budget.eps, observed=None, limit=limit,
-                      status="error", message=f"no {budget.attack} result at eps={budget.eps:g}")
+                Check(
+                    rule=rule,
+                    attack=budget.attack,
+                    eps=budget.eps,
+                    observed=None,
+                    limit=limit,
+                    status="error",
+                    message=f"no {budget.attack} result at eps={budget.eps:g}",
+                )
             )
             continue
         observed = result.adversarial_error_rate
         ok = observed <= limit
         checks.append(
             Check(
-                rule=rule, attack=budget.attack, eps=budget.eps, observed=observed, limit=limit,
+                rule=rule,
+                attack=budget.attack,
+                eps=budget.eps,
+                observed=observed,
+                limit=limit,
                 status="pass" if ok else "fail",
                 message=(
                     f"{budget.attack} adversarial error rate at eps={budget.eps:g} is "

@@ -26,8 +26,10 @@ def _row(r: AttackResult) -> list[str]:
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in [header, *rows]]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
 
 
 def render(report: Report) -> str:
@@ -39,10 +41,21 @@ def render(report: Report) -> str:
         "",
     ]
     tau = s.high_confidence_threshold
-    header = ["attack", "eps", "clean err", "adv err [95% CI]", "success", f"conf>={tau:g}", "mean conf"]
+    header = [
+        "attack",
+        "eps",
+        "clean err",
+        "adv err [95% CI]",
+        "success",
+        f"conf>={tau:g}",
+        "mean conf",
+    ]
     lines += _table(header, [_row(r) for r in report.results])
     g = report.gradient
-    lines += ["", f"gradients: {g.evaluations} evaluations, {g.zero_gradient_samples} samples with zero gradient"]
+    lines += [
+        "",
+        f"gradients: {g.evaluations} evaluations, {g.zero_gradient_samples} samples with zero gradient",
+    ]
     lines += [f"warning: {w}" for w in report.warnings]
     for check in report.checks:
         lines.append(f"{check.status.upper():5}  {check.message}")

@@ -1,0 +1,160 @@
+"""The CLI contract: exit codes, one-line errors, reports, fast help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from robustcheck.cli import main
+
+
+def _scan(capsys, *args):
+    code = main(["scan", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_max_error_rate_violation_exits_1(capsys, cnn_model, digits_npz, tmp_path):
+    report = tmp_path / "r.json"
+    code, out, _ = _scan(
+        capsys,
+        cnn_model.torchscript,
+        "--data",
+        digits_npz,
+        "--eps",
+        "0.25",
+        "--max-error-rate",
+        "0.1",
+        "--json",
+        report,
+    )
+    assert code == 1
+    assert "FAIL" in out and "verdict: FAIL" in out
+    data = json.loads(report.read_text())
+    assert data["verdict"] == "fail" and data["exit_code"] == 1 and data["complete"] is True
+    assert data["checks"][0]["status"] == "fail"
+
+
+def test_within_max_error_rate_exits_0(capsys, cnn_model, digits_npz, tmp_path):
+    report = tmp_path / "r.json"
+    code, out, _ = _scan(
+        capsys,
+        cnn_model.pt2,
+        "--data",
+        digits_npz,
+        "--eps",
+        "0.01",
+        "--eps",
+        "0.02",
+        "--max-error-rate",
+        "0.5",
+        "--json",
+        report,
+    )
+    assert code == 0, out
+    data = json.loads(report.read_text())
+    assert data["verdict"] == "pass"
+    assert [c["status"] for c in data["checks"]] == ["pass", "pass"]
+    for key in ("schema_version", "model", "data", "results", "checks", "versions"):
+        assert key in data
+    assert set(data["model"]) >= {"path", "sha256", "format"}
+    assert set(data["data"]) >= {"path", "sha256", "n_samples", "labels"}
+    assert set(data["results"][0]) >= {
+        "attack",
+        "eps",
+        "n",
+        "clean_error_rate",
+        "adversarial_error_rate",
+        "attack_success_rate",
+        "high_confidence_threshold",
+        "high_confidence_misclassifications",
+        "mean_confidence_adversarial_errors",
+    }
+    assert set(data["versions"]) >= {"robustcheck", "torch", "onnxruntime"}
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--eps", "-0.1"], "--eps"),
+        (["--eps", "abc"], "--eps"),
+        (["--eps", "0.1", "--batch-size", "0"], "--batch-size"),
+        (["--eps", "0.1", "--high-confidence", "1.5"], "--high-confidence"),
+        (["--eps", "0.1", "--bogus"], "--bogus"),
+        ([], "--eps"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(capsys, linear_model, digits_npz, args, flag):
+    code, out, err = _scan(capsys, linear_model.torchscript, "--data", digits_npz, *args)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0] and "Traceback" not in err
+    assert out == ""
+
+
+def test_missing_data_option_exits_2(capsys, linear_model):
+    code, _, err = _scan(capsys, linear_model.torchscript, "--eps", "0.1")
+    assert code == 2 and "--data" in err
+
+
+@pytest.mark.parametrize("content", [None, b"", b"this is not a model", b"PK\x03\x04garbage"])
+@pytest.mark.parametrize("suffix", [".pt", ".pt2"])
+def test_missing_or_corrupt_model_exits_3_with_one_line(
+    capsys, tmp_path, digits_npz, content, suffix
+):
+    path = tmp_path / f"model{suffix}"
+    if content is not None:
+        path.write_bytes(content)
+    code, out, err = _scan(capsys, path, "--data", digits_npz, "--eps", "0.1")
+    assert code == 3
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert str(path) in lines[0] and "Traceback" not in err
+    assert "PASS" not in out
+
+
+def test_unknown_extension_and_directory_exit_3(capsys, tmp_path, digits_npz):
+    odd = tmp_path / "model.bin"
+    odd.write_bytes(b"x")
+    assert _scan(capsys, odd, "--data", digits_npz, "--eps", "0.1")[0] == 3
+    folder = tmp_path / "dir.pt"
+    folder.mkdir()
+    code, _, err = _scan(capsys, folder, "--data", digits_npz, "--eps", "0.1")
+    assert code == 3 and "is a directory" in err
+
+
+def test_debug_shows_a_traceback(capsys, tmp_path, digits_npz):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(b"junk")
+    code = main(["--debug", "scan", str(path), "--data", str(digits_npz), "--eps", "0.1"])
+    assert code == 3 and "Traceback" in capsys.readouterr().err
+
+
+def test_bad_data_exits_3(capsys, linear_model, tmp_path):
+    path = tmp_path / "d.npz"
+    path.write_bytes(b"nope")
+    code, _, err = _scan(capsys, linear_model.torchscript, "--data", path, "--eps", "0.1")
+    assert code == 3 and str(path) in err and len(err.strip().splitlines()) == 1
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert "robustcheck" in capsys.readouterr().out
+
+
+def test_help_is_fast_and_imports_no_torch():
+    code = (
+        "import sys, time; t = time.perf_counter();"
+        "from robustcheck.cli import main;"
+        "rc = main(['--help']); main(['scan', '--help']);"
+        "assert 'torch' not in sys.modules and 'onnxruntime' not in sys.modules, 'heavy import';"
+        "print(time.perf_counter() - t)"
+    )
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(proc.stdout.strip().splitlines()[-1]) < 0.5
+    assert time.perf_counter() - start < 3.0
