@@ -11,6 +11,7 @@ from robustcheck.policy.schema import Policy
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_HIGH_CONFIDENCE = 0.9
+DEFAULT_FIDELITY_TOLERANCE = 1e-3
 
 
 class ScanConfig(BaseModel):
@@ -28,6 +29,9 @@ class ScanConfig(BaseModel):
     x_key: str = "x"
     y_key: str = "y"
     noise_baseline: bool = True
+    fidelity_tolerance: float = Field(default=DEFAULT_FIDELITY_TOLERANCE, gt=0)
+    """Largest acceptable |p_gradient_path - p_deployed| before gradients count as untrustworthy."""
+    allow_low_fidelity: bool = False
     policy: Policy | None = None
 
     @field_validator("eps")

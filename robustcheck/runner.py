@@ -37,6 +37,8 @@ from robustcheck.metrics import Counts
 from robustcheck.policy.evaluate import evaluate, verdict
 from robustcheck.reports.model import (
     DataSection,
+    EnvironmentSection,
+    FidelitySection,
     GradientSection,
     Interval,
     ModelSection,
@@ -57,14 +59,35 @@ _MAX_ZERO_GRADIENT_FRACTION = 0.5
 
 
 @dataclass
+class _Agreement:
+    """Differentiable path vs deployed runtime, accumulated over compared samples."""
+
+    max_abs_diff: float = 0.0
+    top1_agree: int = 0
+    n: int = 0
+
+    def add(self, differentiable: np.ndarray, deployed: np.ndarray) -> None:
+        with np.errstate(invalid="ignore"):
+            diff = np.abs(differentiable - deployed)
+        worst = float(np.max(diff)) if diff.size else 0.0
+        self.max_abs_diff = max(self.max_abs_diff, worst if np.isfinite(worst) else np.inf)
+        agree = np.argmax(differentiable, axis=1) == np.argmax(deployed, axis=1)
+        self.top1_agree += int(agree.sum())
+        self.n += int(deployed.shape[0])
+
+    @property
+    def top1(self) -> float:
+        return self.top1_agree / self.n if self.n else 1.0
+
+
+@dataclass
 class _Tally:
     kind: OutputKind
     n_classes: int
     counts: dict[tuple[str, float], Counts]
     zero_gradient: int = 0
-    max_prob_diff: float = 0.0
-    top1_agree: int = 0
-    n_compared: int = 0
+    clean: _Agreement = field(default_factory=_Agreement)
+    adversarial: _Agreement = field(default_factory=_Agreement)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -85,8 +108,18 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             "the data has no labels: the model's clean predictions were used as labels"
         )
     results = [attack_result(name, eps, c) for (name, eps), c in tally.counts.items()]
+    fidelity = _fidelity(tally, backend, config.fidelity_tolerance)
     checks = evaluate(config.policy, results) if config.policy else []
     outcome = verdict(checks)
+    if not fidelity.trusted and not config.allow_low_fidelity:
+        outcome = "error"
+        tally.warnings.append(
+            "the gradient path disagrees with the deployed runtime beyond the tolerance "
+            f"({fidelity.clean_max_abs_probability_difference:.2g} clean, "
+            f"{fidelity.adversarial_max_abs_probability_difference or 0:.2g} adversarial > "
+            f"{fidelity.tolerance:g}): gradients are untrustworthy; verdict is error "
+            "(--allow-low-fidelity to accept)"
+        )
     return Report(
         complete=True,
         verdict=outcome,
@@ -121,13 +154,15 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         gradient=GradientSection(
             evaluations=backend.gradient_evaluations,
             zero_gradient_samples=tally.zero_gradient,
-            max_abs_probability_difference=tally.max_prob_diff,
-            top1_agreement=tally.top1_agree / max(tally.n_compared, 1),
         ),
+        fidelity=fidelity,
         results=results,
         checks=checks,
         warnings=tally.warnings,
         versions=_versions(),
+        environment=EnvironmentSection(
+            device=backend.info.device, threads=backend.info.threads, deterministic=True
+        ),
         started_at=started_at,
         duration_s=round(time.perf_counter() - t0, 3),
     )
@@ -166,6 +201,7 @@ def _scan(
     progress: Progress | None,
 ) -> _Tally:
     tally: _Tally | None = None
+    first = True
     for batch in dataset.batches(config.batch_size):
         clean = backend.scores(batch.x)
         if tally is None:
@@ -177,10 +213,13 @@ def _scan(
             direction = attack.direction(backend, batch.x, y, tally.kind, batch_start=batch.start)
             _record_direction(tally, direction, clean_probs)
             for eps in config.eps:
-                adv = backend.scores(perturb(batch.x, direction, eps, domain))
-                tally.counts[(attack.name, eps)].add_batch(
-                    y, clean_probs, to_probabilities(adv, tally.kind)
-                )
+                x_adv = perturb(batch.x, direction, eps, domain)
+                adv_probs = to_probabilities(backend.scores(x_adv), tally.kind)
+                tally.counts[(attack.name, eps)].add_batch(y, clean_probs, adv_probs)
+                if first and direction.model_scores is not None:
+                    twin = to_probabilities(backend.differentiable_scores(x_adv), tally.kind)
+                    tally.adversarial.add(twin, adv_probs)
+        first = False
         if progress is not None:
             progress(min(batch.start + config.batch_size, dataset.n_samples), dataset.n_samples)
     assert tally is not None, "datasets are never empty"
@@ -200,12 +239,22 @@ def _record_direction(tally: _Tally, direction: AttackDirection, clean_probs: np
         return
     rows = direction.signs.reshape(direction.signs.shape[0], -1)
     tally.zero_gradient += int((~rows.any(axis=1)).sum())
-    twin = to_probabilities(direction.model_scores, tally.kind)
-    with np.errstate(invalid="ignore"):
-        diff = np.abs(twin - clean_probs)
-    tally.max_prob_diff = max(tally.max_prob_diff, float(np.nanmax(diff)) if diff.size else 0.0)
-    tally.top1_agree += int((np.argmax(twin, axis=1) == np.argmax(clean_probs, axis=1)).sum())
-    tally.n_compared += int(twin.shape[0])
+    tally.clean.add(to_probabilities(direction.model_scores, tally.kind), clean_probs)
+
+
+def _fidelity(tally: _Tally, backend: Backend, tolerance: float) -> FidelitySection:
+    worst = max(tally.clean.max_abs_diff, tally.adversarial.max_abs_diff)
+    return FidelitySection(
+        paths=backend.info.differentiable_path,  # type: ignore[arg-type]
+        clean_max_abs_probability_difference=tally.clean.max_abs_diff,
+        clean_top1_agreement=tally.clean.top1,
+        adversarial_max_abs_probability_difference=(
+            tally.adversarial.max_abs_diff if tally.adversarial.n else None
+        ),
+        adversarial_top1_agreement=tally.adversarial.top1 if tally.adversarial.n else None,
+        tolerance=tolerance,
+        trusted=worst <= tolerance,
+    )
 
 
 def _check_labels(dataset: Dataset, y: np.ndarray, n_classes: int) -> None:

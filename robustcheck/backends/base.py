@@ -26,6 +26,11 @@ class ModelInfo:
     """Declared input shape; ``None`` marks a dynamic dimension."""
     input_dtype: str
     output_name: str
+    device: str = "cpu"
+    threads: int = 1
+    """Intra-op threads of the runtime: fixed, because reductions may differ across counts."""
+    differentiable_path: str = "same-module"
+    """``same-module`` or ``onnx-twin-vs-onnxruntime``: what the fidelity section compares."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,10 @@ class Backend(Protocol):
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         """Class scores ``[N, C]`` (float64) from the deployed runtime."""
+        ...
+
+    def differentiable_scores(self, x: np.ndarray) -> np.ndarray:
+        """Class scores ``[N, C]`` (float64) from the differentiable path, for fidelity checks."""
         ...
 
     def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:

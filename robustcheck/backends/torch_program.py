@@ -7,6 +7,7 @@ Both formats are programs: loading one runs code from the file. robustcheck neve
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,9 @@ class TorchProgramBackend:
 
         return run_in_fixed_batches(run, x.astype(np.float32, copy=False), self._static_batch)
 
+    def differentiable_scores(self, x: np.ndarray) -> np.ndarray:
+        return self.scores(x)
+
     def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:
         self._gradient_evaluations += 1
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).requires_grad_(True)
@@ -86,12 +90,16 @@ def _model_info(path: Path, fmt: str, sha256: str, shape: tuple[int | None, ...]
         input_shape=shape,
         input_dtype="float32",
         output_name="output",
+        threads=torch.get_num_threads(),
     )
 
 
 def load_torchscript(path: Path, sha256: str) -> TorchProgramBackend:
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            # torch 2.9+ deprecates TorchScript in favour of torch.export; users still ship it.
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            module = torch.jit.load(str(path), map_location="cpu")
     except (RuntimeError, ValueError, OSError) as exc:
         raise ModelError(
             f"{path}: not a readable TorchScript archive ({_first_line(exc)})",

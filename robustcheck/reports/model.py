@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,6 +40,7 @@ class DataSection(_Strict):
     """``predicted``: the file had no labels and the model's clean predictions were used."""
     x_key: str
     y_key: str | None
+    class_names: list[str] | None = None
 
 
 class SettingsSection(_Strict):
@@ -54,6 +55,7 @@ class SettingsSection(_Strict):
 
 class ClassResult(_Strict):
     label: int
+    class_name: str | None = None
     n: int
     adversarial_errors: int
     adversarial_error_rate: float | None
@@ -85,19 +87,65 @@ class GradientSection(_Strict):
     """Forward+backward passes: one per batch, whatever the number of ε."""
     zero_gradient_samples: int
     """Samples whose input gradient is exactly zero everywhere: FGSM cannot move them."""
-    max_abs_probability_difference: float
-    """Differentiable path vs deployed runtime on the clean inputs."""
-    top1_agreement: float
+
+
+class FidelitySection(_Strict):
+    """How closely the differentiable path (gradients) agrees with the deployed runtime (judge)."""
+
+    paths: Literal["same-module", "onnx-twin-vs-onnxruntime"]
+    clean_max_abs_probability_difference: float
+    clean_top1_agreement: float
+    adversarial_max_abs_probability_difference: float | None
+    """Measured on the first batch's adversarial inputs at every ε."""
+    adversarial_top1_agreement: float | None
+    tolerance: float
+    trusted: bool
+    """False when a difference exceeds the tolerance: the gradients may not be the model's."""
 
 
 class Check(_Strict):
     rule: str
     attack: str | None = None
     eps: float | None = None
+    label: int | None = None
+    """Set for per-class rules."""
+    class_name: str | None = None
+    severity: Literal["fail", "warn"] = "fail"
+    gate_on: Literal["point", "upper_bound"] = "point"
     observed: float | None
     limit: float
     status: CheckStatus
     message: str
+
+
+class PolicySection(_Strict):
+    source: str
+    """A policy file path, ``default`` (the bundled default policy) or ``--max-error-rate``."""
+    sha256: str
+    """Hash of the resolved policy's canonical JSON."""
+    resolved: dict[str, Any]
+
+
+class ExampleImage(_Strict):
+    """One clean / perturbation / adversarial triple for the HTML report (image models only)."""
+
+    index: int
+    label: int
+    eps: float
+    clean_prediction: int
+    clean_confidence: float
+    adversarial_prediction: int
+    adversarial_confidence: float
+    clean_png: str
+    """Base64-encoded PNG."""
+    perturbation_png: str
+    adversarial_png: str
+
+
+class EnvironmentSection(_Strict):
+    device: str
+    threads: int
+    deterministic: bool
 
 
 class Versions(_Strict):
@@ -118,9 +166,13 @@ class Report(_Strict):
     data: DataSection
     settings: SettingsSection
     gradient: GradientSection
+    fidelity: FidelitySection
     results: list[AttackResult]
     checks: list[Check]
+    policy: PolicySection | None = None
+    examples: list[ExampleImage] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     versions: Versions
+    environment: EnvironmentSection
     started_at: str
     duration_s: float
