@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from robustcheck.metrics import Counts, rate, wilson_interval
-from robustcheck.reports.model import AttackResult, ClassResult, Interval
+from robustcheck.reports.model import AttackResult, ClassResult, HighConfidence, Interval
 
 
 def _interval(k: int, n: int) -> Interval | None:
@@ -11,7 +11,9 @@ def _interval(k: int, n: int) -> Interval | None:
     return None if bounds is None else Interval(lo=bounds[0], hi=bounds[1])
 
 
-def attack_result(attack: str, eps: float, counts: Counts) -> AttackResult:
+def attack_result(
+    attack: str, eps: float, counts: Counts, class_names: tuple[str, ...] | None = None
+) -> AttackResult:
     n = counts.n
     hc = counts.high_confidence_errors[0]
     return AttackResult(
@@ -35,12 +37,21 @@ def attack_result(attack: str, eps: float, counts: Counts) -> AttackResult:
         ),
         adversarial_errors=counts.adversarial_errors,
         clean_correct=counts.clean_correct,
+        high_confidence=[
+            HighConfidence(threshold=tau, count=k, rate=k / n, interval=_interval(k, n))
+            for tau, k in zip(counts.thresholds, counts.high_confidence_errors, strict=True)
+        ],
         per_class=[
             ClassResult(
                 label=c,
+                class_name=None if class_names is None else class_names[c],
                 n=counts.per_class_n[c],
+                clean_correct=counts.per_class_clean_correct[c],
                 adversarial_errors=counts.per_class_errors[c],
                 adversarial_error_rate=rate(counts.per_class_errors[c], counts.per_class_n[c]),
+                high_confidence_misclassifications=[
+                    per_tau[c] for per_tau in counts.per_class_high_confidence_errors
+                ],
             )
             for c in range(counts.n_classes)
         ],

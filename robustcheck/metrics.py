@@ -42,14 +42,22 @@ class Counts:
     flipped: int = 0
     """Clean-correct samples that the attack made wrong."""
     high_confidence_errors: list[int] = field(default_factory=list)
+    """Per threshold: adversarial errors whose top probability is ≥ τ."""
     confidence_sum_errors: float = 0.0
     per_class_n: list[int] = field(default_factory=list)
+    per_class_clean_correct: list[int] = field(default_factory=list)
     per_class_errors: list[int] = field(default_factory=list)
+    per_class_high_confidence_errors: list[list[int]] = field(default_factory=list)
+    """Per threshold, per true class."""
 
     def __post_init__(self) -> None:
         self.high_confidence_errors = self.high_confidence_errors or [0] * len(self.thresholds)
         self.per_class_n = self.per_class_n or [0] * self.n_classes
+        self.per_class_clean_correct = self.per_class_clean_correct or [0] * self.n_classes
         self.per_class_errors = self.per_class_errors or [0] * self.n_classes
+        self.per_class_high_confidence_errors = self.per_class_high_confidence_errors or [
+            [0] * self.n_classes for _ in self.thresholds
+        ]
 
     def add_batch(self, y: np.ndarray, clean_probs: np.ndarray, adv_probs: np.ndarray) -> None:
         clean_ok = correct_mask(clean_probs, y)
@@ -59,16 +67,19 @@ class Counts:
         self.clean_correct += int(clean_ok.sum())
         self.adversarial_errors += int(adv_wrong.sum())
         self.flipped += int((clean_ok & adv_wrong).sum())
-        with np.errstate(invalid="ignore"):
-            for i, tau in enumerate(self.thresholds):
-                self.high_confidence_errors[i] += int((adv_wrong & (conf >= tau)).sum())
+        for i, tau in enumerate(self.thresholds):
+            with np.errstate(invalid="ignore"):
+                confident = adv_wrong & (conf >= tau)
+            self.high_confidence_errors[i] += int(confident.sum())
+            _add_into(self.per_class_high_confidence_errors[i], self._per_class(y[confident]))
         wrong_conf = conf[adv_wrong]
         self.confidence_sum_errors += float(np.sum(wrong_conf[np.isfinite(wrong_conf)]))
-        n_per = np.bincount(y, minlength=self.n_classes)
-        err_per = np.bincount(y[adv_wrong], minlength=self.n_classes)
-        for c in range(self.n_classes):
-            self.per_class_n[c] += int(n_per[c])
-            self.per_class_errors[c] += int(err_per[c])
+        _add_into(self.per_class_n, self._per_class(y))
+        _add_into(self.per_class_clean_correct, self._per_class(y[clean_ok]))
+        _add_into(self.per_class_errors, self._per_class(y[adv_wrong]))
+
+    def _per_class(self, labels: np.ndarray) -> np.ndarray:
+        return np.bincount(labels, minlength=self.n_classes)
 
     def merge(self, other: Counts) -> Counts:
         if (self.n_classes, self.thresholds) != (other.n_classes, other.thresholds):
@@ -83,12 +94,28 @@ class Counts:
             high_confidence_errors=_add(self.high_confidence_errors, other.high_confidence_errors),
             confidence_sum_errors=self.confidence_sum_errors + other.confidence_sum_errors,
             per_class_n=_add(self.per_class_n, other.per_class_n),
+            per_class_clean_correct=_add(
+                self.per_class_clean_correct, other.per_class_clean_correct
+            ),
             per_class_errors=_add(self.per_class_errors, other.per_class_errors),
+            per_class_high_confidence_errors=[
+                _add(a, b)
+                for a, b in zip(
+                    self.per_class_high_confidence_errors,
+                    other.per_class_high_confidence_errors,
+                    strict=True,
+                )
+            ],
         )
 
 
 def _add(a: list[int], b: list[int]) -> list[int]:
     return [i + j for i, j in zip(a, b, strict=True)]
+
+
+def _add_into(total: list[int], part: np.ndarray) -> None:
+    for c, value in enumerate(part.tolist()):
+        total[c] += value
 
 
 def rate(k: int, n: int) -> float | None:

@@ -107,7 +107,9 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         tally.warnings.append(
             "the data has no labels: the model's clean predictions were used as labels"
         )
-    results = [attack_result(name, eps, c) for (name, eps), c in tally.counts.items()]
+    results = [
+        attack_result(name, eps, c, dataset.class_names) for (name, eps), c in tally.counts.items()
+    ]
     fidelity = _fidelity(tally, backend, config.fidelity_tolerance)
     checks = evaluate(config.policy, results) if config.policy else []
     outcome = verdict(checks)
@@ -141,6 +143,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             labels="provided" if dataset.y is not None else "predicted",
             x_key=dataset.x_key,
             y_key=dataset.y_key,
+            class_names=None if dataset.class_names is None else list(dataset.class_names),
         ),
         settings=SettingsSection(
             eps=config.eps,

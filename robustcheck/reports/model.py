@@ -57,8 +57,20 @@ class ClassResult(_Strict):
     label: int
     class_name: str | None = None
     n: int
+    clean_correct: int
     adversarial_errors: int
     adversarial_error_rate: float | None
+    high_confidence_misclassifications: list[int]
+    """Per threshold, in the order of ``AttackResult.high_confidence``."""
+
+
+class HighConfidence(_Strict):
+    threshold: float
+    count: int
+    """Adversarial errors whose top probability is ≥ threshold."""
+    rate: float
+    """``count / n``."""
+    interval: Interval | None
 
 
 class AttackResult(_Strict):
@@ -79,6 +91,8 @@ class AttackResult(_Strict):
     mean_confidence_adversarial_errors: float | None
     adversarial_errors: int
     clean_correct: int
+    high_confidence: list[HighConfidence]
+    """Every threshold tracked: τ first, then 0.5, then any a policy asks for."""
     per_class: list[ClassResult]
 
 
