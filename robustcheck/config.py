@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -12,6 +13,7 @@ from robustcheck.policy.schema import Policy
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_HIGH_CONFIDENCE = 0.9
 DEFAULT_FIDELITY_TOLERANCE = 1e-3
+FLOAT16_FIDELITY_TOLERANCE = 1e-2
 
 
 class ScanConfig(BaseModel):
@@ -26,11 +28,16 @@ class ScanConfig(BaseModel):
     input_range: tuple[float, float] | None = None
     output_kind: OutputKind | None = None
     model_format: str | None = None
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    output: str | None = None
+    """ONNX: the output holding class scores (default: detected)."""
+    allow_external_data: bool = False
     x_key: str = "x"
     y_key: str = "y"
     noise_baseline: bool = True
-    fidelity_tolerance: float = Field(default=DEFAULT_FIDELITY_TOLERANCE, gt=0)
-    """Largest acceptable |p_gradient_path - p_deployed| before gradients count as untrustworthy."""
+    fidelity_tolerance: float | None = Field(default=None, gt=0)
+    """Largest acceptable |p_gradient_path - p_deployed| before gradients count as untrustworthy;
+    default 1e-3, or 1e-2 for float16 models (whose twin runs in float32)."""
     allow_low_fidelity: bool = False
     policy: Policy | None = None
 

@@ -29,7 +29,7 @@ from robustcheck.attacks import (
 from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
-from robustcheck.config import ScanConfig
+from robustcheck.config import DEFAULT_FIDELITY_TOLERANCE, FLOAT16_FIDELITY_TOLERANCE, ScanConfig
 from robustcheck.data import Dataset, load_dataset
 from robustcheck.errors import DataError, MeasurementError
 from robustcheck.exit_codes import ExitCode
@@ -94,14 +94,21 @@ class _Tally:
 def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    backend = load_backend(config.model, model_format=config.model_format)
+    backend = load_backend(
+        config.model,
+        model_format=config.model_format,
+        device=config.device,
+        output=config.output,
+        allow_external_data=config.allow_external_data,
+    )
     dataset = load_dataset(config.data, x_key=config.x_key, y_key=config.y_key)
+    check_input_shape(backend, dataset)
     domain, domain_source, warnings = resolve_domain(config.input_range, dataset)
     attacks: list[SignAttack] = [FGSM()]
     if config.noise_baseline:
         attacks.append(RandomSignNoise(config.seed))
     tally = _scan(config, dataset, backend, attacks, domain, progress)
-    tally.warnings[:0] = warnings
+    tally.warnings[:0] = [*backend.info.notes, *warnings]
     _fail_closed(tally, dataset.n_samples, backend)
     if dataset.y is None:
         tally.warnings.append(
@@ -110,7 +117,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     results = [
         attack_result(name, eps, c, dataset.class_names) for (name, eps), c in tally.counts.items()
     ]
-    fidelity = _fidelity(tally, backend, config.fidelity_tolerance)
+    fidelity = _fidelity(tally, backend, _tolerance(config, backend))
     checks = evaluate(config.policy, results) if config.policy else []
     outcome = verdict(checks)
     if not fidelity.trusted and not config.allow_low_fidelity:
@@ -169,6 +176,27 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         started_at=started_at,
         duration_s=round(time.perf_counter() - t0, 3),
     )
+
+
+def check_input_shape(backend: Backend, dataset: Dataset) -> None:
+    """The data's per-sample shape must fit the model's declared input (dynamic dims fit anything)."""
+    declared = backend.info.input_shape
+    sample = tuple(dataset.x.shape[1:])
+    if not declared:
+        return
+    expected = declared[1:]
+    fits = len(expected) == len(sample) and all(
+        d is None or d == s for d, s in zip(expected, sample, strict=True)
+    )
+    if not fits:
+        shown = ", ".join(
+            "N" if i == 0 else ("?" if d is None else str(d)) for i, d in enumerate(declared)
+        )
+        raise DataError(
+            f"{dataset.path}: samples have shape {list(sample)} but {backend.info.path} expects "
+            f"[{shown}] (input {backend.info.input_name!r})",
+            hint="check the layout (NCHW vs NHWC) and image size",
+        )
 
 
 def resolve_domain(
@@ -243,6 +271,14 @@ def _record_direction(tally: _Tally, direction: AttackDirection, clean_probs: np
     rows = direction.signs.reshape(direction.signs.shape[0], -1)
     tally.zero_gradient += int((~rows.any(axis=1)).sum())
     tally.clean.add(to_probabilities(direction.model_scores, tally.kind), clean_probs)
+
+
+def _tolerance(config: ScanConfig, backend: Backend) -> float:
+    if config.fidelity_tolerance is not None:
+        return config.fidelity_tolerance
+    if backend.info.input_dtype == "float16":
+        return FLOAT16_FIDELITY_TOLERANCE
+    return DEFAULT_FIDELITY_TOLERANCE
 
 
 def _fidelity(tally: _Tally, backend: Backend, tolerance: float) -> FidelitySection:

@@ -31,6 +31,8 @@ class ModelInfo:
     """Intra-op threads of the runtime: fixed, because reductions may differ across counts."""
     differentiable_path: str = "same-module"
     """``same-module`` or ``onnx-twin-vs-onnxruntime``: what the fidelity section compares."""
+    notes: tuple[str, ...] = ()
+    """Choices made while loading that the report should mention."""
 
 
 @dataclass(frozen=True)

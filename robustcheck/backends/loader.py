@@ -51,7 +51,14 @@ def check_model_file(path: Path) -> None:
         raise ModelError(f"{path}: the model file is empty")
 
 
-def load_backend(path: Path, *, model_format: str | None = None) -> Backend:
+def load_backend(
+    path: Path,
+    *,
+    model_format: str | None = None,
+    device: str = "auto",
+    output: str | None = None,
+    allow_external_data: bool = False,
+) -> Backend:
     """Open ``path`` with the backend its format calls for."""
     fmt = detect_format(path, model_format)
     check_model_file(path)
@@ -64,4 +71,12 @@ def load_backend(path: Path, *, model_format: str | None = None) -> Backend:
         from robustcheck.backends.torch_program import load_exported_program
 
         return load_exported_program(path, sha256)
-    raise ModelError(f"{path}: ONNX models are not supported yet")
+    from robustcheck.backends.onnx.backend import load_onnx
+
+    return load_onnx(
+        path,
+        sha256,
+        device=device,
+        output=output,
+        allow_external_data=allow_external_data,  # type: ignore[arg-type]
+    )

@@ -66,6 +66,37 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
     help="Override the format guessed from the extension.",
 )
 @click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="ONNX runtime device; auto uses CUDA only when a GPU is present.",
+)
+@click.option(
+    "--output",
+    "output_name",
+    default=None,
+    metavar="NAME",
+    help="ONNX: the output holding class scores (default: detected).",
+)
+@click.option(
+    "--allow-external-data",
+    is_flag=True,
+    help="ONNX: load weights from external-data files inside the model's directory.",
+)
+@click.option(
+    "--fidelity-tolerance",
+    type=_POSITIVE,
+    default=None,
+    help="Largest probability difference allowed between the gradient path and the deployed "
+    "runtime [default: 1e-3; 1e-2 for float16 models].",
+)
+@click.option(
+    "--allow-low-fidelity",
+    is_flag=True,
+    help="Keep the verdict when the gradient path disagrees with the runtime beyond the tolerance.",
+)
+@click.option(
     "--x-key", default="x", show_default=True, help="Name of the input array in the .npz."
 )
 @click.option(
@@ -115,6 +146,11 @@ def scan(model: Path, data: Path, eps: tuple[float, ...], **opts: Any) -> int:
         input_range=opts["input_range"],
         output_kind=None if opts["output_kind"] == "auto" else opts["output_kind"],
         model_format=opts["model_format"],
+        device=opts["device"],
+        output=opts["output_name"],
+        allow_external_data=opts["allow_external_data"],
+        fidelity_tolerance=opts["fidelity_tolerance"],
+        allow_low_fidelity=opts["allow_low_fidelity"],
         x_key=opts["x_key"],
         y_key=opts["y_key"],
         noise_baseline=not opts["no_noise"],
