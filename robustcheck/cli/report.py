@@ -1,0 +1,139 @@
+"""``robustcheck report``: re-render a saved JSON report in other formats, or compare two."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from robustcheck.cli._options import debug_option
+from robustcheck.cli._terminal import out
+from robustcheck.errors import InputError, RuntimeEnvironmentError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from robustcheck.reports.model import Report
+
+_OUTPUT = click.Path(path_type=Path, dir_okay=False, allow_dash=True)
+
+
+@click.group()
+def report() -> None:
+    """Re-render or compare saved JSON reports."""
+
+
+@report.command()
+@click.argument("report_path", metavar="REPORT.json", type=click.Path(path_type=Path))
+@click.option("--json", "json_path", type=_OUTPUT, help="Write the JSON report here.")
+@click.option("--junit", "junit_path", type=_OUTPUT, help="Write JUnit XML here.")
+@click.option("--markdown", "markdown_path", type=_OUTPUT, help="Write Markdown here.")
+@click.option("--html", "html_path", type=_OUTPUT, help="Write a self-contained HTML page here.")
+@debug_option
+def render(
+    report_path: Path,
+    json_path: Path | None,
+    junit_path: Path | None,
+    markdown_path: Path | None,
+    html_path: Path | None,
+) -> int:
+    """Render a saved JSON report as JSON, JUnit XML, Markdown or HTML.
+
+    A PATH of - writes to standard output. Without any option, prints the text summary. Exits 0
+    whatever the report's verdict; exits 3 when REPORT.json is not a readable report.
+
+    \b
+    Example:
+      robustcheck report render scan.json --junit junit.xml --markdown - >> "$GITHUB_STEP_SUMMARY"
+    """
+    from robustcheck.reports import html, json_report, junit, markdown, text
+
+    loaded = load_report(report_path)
+    renderers: list[tuple[Path | None, Callable[[Report], str]]] = [
+        (json_path, json_report.render),
+        (junit_path, junit.render),
+        (markdown_path, markdown.render),
+        (html_path, html.render),
+    ]
+    wanted = [(path, fn) for path, fn in renderers if path is not None]
+    if not wanted:
+        out(text.render(loaded))
+    for path, fn in wanted:
+        _write(path, fn(loaded))
+    return 0
+
+
+@report.command()
+@click.argument("baseline", metavar="A.json", type=click.Path(path_type=Path))
+@click.argument("candidate", metavar="B.json", type=click.Path(path_type=Path))
+@debug_option
+def diff(baseline: Path, candidate: Path) -> int:
+    """Show how report B differs from report A: error rates, checks, verdict, model and data.
+
+    Always exits 0 (3 when a file is not a readable report); gate on `scan` instead.
+    """
+    from robustcheck.reports.diff import diff as diff_reports
+    from robustcheck.reports.diff import render_diff
+
+    out(render_diff(diff_reports(load_report(baseline), load_report(candidate))))
+    return 0
+
+
+def load_report(path: Path) -> Report:
+    """Read a JSON report, raising :class:`InputError` with one line saying what is wrong."""
+    from pydantic import ValidationError
+
+    from robustcheck.reports.model import Report
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the report: {exc}") from exc
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: not a robustcheck report (expected a JSON object)")
+    _check_version(path, raw.get("schema_version"))
+    try:
+        return Report.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(f"{path}: not a robustcheck report: {_first_error(exc)}") from exc
+
+
+def _check_version(path: Path, version: object) -> None:
+    from robustcheck.reports.schema import version_problem
+
+    if version is None:
+        return  # the model's default applies
+    problem = version_problem(version)
+    if problem is not None:
+        raise InputError(
+            f"{path}: {problem}", hint="render it with the robustcheck version that wrote it"
+        )
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    location = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
+    ).lstrip(".")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{location or 'report'}: {first['msg']}{more}"
+
+
+def _write(path: Path, text: str) -> None:
+    from robustcheck._atomic import write_text_atomic
+
+    if str(path) == "-":
+        out(text)
+        return
+    try:
+        write_text_atomic(path, text)
+    except OSError as exc:
+        raise RuntimeEnvironmentError(f"{path}: cannot write: {exc}") from exc

@@ -1,0 +1,90 @@
+"""Number formatting and check ordering shared by the renderers (one wording everywhere)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from robustcheck.reports.model import Check, CheckStatus, Interval
+
+# Worst first: an error outranks a failure, as it does for the exit code.
+STATUS_ORDER: dict[CheckStatus, int] = {"error": 0, "fail": 1, "warn": 2, "pass": 3}
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def interval(ci: Interval | None) -> str:
+    return "" if ci is None else f"[{100 * ci.lo:.1f}, {100 * ci.hi:.1f}]"
+
+
+def pct_ci(value: float | None, ci: Interval | None) -> str:
+    text = pct(value)
+    return text if ci is None or value is None else f"{text} {interval(ci)}"
+
+
+def eps(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def conf(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def short_sha(sha256: str) -> str:
+    return sha256[:12]
+
+
+def is_rate(check: Check) -> bool:
+    """Rules on rates (all of today's) show percentages; any other limit prints as a number."""
+    return "rate" in check.rule
+
+
+def check_value(check: Check, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return pct(value) if is_rate(check) else f"{value:g}"
+
+
+def check_summary(check: Check) -> str:
+    """``observed 45.1% > limit 30.0%``: the comparison that decided the check."""
+    if check.observed is None:
+        return f"not measured (limit {check_value(check, check.limit)})"
+    op = "<=" if check.observed <= check.limit else ">"
+    what = "upper bound" if check.gate_on == "upper_bound" else "observed"
+    return (
+        f"{what} {check_value(check, check.observed)} {op} limit {check_value(check, check.limit)}"
+    )
+
+
+def check_class(check: Check) -> str:
+    if check.label is None:
+        return ""
+    return f"{check.label}" if check.class_name is None else f"{check.label} ({check.class_name})"
+
+
+def sorted_checks(checks: Iterable[Check]) -> list[Check]:
+    return sorted(checks, key=lambda c: STATUS_ORDER[c.status])
+
+
+def status_counts(checks: Iterable[Check]) -> str:
+    """``1 error, 1 failed, 1 warning, 2 passed`` (zero counts left out)."""
+    counts = Counter(c.status for c in checks)
+    words = {"error": ("error", "errors"), "fail": ("failed", "failed")}
+    words |= {"warn": ("warning", "warnings"), "pass": ("passed", "passed")}
+    parts = []
+    for status in STATUS_ORDER:
+        if counts[status]:
+            singular, plural = words[status]
+            parts.append(f"{counts[status]} {singular if counts[status] == 1 else plural}")
+    return ", ".join(parts)
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Left-aligned plain-text columns."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]

@@ -1,0 +1,155 @@
+"""Markdown for a pull-request comment or ``$GITHUB_STEP_SUMMARY``.
+
+Every user-controlled string (paths, class names, messages, warnings) goes through
+:func:`~robustcheck.reports._escape.markdown_text`, and no line of the output starts with a CI
+workflow-command prefix such as ``::``.
+"""
+
+from __future__ import annotations
+
+from robustcheck.reports import _format as fmt
+from robustcheck.reports._escape import guard_workflow_commands, markdown_text
+from robustcheck.reports.model import AttackResult, Check, Report
+
+_RESULT_HEADER = [
+    "attack",
+    "ε",
+    "clean err",
+    "adv err [95 % CI]",
+    "success",
+    "conf ≥ τ",
+    "mean conf",
+]
+_RESULT_ALIGN = ["---", "---:", "---:", "---:", "---:", "---:", "---:"]
+
+
+def render(report: Report) -> str:
+    lines = [*_header(report), *_results(report), *_checks(report.checks)]
+    lines += [*_diagnostics(report), *_warnings(report.warnings), *_footer(report)]
+    return guard_workflow_commands("\n".join(lines) + "\n")
+
+
+def _status_word(report: Report) -> str:
+    return report.verdict.upper() if report.complete else "ERROR"
+
+
+def _header(report: Report) -> list[str]:
+    word = _status_word(report)
+    if not report.complete:
+        outcome = "the scan did not complete; its measurements are partial."
+    elif report.checks:
+        outcome = f"{len(report.checks)} checks: {fmt.status_counts(report.checks)}."
+    else:
+        outcome = "no policy checks; measurements only."
+    m, d, s = report.model, report.data, report.settings
+    return [
+        f"## robustcheck: {word}",
+        "",
+        f"**{word}** (exit {report.exit_code}): {outcome}",
+        "",
+        f"Model {markdown_text(m.path)} ({markdown_text(m.format)}, "
+        f"{markdown_text(m.output_kind)}, {m.n_classes} classes) on "
+        f"{markdown_text(d.path)} ({d.n_samples} samples, labels {d.labels}); "
+        f"high-confidence threshold τ = {s.high_confidence_threshold:g}.",
+        "",
+    ]
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _result_cells(r: AttackResult) -> list[str]:
+    return [
+        markdown_text(r.attack),
+        fmt.eps(r.eps),
+        fmt.pct(r.clean_error_rate),
+        fmt.pct_ci(r.adversarial_error_rate, r.adversarial_error_rate_interval),
+        fmt.pct(r.attack_success_rate),
+        f"{r.high_confidence_misclassifications}/{r.n}",
+        fmt.conf(r.mean_confidence_adversarial_errors),
+    ]
+
+
+def _results(report: Report) -> list[str]:
+    if not report.results:
+        return ["No results were measured.", ""]
+    rows = [_row(_result_cells(r)) for r in report.results]
+    return ["### Results", "", _row(_RESULT_HEADER), _row(_RESULT_ALIGN), *rows, ""]
+
+
+def _check_name(check: Check) -> str:
+    parts = [markdown_text(check.rule)]
+    if check.attack is not None:
+        parts.append(markdown_text(check.attack))
+    if check.eps is not None:
+        parts.append(f"ε = {fmt.eps(check.eps)}")
+    if check.label is not None:
+        parts.append(f"class {markdown_text(fmt.check_class(check))}")
+    return ", ".join(parts)
+
+
+def _checks(checks: list[Check]) -> list[str]:
+    if not checks:
+        return []
+    header = ["status", "check", "observed", "limit", "message"]
+    rows = [
+        _row(
+            [
+                f"**{c.status.upper()}**" if c.status in ("fail", "error") else c.status.upper(),
+                _check_name(c),
+                fmt.check_value(c, c.observed)
+                + (" (upper bound)" if c.gate_on == "upper_bound" else ""),
+                fmt.check_value(c, c.limit),
+                markdown_text(c.message),
+            ]
+        )
+        for c in fmt.sorted_checks(checks)
+    ]
+    align = ["---", "---", "---:", "---:", "---"]
+    return ["### Checks", "", _row(header), _row(align), *rows, ""]
+
+
+def _diagnostics(report: Report) -> list[str]:
+    f, g = report.fidelity, report.gradient
+    adv = f.adversarial_max_abs_probability_difference
+    trust = "trusted" if f.trusted else "**NOT trusted**"
+    return [
+        f"**Fidelity** ({f.paths}): {trust}; clean max Δp {f.clean_max_abs_probability_difference:.3g}, "
+        f"top-1 agreement {fmt.pct(f.clean_top1_agreement)}; adversarial max Δp "
+        f"{'-' if adv is None else f'{adv:.3g}'}, top-1 agreement "
+        f"{fmt.pct(f.adversarial_top1_agreement)}; tolerance {f.tolerance:g}.",
+        "",
+        f"**Gradients**: {g.evaluations} evaluations; all-zero input gradient (FGSM cannot "
+        f"move them) on {g.zero_gradient_samples} of {report.data.n_samples} samples.",
+        "",
+    ]
+
+
+def _warnings(warnings: list[str]) -> list[str]:
+    if not warnings:
+        return []
+    return ["### Warnings", "", *(f"- {markdown_text(w)}" for w in warnings), ""]
+
+
+def _footer(report: Report) -> list[str]:
+    v = report.versions
+    parts = [
+        f"robustcheck {markdown_text(v.robustcheck)}",
+        f"report schema {markdown_text(report.schema_version)}",
+        f"model sha256 {markdown_text(fmt.short_sha(report.model.sha256))}",
+        f"data sha256 {markdown_text(fmt.short_sha(report.data.sha256))}",
+    ]
+    if report.policy is not None:
+        policy = report.policy
+        parts.append(
+            f"policy {markdown_text(policy.source)} "
+            f"(sha256 {markdown_text(fmt.short_sha(policy.sha256))})"
+        )
+    parts.append(f"Python {markdown_text(v.python)}")
+    parts.append(f"numpy {markdown_text(v.numpy)}")
+    for name, version in (("torch", v.torch), ("onnx", v.onnx), ("onnxruntime", v.onnxruntime)):
+        if version is not None:
+            parts.append(f"{name} {markdown_text(version)}")
+    parts.append(f"started {markdown_text(report.started_at)} ({report.duration_s:.1f} s)")
+    return ["<sub>" + " · ".join(parts) + "</sub>"]
