@@ -30,14 +30,16 @@ from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
 from robustcheck.config import DEFAULT_FIDELITY_TOLERANCE, FLOAT16_FIDELITY_TOLERANCE, ScanConfig
-from robustcheck.data import Dataset, load_dataset
+from robustcheck.data import Batch, Dataset, load_dataset
 from robustcheck.errors import DataError, MeasurementError
 from robustcheck.exit_codes import ExitCode
-from robustcheck.metrics import Counts
+from robustcheck.metrics import Counts, correct_mask
 from robustcheck.policy.evaluate import evaluate, verdict
+from robustcheck.reports.examples import make_example
 from robustcheck.reports.model import (
     DataSection,
     EnvironmentSection,
+    ExampleImage,
     FidelitySection,
     GradientSection,
     Interval,
@@ -55,6 +57,7 @@ Progress = Callable[[int, int], None]
 DomainSource = Literal["declared", "default", "none"]
 
 _REPORTED_THRESHOLD = 0.5
+MAX_EXAMPLES = 8
 _MAX_ZERO_GRADIENT_FRACTION = 0.5
 
 
@@ -88,6 +91,7 @@ class _Tally:
     zero_gradient: int = 0
     clean: _Agreement = field(default_factory=_Agreement)
     adversarial: _Agreement = field(default_factory=_Agreement)
+    examples: list[ExampleImage] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -168,6 +172,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         fidelity=fidelity,
         results=results,
         checks=checks,
+        examples=tally.examples,
         warnings=tally.warnings,
         versions=_versions(),
         environment=EnvironmentSection(
@@ -247,6 +252,8 @@ def _scan(
                 x_adv = perturb(batch.x, direction, eps, domain)
                 adv_probs = to_probabilities(backend.scores(x_adv), tally.kind)
                 tally.counts[(attack.name, eps)].add_batch(y, clean_probs, adv_probs)
+                if attack.name == "fgsm" and eps == config.eps[-1]:
+                    _collect_examples(tally, batch, y, clean_probs, x_adv, adv_probs, eps)
                 if first and direction.model_scores is not None:
                     twin = to_probabilities(backend.differentiable_scores(x_adv), tally.kind)
                     tally.adversarial.add(twin, adv_probs)
@@ -294,6 +301,37 @@ def _fidelity(tally: _Tally, backend: Backend, tolerance: float) -> FidelitySect
         tolerance=tolerance,
         trusted=worst <= tolerance,
     )
+
+
+def _image_layout(sample_shape: tuple[int, ...]) -> str:
+    if len(sample_shape) == 3 and sample_shape[-1] in (1, 3) and sample_shape[0] not in (1, 3):
+        return "NHWC"
+    return "NCHW"
+
+
+def _collect_examples(
+    tally: _Tally,
+    batch: Batch,
+    y: np.ndarray,
+    clean_probs: np.ndarray,
+    x_adv: np.ndarray,
+    adv_probs: np.ndarray,
+    eps: float,
+) -> None:
+    """The first few samples the attack flipped, as images for the HTML report."""
+    if len(tally.examples) >= MAX_EXAMPLES:
+        return
+    flipped = correct_mask(clean_probs, y) & ~correct_mask(adv_probs, y)
+    layout = _image_layout(tuple(batch.x.shape[1:]))
+    for i in np.flatnonzero(flipped)[: MAX_EXAMPLES - len(tally.examples)]:
+        example = make_example(
+            int(batch.start + i), int(y[i]), eps, batch.x[i], x_adv[i],
+            int(np.argmax(clean_probs[i])), float(np.max(clean_probs[i])),
+            int(np.argmax(adv_probs[i])), float(np.max(adv_probs[i])), layout=layout,
+        )  # fmt: skip
+        if example is None:
+            return
+        tally.examples.append(example)
 
 
 def _check_labels(dataset: Dataset, y: np.ndarray, n_classes: int) -> None:

@@ -31,7 +31,13 @@ def demo(out_dir: Path) -> int:
     files = demo_lib.prepare()
     out(f"demo model {files.model}\ndemo data  {files.data}\n")
     config = ScanConfig(model=files.model, data=files.data, eps=list(DEMO_EPS))
-    code = run_and_report(config, json_path=out_dir / "report.json", progress=None)
+    paths = {
+        "json": out_dir / "report.json",
+        "junit": out_dir / "junit.xml",
+        "markdown": out_dir / "report.md",
+        "html": out_dir / "report.html",
+    }
+    code = run_and_report(config, paths=paths, progress=None)
     out(
         "\nGate a CI job on it:\n"
         f"  robustcheck scan {files.model} --data {files.data} --eps 0.1 --max-error-rate 0.5\n"

@@ -15,6 +15,7 @@ from robustcheck.cli._options import debug_option
 from robustcheck.cli._terminal import out
 
 _POSITIVE = click.FloatRange(min=0, min_open=True)
+_REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 
 
 @click.command()
@@ -115,8 +116,15 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option(
     "--json",
     "json_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the JSON report here.",
+    type=_REPORT_PATH,
+    help="Write the JSON report (the source of truth) here.",
+)
+@click.option("--junit", "junit_path", type=_REPORT_PATH, help="Write a JUnit XML report here.")
+@click.option(
+    "--markdown", "markdown_path", type=_REPORT_PATH, help="Write a Markdown summary here."
+)
+@click.option(
+    "--html", "html_path", type=_REPORT_PATH, help="Write a self-contained HTML report here."
 )
 @click.option(
     "--progress/--no-progress",
@@ -160,21 +168,33 @@ def scan(model: Path, data: Path, eps: tuple[float, ...], **opts: Any) -> int:
             else max_error_rate_policy(list(eps), opts["max_error_rate"])
         ),
     )
-    return run_and_report(config, json_path=opts["json_path"], progress=opts["progress"])
+    paths = {fmt: opts[f"{fmt}_path"] for fmt in ("json", "junit", "markdown", "html")}
+    return run_and_report(
+        config, paths={k: v for k, v in paths.items() if v is not None}, progress=opts["progress"]
+    )
 
 
-def run_and_report(config: Any, *, json_path: Path | None, progress: bool | None) -> int:
-    from robustcheck._atomic import write_text_atomic
-    from robustcheck.reports import json_report, text
+def run_and_report(config: Any, *, paths: dict[str, Path], progress: bool | None) -> int:
+    """Stub every report target, scan, then write the reports; an error leaves stubs saying why."""
+    from robustcheck.cli._outputs import ReportTargets, append_step_summary
+    from robustcheck.errors import RobustcheckError
+    from robustcheck.reports import text
     from robustcheck.runner import run
 
-    with _progress_bar(progress) as callback:
-        report = run(config, progress=callback)
-    if json_path is not None:
-        write_text_atomic(json_path, json_report.render(report))
+    targets = ReportTargets(paths)
+    targets.check_not_inputs([config.model, config.data])
+    targets.write_stubs("the scan started and has not finished (or was interrupted)")
+    try:
+        with _progress_bar(progress) as callback:
+            report = run(config, progress=callback)
+    except RobustcheckError as exc:
+        targets.write_stubs(f"the scan failed: {exc.one_line()}", int(exc.exit_code))
+        raise
+    targets.write(report)
+    append_step_summary(report)
     out(text.render(report))
-    if json_path is not None:
-        out(f"report: {json_path}")
+    for fmt, path in paths.items():
+        out(f"{fmt} report: {path}")
     return report.exit_code
 
 

@@ -158,3 +158,44 @@ def test_help_is_fast_and_imports_no_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert float(proc.stdout.strip().splitlines()[-1]) < 0.5
     assert time.perf_counter() - start < 3.0
+
+
+def test_all_report_formats_and_step_summary(capsys, monkeypatch, cnn_model, digits_npz, tmp_path):
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    paths = {fmt: tmp_path / f"r.{fmt}" for fmt in ("json", "junit", "markdown", "html")}
+    flags = [arg for fmt, path in paths.items() for arg in (f"--{fmt}", str(path))]
+    code, out, _ = _scan(capsys, cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1", *flags)
+    assert code == 0
+    assert json.loads(paths["json"].read_text())["complete"] is True
+    assert paths["junit"].read_text().startswith("<?xml")
+    assert "| fgsm | 0.1 |" in paths["markdown"].read_text()
+    html = paths["html"].read_text()
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
+    assert summary.read_text().startswith("earlier step\n## robustcheck: PASS")
+    assert (paths["json"].stat().st_mode & 0o777) != 0o600
+
+
+def test_failed_scan_replaces_an_old_pass_with_an_incomplete_stub(capsys, cnn_model, digits_npz, tmp_path):
+    report = tmp_path / "r.json"
+    junit = tmp_path / "junit.xml"
+    assert _scan(capsys, cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1",
+                 "--json", report, "--junit", junit)[0] == 0
+    assert json.loads(report.read_text())["verdict"] == "pass"
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a model")
+    code, out, err = _scan(capsys, broken, "--data", digits_npz, "--eps", "0.1", "--json", report, "--junit", junit)
+    assert code == 3
+    stub = json.loads(report.read_text())
+    assert stub == {"schema_version": "1.0", "complete": False, "verdict": "error", "exit_code": 3,
+                    "message": stub["message"]}
+    assert str(broken) in stub["message"]
+    assert "<error" in junit.read_text() and "pass" not in junit.read_text().lower().replace("passed", "")
+
+
+def test_report_path_that_is_an_input_is_refused(capsys, cnn_model, digits_npz):
+    before = digits_npz.read_bytes()
+    code, _, err = _scan(capsys, cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1", "--json", digits_npz)
+    assert code == 2 and "--json" in err and "input" in err
+    assert digits_npz.read_bytes() == before

@@ -1,0 +1,66 @@
+"""Report files of one scan: stubs first, then the final reports, each written atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from robustcheck._atomic import write_text_atomic
+from robustcheck.errors import RuntimeEnvironmentError, UsageError
+from robustcheck.reports import html, json_report, junit, markdown
+from robustcheck.reports.model import Report
+from robustcheck.reports.stub import render_stub
+
+RENDERERS: dict[str, Callable[[Report], str]] = {
+    "json": json_report.render,
+    "junit": junit.render,
+    "markdown": markdown.render,
+    "html": html.render,
+}
+
+
+@dataclass(frozen=True)
+class ReportTargets:
+    paths: dict[str, Path]
+    """Format name → output path, for the formats asked for."""
+
+    def check_not_inputs(self, inputs: list[Path]) -> None:
+        resolved = {p.resolve() for p in inputs}
+        for fmt, path in self.paths.items():
+            if path.resolve() in resolved:
+                raise UsageError(
+                    f"--{fmt} {path}: is also an input of the scan; refusing to overwrite it"
+                )
+        if len({p.resolve() for p in self.paths.values()}) < len(self.paths):
+            raise UsageError("two report flags name the same file")
+
+    def write_stubs(self, message: str, exit_code: int | None = None) -> None:
+        for fmt, path in self.paths.items():
+            _write(path, render_stub(fmt, message, exit_code))
+
+    def write(self, report: Report) -> None:
+        for fmt, path in self.paths.items():
+            _write(path, RENDERERS[fmt](report))
+
+
+def append_step_summary(report: Report) -> None:
+    """GitHub Actions shows ``$GITHUB_STEP_SUMMARY`` on the run page; it is appended to, by convention."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.write(markdown.render(report))
+    except OSError as exc:
+        raise RuntimeEnvironmentError(
+            f"$GITHUB_STEP_SUMMARY {target}: cannot append ({exc.strerror})"
+        ) from None
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        write_text_atomic(path, text)
+    except OSError as exc:
+        raise RuntimeEnvironmentError(f"{path}: cannot write the report ({exc.strerror})") from None
