@@ -186,7 +186,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
 def check_input_shape(backend: Backend, dataset: Dataset) -> None:
     """The data's per-sample shape must fit the model's declared input (dynamic dims fit anything)."""
     declared = backend.info.input_shape
-    sample = tuple(dataset.x.shape[1:])
+    sample = dataset.sample_shape
     if not declared:
         return
     expected = declared[1:]
@@ -208,7 +208,7 @@ def resolve_domain(
     declared: tuple[float, float] | None, dataset: Dataset
 ) -> tuple[InputDomain | None, DomainSource, list[str]]:
     """The clip interval: declared, else [0, 1] when the data lies in it, else none (with a warning)."""
-    lo, hi = float(np.min(dataset.x)), float(np.max(dataset.x))
+    lo, hi = dataset.value_range()
     if declared is not None:
         if lo < declared[0] or hi > declared[1]:
             raise DataError(
@@ -325,7 +325,7 @@ def _collect_examples(
     layout = _image_layout(tuple(batch.x.shape[1:]))
     for i in np.flatnonzero(flipped)[: MAX_EXAMPLES - len(tally.examples)]:
         example = make_example(
-            int(batch.start + i), int(y[i]), eps, batch.x[i], x_adv[i],
+            int(batch.indices[i]), int(y[i]), eps, batch.x[i], x_adv[i],
             int(np.argmax(clean_probs[i])), float(np.max(clean_probs[i])),
             int(np.argmax(adv_probs[i])), float(np.max(adv_probs[i])), layout=layout,
         )  # fmt: skip

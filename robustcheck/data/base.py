@@ -1,16 +1,64 @@
-"""The dataset every loader returns: inputs, optional labels, provenance."""
+"""The dataset every loader returns: a lazily read sample source, labels, provenance.
+
+Samples are read batch by batch, so memory is bounded by the batch, not the dataset.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
+
+
+class SampleSource(Protocol):
+    """Random access to the inputs, in raw data units."""
+
+    @property
+    def n(self) -> int: ...
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def dtype(self) -> np.dtype: ...
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        """The samples at ``indices`` (sorted ascending), shape ``[len(indices), *sample_shape]``."""
+        ...
+
+
+@dataclass(frozen=True)
+class ArraySource:
+    """An in-memory or memory-mapped array."""
+
+    array: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.array.shape[0])
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape[1:])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        if indices.size and indices[-1] - indices[0] + 1 == indices.size:
+            return np.asarray(self.array[indices[0] : indices[-1] + 1])
+        return np.asarray(self.array[indices])
 
 
 @dataclass(frozen=True)
 class Batch:
     start: int
+    """Position of the batch's first sample in scan order."""
+    indices: np.ndarray
+    """Indices of the samples in the file."""
     x: np.ndarray
     y: np.ndarray | None
 
@@ -20,21 +68,41 @@ class Dataset:
     path: str
     format: str
     sha256: str
-    x: np.ndarray
-    """Inputs ``[N, ...]`` in raw data units (may be memory-mapped)."""
+    source: SampleSource
     y: np.ndarray | None
-    """Integer labels ``[N]``, or ``None`` when the file has none."""
+    """Integer labels for every sample in the file, or ``None`` when the file has none."""
     x_key: str
     y_key: str | None
     class_names: tuple[str, ...] | None = None
+    selection: np.ndarray | None = None
+    """Sorted file indices scanned (``--limit``/``--per-class``); ``None`` means all of them."""
 
     @property
     def n_samples(self) -> int:
-        return int(self.x.shape[0])
+        return self.source.n if self.selection is None else int(self.selection.size)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return self.source.sample_shape
+
+    def indices(self) -> np.ndarray:
+        return np.arange(self.source.n) if self.selection is None else self.selection
+
+    def select(self, selection: np.ndarray) -> Dataset:
+        return replace(self, selection=np.sort(selection.astype(np.int64)))
 
     def batches(self, batch_size: int) -> Iterator[Batch]:
         """Fixed-size batches in file order; the order and size are part of reproducibility."""
-        for start in range(0, self.n_samples, batch_size):
-            stop = start + batch_size
-            y = None if self.y is None else np.asarray(self.y[start:stop], dtype=np.int64)
-            yield Batch(start=start, x=np.asarray(self.x[start:stop]), y=y)
+        order = self.indices()
+        for start in range(0, order.size, batch_size):
+            idx = order[start : start + batch_size]
+            y = None if self.y is None else np.asarray(self.y[idx], dtype=np.int64)
+            yield Batch(start=start, indices=idx, x=self.source.read(idx), y=y)
+
+    def value_range(self, batch_size: int = 4096) -> tuple[float, float]:
+        """Smallest and largest input value, streamed; NaN when any value is NaN."""
+        lo, hi = np.inf, -np.inf
+        for batch in self.batches(batch_size):
+            lo = min(lo, float(np.min(batch.x)))
+            hi = max(hi, float(np.max(batch.x)))
+        return lo, hi

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robustcheck.data.base import Dataset
+from robustcheck.data.base import ArraySource, Dataset
 from robustcheck.errors import DataError
 
 
@@ -34,7 +34,7 @@ def load_npz(path: Path, sha256: str, *, x_key: str = "x", y_key: str = "y") -> 
         path=str(path),
         format="npz",
         sha256=sha256,
-        x=x,
+        source=ArraySource(x),
         y=y,
         x_key=x_key,
         y_key=y_key if y is not None else None,
