@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from robustcheck.backends.base import Device
 from robustcheck.backends.output import OutputKind
 from robustcheck.policy.schema import Policy
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_HIGH_CONFIDENCE = 0.9
-DEFAULT_FIDELITY_TOLERANCE = 1e-3
-FLOAT16_FIDELITY_TOLERANCE = 1e-2
 
 
 class ScanConfig(BaseModel):
@@ -28,7 +26,7 @@ class ScanConfig(BaseModel):
     input_range: tuple[float, float] | None = None
     output_kind: OutputKind | None = None
     model_format: str | None = None
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Device = "auto"
     output: str | None = None
     """ONNX: the output holding class scores (default: detected)."""
     allow_external_data: bool = False
@@ -40,6 +38,14 @@ class ScanConfig(BaseModel):
     default 1e-3, or 1e-2 for float16 models (whose twin runs in float32)."""
     allow_low_fidelity: bool = False
     policy: Policy | None = None
+    policy_source: str | None = None
+    """A policy file, ``builtin:NAME``, ``default`` or ``--max-error-rate``."""
+    baseline: Path | None = None
+    """An earlier JSON report of the same policy, for ``max_increase`` rules."""
+    strict: bool = False
+    """Warnings fail the gate."""
+    exit_zero: bool = False
+    """Report-only: a failed gate exits 0 (errors still do not)."""
 
     @field_validator("eps")
     @classmethod

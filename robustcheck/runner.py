@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from robustcheck._examples import collect_examples
 from robustcheck._results import attack_result
 from robustcheck._version import __version__
 from robustcheck.attacks import (
@@ -29,21 +30,25 @@ from robustcheck.attacks import (
 from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
-from robustcheck.config import DEFAULT_FIDELITY_TOLERANCE, FLOAT16_FIDELITY_TOLERANCE, ScanConfig
-from robustcheck.data import Batch, Dataset, load_dataset
+from robustcheck.config import ScanConfig
+from robustcheck.data import Dataset, load_dataset
 from robustcheck.errors import DataError, MeasurementError
 from robustcheck.exit_codes import ExitCode
-from robustcheck.metrics import Counts, correct_mask
+from robustcheck.fidelity import Agreement, fidelity_section, tolerance_for
+from robustcheck.metrics import Counts
 from robustcheck.policy.evaluate import evaluate, verdict
-from robustcheck.reports.examples import make_example
+from robustcheck.policy.load import canonical_dict, policy_sha256
+from robustcheck.reports.json_report import read as read_report
 from robustcheck.reports.model import (
+    AttackResult,
+    Check,
     DataSection,
     EnvironmentSection,
     ExampleImage,
-    FidelitySection,
     GradientSection,
     Interval,
     ModelSection,
+    PolicySection,
     Report,
     SettingsSection,
     Versions,
@@ -57,30 +62,7 @@ Progress = Callable[[int, int], None]
 DomainSource = Literal["declared", "default", "none"]
 
 _REPORTED_THRESHOLD = 0.5
-MAX_EXAMPLES = 8
 _MAX_ZERO_GRADIENT_FRACTION = 0.5
-
-
-@dataclass
-class _Agreement:
-    """Differentiable path vs deployed runtime, accumulated over compared samples."""
-
-    max_abs_diff: float = 0.0
-    top1_agree: int = 0
-    n: int = 0
-
-    def add(self, differentiable: np.ndarray, deployed: np.ndarray) -> None:
-        with np.errstate(invalid="ignore"):
-            diff = np.abs(differentiable - deployed)
-        worst = float(np.max(diff)) if diff.size else 0.0
-        self.max_abs_diff = max(self.max_abs_diff, worst if np.isfinite(worst) else np.inf)
-        agree = np.argmax(differentiable, axis=1) == np.argmax(deployed, axis=1)
-        self.top1_agree += int(agree.sum())
-        self.n += int(deployed.shape[0])
-
-    @property
-    def top1(self) -> float:
-        return self.top1_agree / self.n if self.n else 1.0
 
 
 @dataclass
@@ -89,8 +71,8 @@ class _Tally:
     n_classes: int
     counts: dict[tuple[str, float], Counts]
     zero_gradient: int = 0
-    clean: _Agreement = field(default_factory=_Agreement)
-    adversarial: _Agreement = field(default_factory=_Agreement)
+    clean: Agreement = field(default_factory=Agreement)
+    adversarial: Agreement = field(default_factory=Agreement)
     examples: list[ExampleImage] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -121,9 +103,10 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     results = [
         attack_result(name, eps, c, dataset.class_names) for (name, eps), c in tally.counts.items()
     ]
-    fidelity = _fidelity(tally, backend, _tolerance(config, backend))
-    checks = evaluate(config.policy, results) if config.policy else []
-    outcome = verdict(checks)
+    tolerance = tolerance_for(backend.info, config.fidelity_tolerance)
+    fidelity = fidelity_section(backend.info, tally.clean, tally.adversarial, tolerance)
+    checks = _evaluate(config, results, dataset)
+    outcome = verdict(checks, strict=config.strict)
     if not fidelity.trusted and not config.allow_low_fidelity:
         outcome = "error"
         tally.warnings.append(
@@ -136,7 +119,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     return Report(
         complete=True,
         verdict=outcome,
-        exit_code=int(_exit_code(outcome)),
+        exit_code=int(_exit_code(outcome, exit_zero=config.exit_zero)),
         model=ModelSection(
             path=backend.info.path,
             sha256=backend.info.sha256,
@@ -172,6 +155,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         fidelity=fidelity,
         results=results,
         checks=checks,
+        policy=_policy_section(config),
         examples=tally.examples,
         warnings=tally.warnings,
         versions=_versions(),
@@ -253,7 +237,16 @@ def _scan(
                 adv_probs = to_probabilities(backend.scores(x_adv), tally.kind)
                 tally.counts[(attack.name, eps)].add_batch(y, clean_probs, adv_probs)
                 if attack.name == "fgsm" and eps == config.eps[-1]:
-                    _collect_examples(tally, batch, y, clean_probs, x_adv, adv_probs, eps)
+                    collect_examples(
+                        tally.examples,
+                        batch.indices,
+                        batch.x,
+                        y,
+                        clean_probs,
+                        x_adv,
+                        adv_probs,
+                        eps,
+                    )
                 if first and direction.model_scores is not None:
                     twin = to_probabilities(backend.differentiable_scores(x_adv), tally.kind)
                     tally.adversarial.add(twin, adv_probs)
@@ -267,7 +260,12 @@ def _scan(
 def _start_tally(config: ScanConfig, attacks: list[SignAttack], clean: np.ndarray) -> _Tally:
     kind = config.output_kind or detect_output_kind(clean)
     n_classes = int(clean.shape[1])
-    thresholds = (config.high_confidence, _REPORTED_THRESHOLD)
+    extra = config.policy.high_confidence_thresholds() if config.policy else set()
+    thresholds = (
+        config.high_confidence,
+        _REPORTED_THRESHOLD,
+        *sorted(extra - {config.high_confidence, _REPORTED_THRESHOLD}),
+    )
     counts = {(a.name, e): Counts(n_classes, thresholds) for a in attacks for e in config.eps}
     return _Tally(kind=kind, n_classes=n_classes, counts=counts)
 
@@ -278,60 +276,6 @@ def _record_direction(tally: _Tally, direction: AttackDirection, clean_probs: np
     rows = direction.signs.reshape(direction.signs.shape[0], -1)
     tally.zero_gradient += int((~rows.any(axis=1)).sum())
     tally.clean.add(to_probabilities(direction.model_scores, tally.kind), clean_probs)
-
-
-def _tolerance(config: ScanConfig, backend: Backend) -> float:
-    if config.fidelity_tolerance is not None:
-        return config.fidelity_tolerance
-    if backend.info.input_dtype == "float16":
-        return FLOAT16_FIDELITY_TOLERANCE
-    return DEFAULT_FIDELITY_TOLERANCE
-
-
-def _fidelity(tally: _Tally, backend: Backend, tolerance: float) -> FidelitySection:
-    worst = max(tally.clean.max_abs_diff, tally.adversarial.max_abs_diff)
-    return FidelitySection(
-        paths=backend.info.differentiable_path,  # type: ignore[arg-type]
-        clean_max_abs_probability_difference=tally.clean.max_abs_diff,
-        clean_top1_agreement=tally.clean.top1,
-        adversarial_max_abs_probability_difference=(
-            tally.adversarial.max_abs_diff if tally.adversarial.n else None
-        ),
-        adversarial_top1_agreement=tally.adversarial.top1 if tally.adversarial.n else None,
-        tolerance=tolerance,
-        trusted=worst <= tolerance,
-    )
-
-
-def _image_layout(sample_shape: tuple[int, ...]) -> str:
-    if len(sample_shape) == 3 and sample_shape[-1] in (1, 3) and sample_shape[0] not in (1, 3):
-        return "NHWC"
-    return "NCHW"
-
-
-def _collect_examples(
-    tally: _Tally,
-    batch: Batch,
-    y: np.ndarray,
-    clean_probs: np.ndarray,
-    x_adv: np.ndarray,
-    adv_probs: np.ndarray,
-    eps: float,
-) -> None:
-    """The first few samples the attack flipped, as images for the HTML report."""
-    if len(tally.examples) >= MAX_EXAMPLES:
-        return
-    flipped = correct_mask(clean_probs, y) & ~correct_mask(adv_probs, y)
-    layout = _image_layout(tuple(batch.x.shape[1:]))
-    for i in np.flatnonzero(flipped)[: MAX_EXAMPLES - len(tally.examples)]:
-        example = make_example(
-            int(batch.indices[i]), int(y[i]), eps, batch.x[i], x_adv[i],
-            int(np.argmax(clean_probs[i])), float(np.max(clean_probs[i])),
-            int(np.argmax(adv_probs[i])), float(np.max(adv_probs[i])), layout=layout,
-        )  # fmt: skip
-        if example is None:
-            return
-        tally.examples.append(example)
 
 
 def _check_labels(dataset: Dataset, y: np.ndarray, n_classes: int) -> None:
@@ -355,8 +299,28 @@ def _fail_closed(tally: _Tally, n: int, backend: Backend) -> None:
         )
 
 
-def _exit_code(outcome: str) -> ExitCode:
-    return {"pass": ExitCode.OK, "fail": ExitCode.POLICY_FAILED}.get(outcome, ExitCode.INPUT_ERROR)
+def _evaluate(config: ScanConfig, results: list[AttackResult], dataset: Dataset) -> list[Check]:
+    if config.policy is None:
+        return []
+    baseline = read_report(config.baseline) if config.baseline is not None else None
+    names = None if dataset.class_names is None else list(dataset.class_names)
+    return evaluate(config.policy, results, baseline=baseline, class_names=names)
+
+
+def _policy_section(config: ScanConfig) -> PolicySection | None:
+    if config.policy is None:
+        return None
+    return PolicySection(
+        source=config.policy_source or "api",
+        sha256=policy_sha256(config.policy),
+        resolved=canonical_dict(config.policy),
+    )
+
+
+def _exit_code(outcome: str, *, exit_zero: bool) -> ExitCode:
+    if outcome == "pass" or (outcome == "fail" and exit_zero):
+        return ExitCode.OK
+    return ExitCode.POLICY_FAILED if outcome == "fail" else ExitCode.INPUT_ERROR
 
 
 def _versions() -> Versions:

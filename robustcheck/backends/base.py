@@ -9,11 +9,13 @@ come from onnxruntime and the gradient from a torch twin of the graph.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 from robustcheck.backends.output import OutputKind
+
+Device = Literal["auto", "cpu", "cuda"]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import stat
 from pathlib import Path
 
 from robustcheck._hashing import file_sha256
-from robustcheck.backends.base import Backend
+from robustcheck.backends.base import Backend, Device
 from robustcheck.errors import ModelError, UsageError
 
 SUFFIX_FORMATS: dict[str, str] = {
@@ -55,7 +55,7 @@ def load_backend(
     path: Path,
     *,
     model_format: str | None = None,
-    device: str = "auto",
+    device: Device = "auto",
     output: str | None = None,
     allow_external_data: bool = False,
 ) -> Backend:
@@ -78,5 +78,5 @@ def load_backend(
         sha256,
         device=device,
         output=output,
-        allow_external_data=allow_external_data,  # type: ignore[arg-type]
+        allow_external_data=allow_external_data,
     )

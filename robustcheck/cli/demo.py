@@ -30,7 +30,15 @@ def demo(out_dir: Path) -> int:
 
     files = demo_lib.prepare()
     out(f"demo model {files.model}\ndemo data  {files.data}\n")
-    config = ScanConfig(model=files.model, data=files.data, eps=list(DEMO_EPS))
+    from robustcheck.policy.load import load_builtin
+
+    config = ScanConfig(
+        model=files.model,
+        data=files.data,
+        eps=list(DEMO_EPS),
+        policy=load_builtin("default"),
+        policy_source="default",
+    )
     paths = {
         "json": out_dir / "report.json",
         "junit": out_dir / "junit.xml",
@@ -40,6 +48,6 @@ def demo(out_dir: Path) -> int:
     code = run_and_report(config, paths=paths, progress=None)
     out(
         "\nGate a CI job on it:\n"
-        f"  robustcheck scan {files.model} --data {files.data} --eps 0.1 --max-error-rate 0.5\n"
+        f"  robustcheck scan {files.model} --data {files.data} --eps 0.1 --policy builtin:strict\n"
     )
     return code

@@ -24,9 +24,10 @@ def policy() -> None:
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @debug_option
 def validate(files: tuple[str, ...]) -> int:
-    """Check each FILE; print `FILE: ok` or its located error. Exit 0 when all are valid, else 3.
+    """Check policy files.
 
-    FILE is a path or builtin:NAME (default, strict, paper-mnist).
+    Prints `FILE: ok` or the file's located error for each FILE (a path or builtin:NAME);
+    exits 0 when all are valid, else 3.
     """
     from robustcheck.policy.load import load_reference
 
@@ -46,9 +47,10 @@ def validate(files: tuple[str, ...]) -> int:
 @click.argument("file", metavar="FILE")
 @debug_option
 def show(file: str) -> int:
-    """Print FILE as resolved (extends merged, defaults filled in) in YAML.
+    """Print a policy as resolved, in YAML.
 
-    FILE is a path or builtin:NAME (default, strict, paper-mnist).
+    FILE (a path or builtin:NAME) with its extends merged and every default filled in, headed
+    by the sha256 that scan reports record.
     """
     from robustcheck.policy.load import dump_policy, load_reference, policy_sha256
 
@@ -60,7 +62,10 @@ def show(file: str) -> int:
 @policy.command()
 @debug_option
 def schema() -> int:
-    """Print the policy JSON Schema (as in policies/robustcheck-policy.schema.json)."""
+    """Print the policy JSON Schema.
+
+    The same text as policies/robustcheck-policy.schema.json, for editor completion.
+    """
     from robustcheck.policy.schema import json_schema_text
 
     out(json_schema_text())
@@ -77,7 +82,10 @@ def schema() -> int:
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 @debug_option
 def init(path: Path, force: bool) -> int:
-    """Write a commented starter policy to PATH (default: robustcheck-policy.yaml)."""
+    """Write a commented starter policy.
+
+    Writes PATH (default: robustcheck-policy.yaml); an existing file is kept unless --force.
+    """
     from robustcheck._atomic import write_text_atomic
     from robustcheck.policy.load import STARTER, builtin_text
 

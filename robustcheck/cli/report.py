@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,11 +10,9 @@ import click
 
 from robustcheck.cli._options import debug_option
 from robustcheck.cli._terminal import out
-from robustcheck.errors import InputError, RuntimeEnvironmentError
+from robustcheck.errors import RuntimeEnvironmentError
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
-
     from robustcheck.reports.model import Report
 
 _OUTPUT = click.Path(path_type=Path, dir_okay=False, allow_dash=True)
@@ -83,48 +80,9 @@ def diff(baseline: Path, candidate: Path) -> int:
 
 
 def load_report(path: Path) -> Report:
-    """Read a JSON report, raising :class:`InputError` with one line saying what is wrong."""
-    from pydantic import ValidationError
+    from robustcheck.reports.json_report import read
 
-    from robustcheck.reports.model import Report
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the report: {exc}") from exc
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise InputError(f"{path}: not a robustcheck report (expected a JSON object)")
-    _check_version(path, raw.get("schema_version"))
-    try:
-        return Report.model_validate(raw)
-    except ValidationError as exc:
-        raise InputError(f"{path}: not a robustcheck report: {_first_error(exc)}") from exc
-
-
-def _check_version(path: Path, version: object) -> None:
-    from robustcheck.reports.schema import version_problem
-
-    if version is None:
-        return  # the model's default applies
-    problem = version_problem(version)
-    if problem is not None:
-        raise InputError(
-            f"{path}: {problem}", hint="render it with the robustcheck version that wrote it"
-        )
-
-
-def _first_error(exc: ValidationError) -> str:
-    errors = exc.errors()
-    first = errors[0]
-    location = "".join(
-        f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
-    ).lstrip(".")
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{location or 'report'}: {first['msg']}{more}"
+    return read(path)
 
 
 def _write(path: Path, text: str) -> None:

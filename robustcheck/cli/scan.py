@@ -32,8 +32,8 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
     "eps",
     type=_POSITIVE,
     multiple=True,
-    required=True,
-    help="L∞ budget in raw data units; repeat for a sweep (one gradient serves all).",
+    help="L∞ budget in raw data units; repeat for a sweep (one gradient serves all). "
+    "The ε of the policy's budgets are always scanned too.",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option(
@@ -108,10 +108,28 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 )
 @click.option("--no-noise", is_flag=True, help="Skip the random-sign noise baseline.")
 @click.option(
+    "--policy",
+    "policy_ref",
+    metavar="FILE|builtin:NAME",
+    help="ε-budget policy (YAML). Default: the bundled default policy (builtin:default).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="An earlier JSON report of the same policy, for its max_increase rules.",
+)
+@click.option("--strict", is_flag=True, help="Warnings fail the gate.")
+@click.option(
+    "--exit-zero",
+    is_flag=True,
+    help="Report only: exit 0 when the gate fails (errors still do not).",
+)
+@click.option(
     "--max-error-rate",
     type=click.FloatRange(0, 1),
     default=None,
-    help="Fail (exit 1) when the FGSM adversarial error rate at any ε exceeds this.",
+    help="Gate without a policy file: fail (exit 1) when the FGSM adversarial error rate at any "
+    "ε exceeds this.",
 )
 @click.option(
     "--json",
@@ -142,12 +160,17 @@ def scan(model: Path, data: Path, eps: tuple[float, ...], **opts: Any) -> int:
       robustcheck scan model.pt --data test.npz --eps 0.03 --eps 0.1 --max-error-rate 0.5
     """
     from robustcheck.config import ScanConfig
-    from robustcheck.policy.schema import max_error_rate_policy
 
+    policy, source = _policy(opts["policy_ref"], opts["max_error_rate"], list(eps))
+    if opts["no_noise"] and _uses_noise(policy):
+        raise click.UsageError("--no-noise: the policy has rules on the noise baseline")
+    all_eps = sorted(set(eps) | set(policy.eps_values()))
+    if not all_eps:
+        raise click.UsageError("no ε to scan: pass --eps or a --policy with budgets", ctx=None)
     config = ScanConfig(
         model=model,
         data=data,
-        eps=list(eps),
+        eps=all_eps,
         batch_size=opts["batch_size"],
         high_confidence=opts["high_confidence"],
         seed=opts["seed"],
@@ -162,16 +185,39 @@ def scan(model: Path, data: Path, eps: tuple[float, ...], **opts: Any) -> int:
         x_key=opts["x_key"],
         y_key=opts["y_key"],
         noise_baseline=not opts["no_noise"],
-        policy=(
-            None
-            if opts["max_error_rate"] is None
-            else max_error_rate_policy(list(eps), opts["max_error_rate"])
-        ),
+        policy=policy,
+        policy_source=source,
+        baseline=opts["baseline"],
+        strict=opts["strict"],
+        exit_zero=opts["exit_zero"],
     )
     paths = {fmt: opts[f"{fmt}_path"] for fmt in ("json", "junit", "markdown", "html")}
     return run_and_report(
         config, paths={k: v for k, v in paths.items() if v is not None}, progress=opts["progress"]
     )
+
+
+def _policy(ref: str | None, max_error_rate: float | None, eps: list[float]) -> tuple[Any, str]:
+    """The policy to gate on and where it came from."""
+    from robustcheck.policy.load import load_builtin, load_reference
+    from robustcheck.policy.schema import max_error_rate_policy
+
+    if ref is not None and max_error_rate is not None:
+        raise click.UsageError(
+            "--policy and --max-error-rate are exclusive: put the limit in the policy"
+        )
+    if max_error_rate is not None:
+        if not eps:
+            raise click.UsageError("--max-error-rate needs at least one --eps")
+        return max_error_rate_policy(eps, max_error_rate), "--max-error-rate"
+    if ref is not None:
+        return load_reference(ref), ref
+    return load_builtin("default"), "default"
+
+
+def _uses_noise(policy: Any) -> bool:
+    blocks = [*policy.budgets, *([policy.all_eps] if policy.all_eps else [])]
+    return any(block.attack == "noise" for block in blocks)
 
 
 def run_and_report(config: Any, *, paths: dict[str, Path], progress: bool | None) -> int:

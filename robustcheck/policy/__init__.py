@@ -1,1 +1,5 @@
-"""ε-budget policies: the schema and its pure evaluation."""
+"""ε-budget policies.
+
+``schema`` (the pydantic models), ``load`` (files, ``extends``, built-ins, located errors) and
+``evaluate`` (pure judging of results into checks and a verdict).
+"""

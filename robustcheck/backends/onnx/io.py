@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ def choose_output(session: object, where: str, requested: str | None) -> OutputS
     return OutputSpec(name=chosen.name, zipmap=chosen in zipmaps, note=note)
 
 
-def zipmap_to_array(rows: list[dict[object, float]]) -> np.ndarray:
+def zipmap_to_array(rows: list[dict[Any, float]]) -> np.ndarray:
     """``[{0: p0, 1: p1, ...}, ...]`` → ``[N, C]`` ordered by class key."""
     if not rows:
         return np.zeros((0, 0))

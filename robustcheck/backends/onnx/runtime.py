@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Literal
 
+from robustcheck.backends.base import Device
 from robustcheck.errors import ModelError, RuntimeEnvironmentError
 
-Device = Literal["auto", "cpu", "cuda"]
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 DEFAULT_THREADS = 4

@@ -1,0 +1,64 @@
+"""How closely the differentiable path agrees with the deployed runtime.
+
+For ONNX models gradients come from a torch twin of the graph while every prediction comes from
+onnxruntime; the report certifies how far apart the two are, and the verdict becomes ``error``
+beyond a tolerance (the gradients would not be the deployed model's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from robustcheck.backends.base import ModelInfo
+from robustcheck.reports.model import FidelitySection
+
+DEFAULT_TOLERANCE = 1e-3
+FLOAT16_TOLERANCE = 1e-2
+"""float16 models are differentiated through a float32 twin: rounding alone differs by ~1e-3."""
+
+
+@dataclass
+class Agreement:
+    """Differentiable path vs deployed runtime, accumulated over compared samples."""
+
+    max_abs_diff: float = 0.0
+    top1_agree: int = 0
+    n: int = 0
+
+    def add(self, differentiable: np.ndarray, deployed: np.ndarray) -> None:
+        with np.errstate(invalid="ignore"):
+            diff = np.abs(differentiable - deployed)
+        worst = float(np.max(diff)) if diff.size else 0.0
+        self.max_abs_diff = max(self.max_abs_diff, worst if np.isfinite(worst) else np.inf)
+        agree = np.argmax(differentiable, axis=1) == np.argmax(deployed, axis=1)
+        self.top1_agree += int(agree.sum())
+        self.n += int(deployed.shape[0])
+
+    @property
+    def top1(self) -> float:
+        return self.top1_agree / self.n if self.n else 1.0
+
+
+def tolerance_for(info: ModelInfo, declared: float | None) -> float:
+    if declared is not None:
+        return declared
+    return FLOAT16_TOLERANCE if info.input_dtype == "float16" else DEFAULT_TOLERANCE
+
+
+def fidelity_section(
+    info: ModelInfo, clean: Agreement, adversarial: Agreement, tolerance: float
+) -> FidelitySection:
+    worst = max(clean.max_abs_diff, adversarial.max_abs_diff)
+    return FidelitySection(
+        paths=info.differentiable_path,  # type: ignore[arg-type]
+        clean_max_abs_probability_difference=clean.max_abs_diff,
+        clean_top1_agreement=clean.top1,
+        adversarial_max_abs_probability_difference=adversarial.max_abs_diff
+        if adversarial.n
+        else None,
+        adversarial_top1_agreement=adversarial.top1 if adversarial.n else None,
+        tolerance=tolerance,
+        trusted=worst <= tolerance,
+    )
