@@ -36,9 +36,12 @@ def short_sha(sha256: str) -> str:
     return sha256[:12]
 
 
+_FRACTION_WORDS = ("rate", "accuracy", "drop")
+
+
 def is_rate(check: Check) -> bool:
-    """Rules on rates (all of today's) show percentages; any other limit prints as a number."""
-    return "rate" in check.rule
+    """Rules on fractions (rates, accuracies, drops) show percentages; counts print as numbers."""
+    return not check.rule.endswith(".count") and any(w in check.rule for w in _FRACTION_WORDS)
 
 
 def check_value(check: Check, value: float | None) -> str:
