@@ -18,8 +18,11 @@ class Residual(nn.Module):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
         self.block = nn.Sequential(
-            nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
-            nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8),
+            nn.Conv2d(8, 8, 3, padding=1, bias=False),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.Conv2d(8, 8, 3, padding=1, bias=False),
+            nn.BatchNorm2d(8),
         )
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
 
@@ -32,8 +35,11 @@ class SqueezeExcite(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.fc = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, 4, 1), nn.ReLU(),
-            nn.Conv2d(4, channels, 1), nn.Hardsigmoid(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, 4, 1),
+            nn.ReLU(),
+            nn.Conv2d(4, channels, 1),
+            nn.Hardsigmoid(),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -46,10 +52,16 @@ class MobileLike(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.Hardswish(),
-            nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.BatchNorm2d(16), nn.Hardswish(),
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.BatchNorm2d(16),
+            nn.Hardswish(),
+            nn.Conv2d(16, 16, 3, padding=1, groups=16),
+            nn.BatchNorm2d(16),
+            nn.Hardswish(),
             SqueezeExcite(16),
-            nn.Conv2d(16, 24, 1), nn.BatchNorm2d(24), nn.Hardswish(),
+            nn.Conv2d(16, 24, 1),
+            nn.BatchNorm2d(24),
+            nn.Hardswish(),
             nn.AvgPool2d(2),
         )
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.1), nn.Linear(24 * 16, 10))
@@ -96,8 +108,11 @@ class NHWC(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, 8, 3, padding=1), nn.LeakyReLU(0.1), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(8 * 16, 10),
+            nn.Conv2d(1, 8, 3, padding=1),
+            nn.LeakyReLU(0.1),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(8 * 16, 10),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -144,19 +159,41 @@ class Exported:
     onnx: dict[str, Path] = field(default_factory=dict)
 
 
-def export_onnx(module: torch.nn.Module, example: torch.Tensor, path: Path, exporter: str,
-                *, dynamic_batch: bool = True) -> Path:
+def export_onnx(
+    module: torch.nn.Module,
+    example: torch.Tensor,
+    path: Path,
+    exporter: str,
+    *,
+    dynamic_batch: bool = True,
+) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if exporter == "dynamo":
             shapes = ({0: torch.export.Dim.DYNAMIC},) if dynamic_batch else None
-            torch.onnx.export(module, (example,), str(path), dynamo=True, verbose=False, external_data=False,
-                              dynamic_shapes=shapes, input_names=["input"])
+            torch.onnx.export(
+                module,
+                (example,),
+                str(path),
+                dynamo=True,
+                verbose=False,
+                external_data=False,
+                dynamic_shapes=shapes,
+                input_names=["input"],
+            )
         else:
             axes = {"input": {0: "batch"}, "scores": {0: "batch"}} if dynamic_batch else None
-            torch.onnx.export(module, (example,), str(path), dynamo=False,
-                              opset_version=int(exporter.split("-")[1]), do_constant_folding=False,
-                              input_names=["input"], output_names=["scores"], dynamic_axes=axes)
+            torch.onnx.export(
+                module,
+                (example,),
+                str(path),
+                dynamo=False,
+                opset_version=int(exporter.split("-")[1]),
+                do_constant_folding=False,
+                input_names=["input"],
+                output_names=["scores"],
+                dynamic_axes=axes,
+            )
     return path
 
 
@@ -170,19 +207,27 @@ class Zoo:
         entry = self._built.get(name) or self._build(name)
         if exporter not in entry.onnx:
             example = torch.from_numpy(np.load(entry.data)["x"][:4])
-            entry.onnx[exporter] = export_onnx(entry.module, example, self.root / f"{name}-{exporter}.onnx", exporter)
+            entry.onnx[exporter] = export_onnx(
+                entry.module, example, self.root / f"{name}-{exporter}.onnx", exporter
+            )
         return entry
 
     def _build(self, name: str) -> Exported:
         torch.manual_seed(0)
         x_train, x_test = self.digits.x_train, self.digits.x_test
         if name == "nhwc":
-            x_train, x_test = x_train.transpose(0, 2, 3, 1).copy(), x_test.transpose(0, 2, 3, 1).copy()
-        module = train_briefly(ARCHITECTURES[name](), torch.from_numpy(x_train),
-                                   torch.from_numpy(self.digits.y_train))
+            x_train, x_test = (
+                x_train.transpose(0, 2, 3, 1).copy(),
+                x_test.transpose(0, 2, 3, 1).copy(),
+            )
+        module = train_briefly(
+            ARCHITECTURES[name](), torch.from_numpy(x_train), torch.from_numpy(self.digits.y_train)
+        )
         data = self.root / f"{name}.npz"
         np.savez(data, x=x_test[:300], y=self.digits.y_test[:300])
         ts = self.root / f"{name}.pt"
-        torch.jit.save(torch.jit.trace(module, torch.from_numpy(x_test[:4]), check_trace=False), str(ts))
+        torch.jit.save(
+            torch.jit.trace(module, torch.from_numpy(x_test[:4]), check_trace=False), str(ts)
+        )
         self._built[name] = Exported(name=name, module=module, data=data, torchscript=ts)
         return self._built[name]

@@ -61,7 +61,7 @@ def test_lenient_policy_passes(capsys, cnn_model, digits_npz, tmp_path):
     policy = tmp_path / "lenient.yaml"
     policy.write_text(LENIENT)
     report = tmp_path / "r.json"
-    code, out, err = _run(
+    code, _out, err = _run(
         capsys,
         "scan",
         cnn_model.torchscript,

@@ -166,7 +166,9 @@ def test_all_report_formats_and_step_summary(capsys, monkeypatch, cnn_model, dig
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     paths = {fmt: tmp_path / f"r.{fmt}" for fmt in ("json", "junit", "markdown", "html")}
     flags = [arg for fmt, path in paths.items() for arg in (f"--{fmt}", str(path))]
-    code, out, _ = _scan(capsys, cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1", *flags)
+    code, _out, _ = _scan(
+        capsys, cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1", *flags
+    )
     assert code == 0
     assert json.loads(paths["json"].read_text())["complete"] is True
     assert paths["junit"].read_text().startswith("<?xml")
@@ -177,25 +179,51 @@ def test_all_report_formats_and_step_summary(capsys, monkeypatch, cnn_model, dig
     assert (paths["json"].stat().st_mode & 0o777) != 0o600
 
 
-def test_failed_scan_replaces_an_old_pass_with_an_incomplete_stub(capsys, cnn_model, digits_npz, tmp_path):
+def test_failed_scan_replaces_an_old_pass_with_an_incomplete_stub(
+    capsys, cnn_model, digits_npz, tmp_path
+):
     report = tmp_path / "r.json"
     junit = tmp_path / "junit.xml"
-    assert _scan(capsys, cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1",
-                 "--json", report, "--junit", junit)[0] == 0
+    assert (
+        _scan(
+            capsys,
+            cnn_model.torchscript,
+            "--data",
+            digits_npz,
+            "--eps",
+            "0.1",
+            "--json",
+            report,
+            "--junit",
+            junit,
+        )[0]
+        == 0
+    )
     assert json.loads(report.read_text())["verdict"] == "pass"
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a model")
-    code, out, err = _scan(capsys, broken, "--data", digits_npz, "--eps", "0.1", "--json", report, "--junit", junit)
+    code, _out, _err = _scan(
+        capsys, broken, "--data", digits_npz, "--eps", "0.1", "--json", report, "--junit", junit
+    )
     assert code == 3
     stub = json.loads(report.read_text())
-    assert stub == {"schema_version": "1.0", "complete": False, "verdict": "error", "exit_code": 3,
-                    "message": stub["message"]}
+    assert stub == {
+        "schema_version": "1.0",
+        "complete": False,
+        "verdict": "error",
+        "exit_code": 3,
+        "message": stub["message"],
+    }
     assert str(broken) in stub["message"]
-    assert "<error" in junit.read_text() and "pass" not in junit.read_text().lower().replace("passed", "")
+    assert "<error" in junit.read_text() and "pass" not in junit.read_text().lower().replace(
+        "passed", ""
+    )
 
 
 def test_report_path_that_is_an_input_is_refused(capsys, cnn_model, digits_npz):
     before = digits_npz.read_bytes()
-    code, _, err = _scan(capsys, cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1", "--json", digits_npz)
+    code, _, err = _scan(
+        capsys, cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1", "--json", digits_npz
+    )
     assert code == 2 and "--json" in err and "input" in err
     assert digits_npz.read_bytes() == before

@@ -104,17 +104,18 @@ def load_onnx(
     model = read_onnx(path, allow_external_data=allow_external_data)
     registry = default_registry()
     twin = OnnxTwin(model, registry, source=where)  # lists every unsupported operator at once
-    blocked = non_differentiable_nodes(model, registry)
-    if blocked:
-        raise UnsupportedModelError(
-            f"{where}: no gradient flows from the input to the outputs through {', '.join(blocked[:5])}",
-            hint="non-differentiable models need a gradient-free attack, which is planned",
-        )
     providers = providers_for(device)
     threads = default_threads()
     session = create_session(model.SerializeToString(), where, providers, threads)
     input_spec = choose_input(session, where)
     output_spec = choose_output(session, where, output)
+    blocked = non_differentiable_nodes(model, registry, outputs=[output_spec.name])
+    if blocked:
+        raise UnsupportedModelError(
+            f"{where}: no gradient flows from input {input_spec.name!r} to output "
+            f"{output_spec.name!r}: it stops at {', '.join(blocked[:5])}",
+            hint="non-differentiable models need a gradient-free attack, which is planned",
+        )
     # fp16 models: differentiate a float32 twin; the fidelity certificate shows what that costs.
     twin_dtype = torch.float64 if input_spec.dtype == np.float64 else torch.float32
     twin.to(dtype=twin_dtype)

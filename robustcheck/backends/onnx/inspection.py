@@ -61,6 +61,21 @@ def _value_info(value: onnx.ValueInfoProto) -> ValueInfo:
     return ValueInfo(name=value.name, type=kind or "unknown", shape=[])
 
 
+def _scores_output(graph: onnx.GraphProto) -> str | None:
+    """The output ``scan`` would pick: the first float tensor of rank ≥ 2, else a ZipMap sequence."""
+    floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
+    for output in graph.output:
+        tensor = output.type.tensor_type
+        if (
+            output.type.HasField("tensor_type")
+            and tensor.elem_type in floats
+            and len(tensor.shape.dim) >= 2
+        ):
+            return output.name
+    sequences = [o.name for o in graph.output if o.type.HasField("sequence_type")]
+    return sequences[0] if sequences else None
+
+
 def _output_kind_guess(graph: onnx.GraphProto) -> str:
     producers = {out: node for node in graph.node for out in node.output}
     for output in graph.output:
@@ -106,8 +121,17 @@ def inspect_onnx(path: Path, *, allow_external_data: bool = False) -> OnnxInspec
         output_kind_guess=_output_kind_guess(model.graph),
         ops=ops,
         unsupported=unsupported,
-        non_differentiable=[] if unsupported else non_differentiable_nodes(model, registry),
+        non_differentiable=(
+            []
+            if unsupported
+            else non_differentiable_nodes(model, registry, outputs=_outputs(model))
+        ),
     )
+
+
+def _outputs(model: onnx.ModelProto) -> list[str] | None:
+    scores = _scores_output(model.graph)
+    return None if scores is None else [scores]
 
 
 def render(inspection: OnnxInspection) -> str:

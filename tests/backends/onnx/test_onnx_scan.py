@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import _onnx_zoo as zoo
 import numpy as np
 import pytest
 import torch
-import _onnx_zoo as zoo
 from _onnx_zoo import EXPORTERS, UNEXPORTABLE, export_onnx
 
 from robustcheck.backends.loader import load_backend
@@ -37,7 +37,11 @@ def test_twin_agrees_with_onnxruntime_and_fgsm_matches_torchscript(onnx_zoo, arc
     assert onnx_report.fidelity.trusted, onnx_report.fidelity
     assert onnx_report.verdict == "pass"
     for eps, errors in _errors(torch_report).items():
-        assert abs(_errors(onnx_report)[eps] - errors) <= 1, (eps, _errors(onnx_report), _errors(torch_report))
+        assert abs(_errors(onnx_report)[eps] - errors) <= 1, (
+            eps,
+            _errors(onnx_report),
+            _errors(torch_report),
+        )
     assert _errors(onnx_report, "noise") == _errors(torch_report, "noise") or all(
         abs(_errors(onnx_report, "noise")[e] - _errors(torch_report, "noise")[e]) <= 1 for e in EPS
     )
@@ -53,7 +57,9 @@ def test_softmax_output_is_detected_as_probabilities(onnx_zoo):
 def test_fixed_batch_one_model_is_scanned_sample_by_sample(onnx_zoo, tmp_path, exporter):
     entry = onnx_zoo.get("residual_bn", exporter)
     example = torch.from_numpy(np.load(entry.data)["x"][:1])
-    path = export_onnx(entry.module, example, tmp_path / "batch1.onnx", exporter, dynamic_batch=False)
+    path = export_onnx(
+        entry.module, example, tmp_path / "batch1.onnx", exporter, dynamic_batch=False
+    )
     fixed = run(ScanConfig(model=path, data=entry.data, eps=EPS, batch_size=64))
     dynamic = run(ScanConfig(model=entry.onnx[exporter], data=entry.data, eps=EPS, batch_size=64))
     assert fixed.model.input_shape[0] == 1
@@ -83,5 +89,7 @@ def test_nhwc_data_in_nchw_layout_is_refused_with_both_shapes(onnx_zoo):
 
     entry = onnx_zoo.get("nhwc", "dynamo")
     nchw = onnx_zoo.get("residual_bn", "dynamo").data
-    with pytest.raises(DataError, match=r"samples have shape \[1, 8, 8\] but .* expects \[N, 8, 8, 1\]"):
+    with pytest.raises(
+        DataError, match=r"samples have shape \[1, 8, 8\] but .* expects \[N, 8, 8, 1\]"
+    ):
         run(ScanConfig(model=entry.onnx["dynamo"], data=nchw, eps=[0.1]))

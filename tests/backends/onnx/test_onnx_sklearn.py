@@ -29,7 +29,11 @@ def flat(digits, tmp_path_factory):
 
 def _export(model, x, path, zipmap):
     options = None if zipmap else {id(model): {"zipmap": False}}
-    path.write_bytes(to_onnx(model, x[:1], options=options, target_opset={"": 17, "ai.onnx.ml": 3}).SerializeToString())
+    path.write_bytes(
+        to_onnx(
+            model, x[:1], options=options, target_opset={"": 17, "ai.onnx.ml": 3}
+        ).SerializeToString()
+    )
     return path
 
 
@@ -40,7 +44,7 @@ def _softmax(z):
 
 
 def _fgsm_errors(forward_backward, x, y, eps):
-    probs, grad = forward_backward(x.astype(np.float64), y)
+    _probs, grad = forward_backward(x.astype(np.float64), y)
     adv = np.clip(x + eps * np.sign(grad), 0, 1).astype(np.float32)
     adv_probs, _ = forward_backward(adv.astype(np.float64), y)
     return int((adv_probs.argmax(1) != y).sum())
@@ -52,6 +56,7 @@ def _lr_forward_backward(model):
         d = p.copy()
         d[np.arange(len(y)), y] -= 1
         return p, d @ model.coef_
+
     return fb
 
 
@@ -64,6 +69,7 @@ def _mlp_forward_backward(model):
         d = p.copy()
         d[np.arange(len(y)), y] -= 1
         return p, ((d @ w2.T) * (h > 0)) @ w1.T
+
     return fb
 
 
@@ -75,7 +81,9 @@ def test_sklearn_models_scan_like_an_exact_reference(flat, kind, zipmap):
         model = LogisticRegression(max_iter=500).fit(x_train, y_train)
         reference = _lr_forward_backward(model)
     else:
-        model = MLPClassifier(hidden_layer_sizes=(32,), max_iter=300, random_state=0).fit(x_train, y_train)
+        model = MLPClassifier(hidden_layer_sizes=(32,), max_iter=300, random_state=0).fit(
+            x_train, y_train
+        )
         reference = _mlp_forward_backward(model)
     path = _export(model, x_train, directory / f"{kind}-{zipmap}.onnx", zipmap)
 
@@ -94,7 +102,9 @@ def test_sklearn_models_scan_like_an_exact_reference(flat, kind, zipmap):
 
 def test_tree_ensemble_gets_a_clear_message_not_a_traceback(flat, capsys):
     directory, x_train, y_train, _, _, data = flat
-    forest = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(x_train, y_train)
+    forest = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(
+        x_train, y_train
+    )
     path = _export(forest, x_train, directory / "forest.onnx", zipmap=False)
     code = main(["scan", str(path), "--data", str(data), "--eps", "0.1"])
     err = capsys.readouterr().err

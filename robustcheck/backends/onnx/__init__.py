@@ -1,0 +1,1 @@
+"""ONNX backend: onnxruntime predictions and the torch gradient twin."""

@@ -1,0 +1,90 @@
+"""Tensor creation and type changes: Constant, ConstantOfShape, Range, Cast, CastLike, Identity."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from robustcheck.backends.onnx.twin.ops._axes import as_ints
+from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.tensors import torch_dtype
+from robustcheck.errors import ModelError
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def constant(
+    *,
+    value: Tensor | None = None,
+    value_float: float | None = None,
+    value_floats: Sequence[float] | None = None,
+    value_int: int | None = None,
+    value_ints: Sequence[int] | None = None,
+) -> Tensor:
+    """Folded once when the twin is built. String and sparse constants are refused."""
+    if value is not None:
+        return value
+    if value_float is not None:
+        return torch.tensor(value_float, dtype=torch.float32)
+    if value_floats is not None:
+        return torch.tensor(list(value_floats), dtype=torch.float32)
+    if value_int is not None:
+        return torch.tensor(value_int, dtype=torch.int64)
+    if value_ints is not None:
+        return torch.tensor(list(value_ints), dtype=torch.int64)
+    raise ModelError("a Constant node sets none of value, value_float(s), value_int(s)")
+
+
+def constant_of_shape(shape: Tensor, *, value: Tensor | None = None) -> Tensor:
+    dims = as_ints(shape) or []
+    if value is None:
+        return torch.zeros(dims, dtype=torch.float32, device=shape.device)
+    fill = value.reshape(()).to(shape.device)
+    return fill.expand(dims).clone()
+
+
+def range_(start: Tensor, limit: Tensor, delta: Tensor, *, stash_type: int = 1) -> Tensor:
+    """Floats are computed in float64 (float32 for float16/bfloat16 under ``stash_type=1``,
+    opset 27), then cast, as the ONNX reference does."""
+    dtype = start.dtype
+    if not dtype.is_floating_point:
+        compute = torch.int64
+    elif dtype in _LOW_PRECISION and stash_type == 1:
+        compute = torch.float32
+    else:
+        compute = torch.float64
+    values = torch.arange(
+        start.item(), limit.item(), delta.item(), dtype=compute, device=start.device
+    )
+    return values.to(dtype)
+
+
+def cast(x: Tensor, *, to: int, saturate: int = 1, round_mode: str = "up") -> Tensor:
+    """``saturate`` and ``round_mode`` only concern float8/float4 targets, which are refused."""
+    return x.to(torch_dtype(to))
+
+
+def cast_like(x: Tensor, target: Tensor, *, saturate: int = 1, round_mode: str = "up") -> Tensor:
+    return x.to(target.dtype)
+
+
+def identity(x: Tensor) -> Tensor:
+    return x
+
+
+def register(registry: OpRegistry) -> None:
+    registry.add("", "Constant", 1, constant, differentiable=False)
+    registry.add("", "Constant", 11, constant, differentiable=False)
+    registry.add("", "Constant", 12, constant, differentiable=False)
+    registry.add("", "ConstantOfShape", 9, constant_of_shape, differentiable=False)
+    registry.add("", "Range", 11, range_, differentiable=False)
+    registry.add("", "Range", 27, range_, differentiable=False)
+    registry.add("", "Cast", 6, cast)
+    registry.add("", "Cast", 19, cast)
+    registry.add("", "Cast", 24, cast)
+    registry.add("", "CastLike", 15, cast_like)
+    registry.add("", "CastLike", 19, cast_like)
+    registry.add("", "CastLike", 24, cast_like)
+    registry.add("", "Identity", 1, identity)

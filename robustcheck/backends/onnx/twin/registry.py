@@ -1,0 +1,121 @@
+"""An explicit, versioned table of ONNX operator implementations.
+
+Modeled on the ONNX reference evaluator (one small function per op, attributes bound as
+keyword arguments with the schema defaults, the implementation picked by ``since_version``)
+and on onnx2torch's registry (a duplicate registration is a bug, so it raises). Nothing here
+is module-level state: every caller builds its own :class:`OpRegistry`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from torch import Tensor
+
+OpResult = Tensor | tuple[Tensor | None, ...]
+OpFunction = Callable[..., OpResult]
+
+OUTPUT_COUNT_PARAM = "output_count"
+"""An op function that declares this keyword-only parameter receives the number of outputs
+its node lists (Split needs it to split into equal parts); it is never an ONNX attribute."""
+
+DEFAULT_DOMAIN = ""
+_DEFAULT_DOMAIN_ALIASES = frozenset({"", "ai.onnx"})
+
+
+def normalize_domain(domain: str) -> str:
+    """``""`` and ``"ai.onnx"`` name the same operator set."""
+    return DEFAULT_DOMAIN if domain in _DEFAULT_DOMAIN_ALIASES else domain
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One implementation of one operator, valid from ``since_version`` on."""
+
+    domain: str
+    op_type: str
+    since_version: int
+    fn: OpFunction
+    differentiable: bool
+    attributes: frozenset[str]
+    """The ONNX attributes the implementation understands (its keyword-only parameters)."""
+    wants_output_count: bool
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.domain}::{self.op_type}"
+
+
+def _describe_signature(fn: OpFunction) -> tuple[frozenset[str], bool]:
+    params = inspect.signature(fn).parameters.values()
+    keyword_only = {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    wants_count = OUTPUT_COUNT_PARAM in keyword_only
+    return frozenset(keyword_only - {OUTPUT_COUNT_PARAM}), wants_count
+
+
+class OpRegistry:
+    """Maps ``(domain, op_type, since_version)`` to an :class:`OpSpec`."""
+
+    def __init__(self) -> None:
+        self._specs: dict[tuple[str, str], dict[int, OpSpec]] = {}
+
+    def add(
+        self,
+        domain: str,
+        op_type: str,
+        since_version: int,
+        fn: OpFunction,
+        *,
+        differentiable: bool = True,
+    ) -> None:
+        """Register ``fn`` for ``op_type`` from opset ``since_version`` on.
+
+        Raises ``ValueError`` when the same ``(domain, op_type, since_version)`` is registered
+        twice: silently replacing an implementation hides which one runs.
+        """
+        domain = normalize_domain(domain)
+        if since_version < 1:
+            raise ValueError(f"since_version must be >= 1, got {since_version}")
+        versions = self._specs.setdefault((domain, op_type), {})
+        if since_version in versions:
+            raise ValueError(
+                f"{domain}::{op_type} since opset {since_version} is already registered"
+            )
+        attributes, wants_count = _describe_signature(fn)
+        versions[since_version] = OpSpec(
+            domain=domain,
+            op_type=op_type,
+            since_version=since_version,
+            fn=fn,
+            differentiable=differentiable,
+            attributes=attributes,
+            wants_output_count=wants_count,
+        )
+
+    def lookup(self, domain: str, op_type: str, opset: int) -> OpSpec | None:
+        """The implementation with the greatest ``since_version <= opset``, if any."""
+        versions = self._specs.get((normalize_domain(domain), op_type))
+        if not versions:
+            return None
+        ordered = sorted(versions)
+        position = bisect_right(ordered, opset)
+        return versions[ordered[position - 1]] if position else None
+
+    def since_versions(self, domain: str, op_type: str) -> list[int]:
+        return sorted(self._specs.get((normalize_domain(domain), op_type), {}))
+
+    def op_types(self) -> list[tuple[str, str]]:
+        """Every registered ``(domain, op_type)``, sorted."""
+        return sorted(self._specs)
+
+    def __iter__(self) -> Iterator[OpSpec]:
+        for key in sorted(self._specs):
+            versions = self._specs[key]
+            for since in sorted(versions):
+                yield versions[since]
+
+    def __len__(self) -> int:
+        return sum(len(versions) for versions in self._specs.values())

@@ -1,0 +1,286 @@
+"""``torch.autograd.gradcheck`` through the twin, one tiny float64 model per implementation.
+
+The table follows microsoft/onnxscript's ``ops_test_data.py``: one entry per operator
+implementation with its own tolerances; a known gap is ``xfail(strict=True)``, never a skip.
+``test_table_covers_every_differentiable_implementation`` keeps the table from drifting
+behind the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from robustcheck.backends.onnx.twin import OnnxTwin, default_registry
+from robustcheck.backends.onnx.twin.tensors import tensor_from_numpy
+
+
+@dataclass(frozen=True)
+class F:
+    """A float64 input the gradient is checked for, drawn uniformly from [low, high)."""
+
+    shape: tuple[int, ...]
+    low: float = -2.0
+    high: float = 2.0
+
+
+@dataclass(frozen=True)
+class Case:
+    op: str
+    opset: int
+    inputs: list[tuple[str, Any]]
+    """Node inputs in order: an :class:`F`, a fixed numpy array, or ``("", None)``."""
+    attrs: dict[str, Any] = field(default_factory=dict)
+    domain: str = ""
+    outputs: int = 1
+    atol: float = 1e-5
+    rtol: float = 1e-3
+    xfail: str | None = None
+
+
+def _i(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def _d(*values: float) -> np.ndarray:
+    return np.array(values, dtype=np.float64)
+
+
+X = ("x", F((2, 3, 4)))
+POSITIVE = ("x", F((2, 3, 4), 0.5, 2.0))
+IMAGE = ("x", F((1, 2, 5, 6)))
+MATRIX = ("x", F((3, 4)))
+
+
+def _unary(op: str, opset: int, x: tuple[str, Any] = X, **attrs: Any) -> Case:
+    return Case(op, opset, [x], attrs)
+
+
+# fmt: off
+CASES: list[Case] = [
+    # conv and pooling
+    Case("Conv", 11, [IMAGE, ("w", F((4, 1, 3, 2))), ("b", F((4,)))], {"group": 2, "pads": [1, 0, 0, 1], "strides": [2, 1]}),
+    Case("ConvTranspose", 11, [IMAGE, ("w", F((2, 3, 3, 3))), ("b", F((3,)))], {"strides": [2, 2], "pads": [1, 0, 0, 1], "output_padding": [1, 0]}),
+    _unary("MaxPool", 1, IMAGE, kernel_shape=[2, 2]),
+    Case("MaxPool", 8, [IMAGE], {"kernel_shape": [3, 2], "pads": [1, 1, 1, 0]}, outputs=2),
+    _unary("MaxPool", 12, IMAGE, kernel_shape=[3, 3], ceil_mode=1, strides=[2, 2], dilations=[1, 2]),
+    _unary("AveragePool", 1, IMAGE, kernel_shape=[2, 3]),
+    _unary("AveragePool", 7, IMAGE, kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1),
+    _unary("AveragePool", 11, IMAGE, kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1, pads=[0, 1, 1, 0]),
+    _unary("AveragePool", 19, IMAGE, kernel_shape=[2, 2], dilations=[2, 1], auto_pad="SAME_UPPER"),
+    _unary("LpPool", 11, IMAGE, kernel_shape=[2, 2], p=2),
+    _unary("LpPool", 18, IMAGE, kernel_shape=[2, 2], p=3, ceil_mode=1, strides=[2, 2]),
+    _unary("GlobalAveragePool", 1, IMAGE),
+    _unary("GlobalMaxPool", 1, IMAGE),
+    # normalization
+    Case("BatchNormalization", 7, [X, ("s", F((3,))), ("b", F((3,))), ("m", F((3,))), ("v", F((3,), 0.5, 2.0))]),
+    Case("BatchNormalization", 9, [IMAGE, ("s", F((2,))), ("b", F((2,))), ("m", F((2,))), ("v", F((2,), 0.5, 2.0))]),
+    Case("BatchNormalization", 15, [IMAGE, ("s", F((2,))), ("b", F((2,))), ("m", F((2,))), ("v", F((2,), 0.5, 2.0))], {"epsilon": 1e-3}),
+    Case("InstanceNormalization", 6, [X, ("s", F((3,))), ("b", F((3,)))]),
+    Case("LayerNormalization", 17, [X, ("s", F((4,))), ("b", F((4,)))], outputs=3),
+    Case("LayerNormalization", 17, [X, ("s", F((3, 4)))], {"axis": 1}, outputs=3),
+    Case("GroupNormalization", 18, [("x", F((2, 4, 3))), ("s", F((2,))), ("b", F((2,)))], {"num_groups": 2}),
+    Case("GroupNormalization", 21, [("x", F((2, 4, 3))), ("s", F((4,))), ("b", F((4,)))], {"num_groups": 2}),
+    _unary("LpNormalization", 1, X, axis=1, p=1),
+    _unary("LpNormalization", 22, X),
+    _unary("LRN", 13, IMAGE, size=2, alpha=0.01, beta=0.6, bias=1.5),
+    _unary("Dropout", 7, X, ratio=0.2),
+    Case("Dropout", 10, [X], outputs=2),
+    Case("Dropout", 12, [X, ("r", _d(0.3))], outputs=2),
+    # activations
+    _unary("Relu", 14),
+    _unary("LeakyRelu", 16, alpha=0.1),
+    Case("PRelu", 16, [X, ("slope", F((4,)))]),
+    _unary("Elu", 6, alpha=0.7),
+    _unary("Selu", 6),
+    _unary("Celu", 12, alpha=1.5),
+    _unary("Sigmoid", 13),
+    _unary("HardSigmoid", 6, alpha=0.3, beta=0.4),
+    _unary("HardSwish", 14, ("x", F((2, 3, 4), -4.0, 4.0))),
+    _unary("Tanh", 13),
+    _unary("Softplus", 1),
+    _unary("Softsign", 1),
+    _unary("Gelu", 20),
+    _unary("Gelu", 20, approximate="tanh"),
+    _unary("Erf", 13),
+    _unary("Mish", 18),
+    _unary("ThresholdedRelu", 10, alpha=0.5),
+    _unary("Clip", 6, min=-1.0, max=0.5),
+    Case("Clip", 13, [X, ("lo", _d(-1.0).reshape(())), ("hi", _d(0.7).reshape(()))]),
+    _unary("Softmax", 11, X, axis=1),
+    _unary("Softmax", 13, X, axis=1),
+    _unary("LogSoftmax", 11, X, axis=1),
+    _unary("LogSoftmax", 13, X),
+    # arithmetic
+    Case("Add", 14, [X, ("y", F((4,)))]),
+    Case("Sub", 14, [X, ("y", F((3, 1)))]),
+    Case("Mul", 14, [X, ("y", F((1, 3, 4)))]),
+    Case("Div", 14, [X, ("y", F((4,), 0.5, 2.0))]),
+    Case("Pow", 15, [POSITIVE, ("y", F((4,)))]),
+    _unary("Neg", 13),
+    _unary("Abs", 13),
+    _unary("Sqrt", 13, POSITIVE),
+    _unary("Reciprocal", 13, POSITIVE),
+    _unary("Exp", 13),
+    _unary("Log", 13, POSITIVE),
+    Case("Mod", 13, [("x", F((2, 3, 4), 0.5, 2.0)), ("y", F((4,), 3.0, 4.0))], {"fmod": 1}),
+    _unary("Sin", 7),
+    _unary("Cos", 7),
+    Case("Max", 6, [X, ("y", F((2, 3, 4))), ("z", F((2, 3, 4)))]),
+    Case("Max", 13, [X, ("y", F((4,)))]),
+    Case("Min", 6, [X, ("y", F((2, 3, 4)))]),
+    Case("Min", 13, [X, ("y", F((3, 1))), ("z", F((4,)))]),
+    Case("Sum", 6, [X, ("y", F((2, 3, 4)))]),
+    Case("Sum", 13, [X, ("y", F((4,))), ("z", F((3, 4)))]),
+    Case("Mean", 6, [X, ("y", F((2, 3, 4)))]),
+    Case("Mean", 13, [X, ("y", F((3, 1)))]),
+    Case("Where", 16, [("c", np.array([True, False, True, False])), X, ("y", F((3, 4)))]),
+    Case("MatMul", 13, [X, ("y", F((4, 5)))]),
+    Case("Gemm", 7, [MATRIX, ("b", F((5, 4))), ("c", F((5,)))], {"transB": 1, "alpha": 0.5, "beta": 2.0}),
+    Case("Gemm", 13, [("a", F((4, 3))), ("b", F((4, 5)))], {"transA": 1}),
+    Case("Einsum", 12, [X, ("y", F((4, 3)))], {"equation": "bij,jk->bik"}),
+    Case("CumSum", 14, [X, ("axis", _i(1))], {"exclusive": 1, "reverse": 1}),
+    # reductions
+    *[
+        case
+        for op in ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSumExp", "ReduceSumSquare")
+        for case in (_unary(op, 13, X, axes=[1], keepdims=0), Case(op, 18, [X, ("axes", _i(0, -1))]))
+    ],
+    _unary("ReduceSum", 11, X, axes=[2]),
+    Case("ReduceSum", 13, [X, ("axes", _i(1))], {"keepdims": 0}),
+    _unary("ReduceLogSum", 13, POSITIVE, axes=[1]),
+    Case("ReduceLogSum", 18, [POSITIVE, ("axes", _i(-1))]),
+    Case("TopK", 1, [X], {"k": 2}, outputs=2),
+    Case("TopK", 10, [X, ("k", _i(2))], {"axis": 1}, outputs=2),
+    Case("TopK", 11, [X, ("k", _i(3))], {"largest": 0}, outputs=2),
+    # layout
+    Case("Reshape", 13, [X, ("shape", _i(4, 0, -1))]),
+    Case("Reshape", 14, [X, ("shape", _i(6, 4))], {"allowzero": 1}),
+    _unary("Flatten", 13, X, axis=2),
+    _unary("Transpose", 13, X, perm=[2, 0, 1]),
+    _unary("Squeeze", 11, ("x", F((2, 1, 3))), axes=[1]),
+    Case("Squeeze", 13, [("x", F((2, 1, 3))), ("axes", _i(-2))]),
+    _unary("Unsqueeze", 11, X, axes=[0, -1]),
+    Case("Unsqueeze", 13, [X, ("axes", _i(1))]),
+    Case("Concat", 13, [X, ("y", F((2, 1, 4)))], {"axis": 1}),
+    Case("Split", 11, [X], {"axis": 2, "split": [1, 3]}, outputs=2),
+    Case("Split", 13, [X, ("split", _i(2, 1))], {"axis": 1}, outputs=2),
+    Case("Split", 18, [X], {"axis": 1, "num_outputs": 2}, outputs=2),
+    Case("Expand", 13, [("x", F((3, 1))), ("shape", _i(2, 1, 4))]),
+    Case("Tile", 13, [X, ("repeats", _i(1, 2, 1))]),
+    _unary("DepthToSpace", 1, ("x", F((1, 8, 2, 3))), blocksize=2),
+    _unary("DepthToSpace", 13, ("x", F((1, 8, 2, 3))), blocksize=2, mode="CRD"),
+    _unary("SpaceToDepth", 13, ("x", F((1, 2, 4, 6))), blocksize=2),
+    _unary("SpaceToDepth", 28, ("x", F((1, 2, 4, 6))), blocksize=2, mode="CRD"),
+    # indexing
+    _unary("Slice", 1, X, starts=[1, 0], ends=[3, -1], axes=[2, 1]),
+    Case("Slice", 13, [X, ("s", _i(3, 0)), ("e", _i(0, 2)), ("a", _i(2, 0)), ("st", _i(-2, 1))]),
+    Case("Gather", 13, [X, ("i", _i(2, -1, 0))], {"axis": 1}),
+    Case("GatherElements", 13, [MATRIX, ("i", np.array([[0, 3], [1, -1], [2, 2]], dtype=np.int64))], {"axis": 1}),
+    Case("GatherND", 11, [X, ("i", np.array([[0, 1], [1, 2]], dtype=np.int64))]),
+    Case("GatherND", 13, [X, ("i", np.array([[1], [0]], dtype=np.int64))], {"batch_dims": 1}),
+    Case("ScatterND", 11, [MATRIX, ("i", np.array([[2], [0]], dtype=np.int64)), ("u", F((2, 4)))]),
+    Case("ScatterND", 18, [MATRIX, ("i", np.array([[1, 1], [2, 3]], dtype=np.int64)), ("u", F((2,)))], {"reduction": "mul"}),
+    Case("Trilu", 14, [X, ("k", _i(1))], {"upper": 0}),
+    Case("Pad", 2, [X], {"pads": [0, 1, 1, 0, 0, 2], "mode": "reflect"}),
+    Case("Pad", 13, [X, ("p", _i(0, 1, -1, 1, 0, 2)), ("v", _d(0.5).reshape(()))]),
+    Case("Pad", 18, [X, ("p", _i(2, 1)), ("", None), ("a", _i(-1))], {"mode": "edge"}),
+    Case("Pad", 19, [X, ("p", _i(1, 3, 2, 1)), ("", None), ("a", _i(1, 2))], {"mode": "wrap"}),
+    # types
+    _unary("Identity", 16),
+    _unary("Cast", 13, X, to=11),
+    _unary("Cast", 19, X, to=11, saturate=0),
+    _unary("Cast", 25, X, to=11),
+    Case("CastLike", 15, [X, ("t", _d(1.0))]),
+    Case("CastLike", 21, [X, ("t", _d(1.0))]),
+    Case("CastLike", 25, [X, ("t", _d(1.0))]),
+    # resampling
+    Case("Resize", 10, [IMAGE, ("s", _d(1, 1, 2, 1.5))], {"mode": "linear"}),
+    Case("Resize", 11, [IMAGE, ("r", _d()), ("s", _d(1, 1, 0.6, 1.7))], {"mode": "cubic", "coordinate_transformation_mode": "align_corners"}),
+    Case("Resize", 13, [IMAGE, ("", None), ("", None), ("z", _i(1, 2, 3, 8))], {"mode": "nearest", "nearest_mode": "ceil"}),
+    Case("Resize", 18, [IMAGE, ("", None), ("s", _d(0.5, 0.5))], {"mode": "linear", "axes": [2, 3], "antialias": 1}),
+    Case("Resize", 19, [IMAGE, ("r", _d(0.1, 0.2, 0.9, 0.8)), ("", None), ("z", _i(4, 4))], {"mode": "linear", "axes": [2, 3], "coordinate_transformation_mode": "tf_crop_and_resize"}),
+    _unary("Upsample", 7, IMAGE, scales=[1.0, 1.0, 2.0, 2.0], mode="linear"),
+    Case("Upsample", 9, [IMAGE, ("s", _d(1, 1, 2, 3))]),
+    # ai.onnx.ml
+    Case("LinearClassifier", 1, [MATRIX], {"coefficients": np.linspace(-1, 1, 12).tolist(), "intercepts": [0.1, 0.2, 0.3], "classlabels_ints": [0, 1, 2], "post_transform": "SOFTMAX"}, domain="ai.onnx.ml", outputs=2),
+    Case("ArrayFeatureExtractor", 1, [X, ("i", _i(3, 0, 3))], domain="ai.onnx.ml"),
+    Case("LinearRegressor", 1, [MATRIX], {"coefficients": np.linspace(-1, 1, 8).tolist(), "intercepts": [0.5, 0.0], "targets": 2}, domain="ai.onnx.ml"),
+    Case("Normalizer", 1, [MATRIX], {"norm": "L2"}, domain="ai.onnx.ml"),
+    Case("Scaler", 1, [MATRIX], {"offset": [0.5], "scale": [2.0, 1.0, 0.5, -1.0]}, domain="ai.onnx.ml"),
+    Case("ZipMap", 1, [MATRIX], {"classlabels_int64s": [0, 1, 2, 3]}, domain="ai.onnx.ml"),
+]
+# fmt: on
+
+
+def _case_id(case: Case) -> str:
+    attrs = "-".join(f"{k}={v}" for k, v in sorted(case.attrs.items()) if not isinstance(v, list))
+    return f"{case.op}-opset{case.opset}" + (f"-{attrs}" if attrs else "")
+
+
+def _marks(case: Case) -> list[pytest.MarkDecorator]:
+    return [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
+
+
+def _float_inputs(case: Case) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1234)
+    values = {}
+    for name, value in case.inputs:
+        if isinstance(value, F):
+            sample = torch.rand(value.shape, generator=generator, dtype=torch.float64)
+            values[name] = (value.low + (value.high - value.low) * sample).requires_grad_()
+    return values
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=_case_id(c), marks=_marks(c)) for c in CASES])
+def test_gradcheck(case: Case, node_model: Any) -> None:
+    examples = {
+        name: np.zeros(value.shape) if isinstance(value, F) else value
+        for name, value in case.inputs
+    }
+    model = node_model(
+        case.op,
+        list(examples.items()),
+        opset=case.opset,
+        domain=case.domain,
+        outputs=case.outputs,
+        **case.attrs,
+    )
+    twin = OnnxTwin(model)
+    floats = _float_inputs(case)
+    fixed = {
+        name: tensor_from_numpy(value)
+        for name, value in examples.items()
+        if name and name not in floats and value is not None
+    }
+
+    def differentiable_outputs(*values: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        outputs = twin.run({**fixed, **dict(zip(floats, values, strict=True))})
+        return tuple(out for out in outputs.values() if out.is_floating_point())
+
+    assert differentiable_outputs(*floats.values()), "no floating output to check"
+    assert torch.autograd.gradcheck(
+        differentiable_outputs, tuple(floats.values()), atol=case.atol, rtol=case.rtol
+    )
+
+
+def test_table_covers_every_differentiable_implementation() -> None:
+    """Every differentiable implementation (a function registered for an operator) has a
+    case whose opset resolves to it."""
+    registry = default_registry()
+    wanted = {(s.domain, s.op_type, s.fn) for s in registry if s.differentiable}
+    covered = set()
+    for case in CASES:
+        spec = registry.lookup(case.domain, case.op, case.opset)
+        assert spec is not None, f"{case.op} opset {case.opset} resolves to nothing"
+        covered.add((spec.domain, spec.op_type, spec.fn))
+    missing = sorted(f"{domain}::{op} ({fn.__name__})" for domain, op, fn in wanted - covered)
+    assert not missing, missing
+    non_differentiable = sorted(
+        {f"{s.op_type}" for s in registry if not s.differentiable} & {c.op for c in CASES}
+    )
+    assert not non_differentiable, f"cases for non-differentiable ops: {non_differentiable}"
