@@ -2,7 +2,8 @@
 
 Run by hand (`make bench` or `python bench/bench_scan.py`); prints a Markdown table. The floor
 is measured with the same backend calls the scan makes, without the scan's bookkeeping:
-``loss_gradient`` once per batch and ``scores`` once for the clean batch and once per ε.
+``loss_gradient`` once per batch and ``scores`` once for the clean batch and once per ε. Scan
+times include loading and hashing the model and data; every measurement is warmed up once.
 The noise baseline doubles the ε forwards, so scans are timed with and without it.
 """
 
@@ -13,6 +14,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from robustcheck.runner import run
 
 
 def _best(fn, repeat: int) -> float:
+    fn()  # warm-up: TorchScript's profiling executor optimises a graph on its first runs
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -34,7 +37,9 @@ def _best(fn, repeat: int) -> float:
     return min(times)
 
 
-def _floor(model: Path, x: np.ndarray, y: np.ndarray, eps: list[float], batch: int) -> float:
+def _floor(
+    model: Path, x: np.ndarray, y: np.ndarray, eps: list[float], batch: int
+) -> Callable[[], None]:
     backend = load_backend(model)
 
     def once() -> None:
@@ -66,7 +71,7 @@ def _models(directory: Path, x: np.ndarray) -> dict[str, Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args()
     eps = [0.05, 0.1, 0.25]
