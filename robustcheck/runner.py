@@ -51,7 +51,16 @@ from robustcheck.reports.model import (
     PolicySection,
     Report,
     SettingsSection,
+    StabilitySection,
     Versions,
+)
+from robustcheck.sanity import (
+    FRAGILE_MARGIN,
+    Stability,
+    check_finite,
+    check_input_dependence,
+    check_repeatable,
+    check_ties,
 )
 
 log = logging.getLogger(__name__)
@@ -74,6 +83,7 @@ class _Tally:
     clean: Agreement = field(default_factory=Agreement)
     adversarial: Agreement = field(default_factory=Agreement)
     examples: list[ExampleImage] = field(default_factory=list)
+    stability: Stability = field(default_factory=Stability)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -107,6 +117,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     fidelity = fidelity_section(backend.info, tally.clean, tally.adversarial, tolerance)
     checks = _evaluate(config, results, dataset)
     outcome = verdict(checks, strict=config.strict)
+    tally.warnings += _near_threshold(checks, tally.stability, dataset.n_samples)
     if not fidelity.trusted and not config.allow_low_fidelity:
         outcome = "error"
         tally.warnings.append(
@@ -151,6 +162,11 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         gradient=GradientSection(
             evaluations=backend.gradient_evaluations,
             zero_gradient_samples=tally.zero_gradient,
+        ),
+        stability=StabilitySection(
+            fragile_samples=tally.stability.fragile,
+            fragile_margin=FRAGILE_MARGIN,
+            tied_samples=tally.stability.tied,
         ),
         fidelity=fidelity,
         results=results,
@@ -222,11 +238,16 @@ def _scan(
 ) -> _Tally:
     tally: _Tally | None = None
     first = True
+    where = backend.info.path
     for batch in dataset.batches(config.batch_size):
         clean = backend.scores(batch.x)
+        check_finite(clean, where, batch.start)
         if tally is None:
+            check_repeatable(clean, backend.scores(batch.x), where)
+            check_input_dependence(batch.x, clean, where)
             tally = _start_tally(config, attacks, clean)
         clean_probs = to_probabilities(clean, tally.kind)
+        tally.stability.add(clean_probs)
         y = batch.y if batch.y is not None else np.argmax(clean_probs, axis=1)
         _check_labels(dataset, y, tally.n_classes)
         for attack in attacks:
@@ -254,6 +275,7 @@ def _scan(
         if progress is not None:
             progress(min(batch.start + config.batch_size, dataset.n_samples), dataset.n_samples)
     assert tally is not None, "datasets are never empty"
+    check_ties(tally.stability, where)
     return tally
 
 
@@ -297,6 +319,21 @@ def _fail_closed(tally: _Tally, n: int, backend: Backend) -> None:
         tally.warnings.append(
             f"{tally.zero_gradient} of {n} samples have an all-zero input gradient; FGSM leaves them unchanged"
         )
+
+
+def _near_threshold(checks: list[Check], stability: Stability, n: int) -> list[str]:
+    """Say so when a rate rule's outcome is within the fragile samples of its limit."""
+    notes = []
+    for check in checks:
+        if check.observed is None or check.status == "error" or "rate" not in check.rule:
+            continue
+        samples_away = abs(check.observed - check.limit) * n
+        if samples_away <= stability.fragile:
+            notes.append(
+                f"{check.message}: within {samples_away:.0f} samples of its limit, and "
+                f"{stability.fragile} samples are fragile (top-2 margin < {FRAGILE_MARGIN:g})"
+            )
+    return notes
 
 
 def _evaluate(config: ScanConfig, results: list[AttackResult], dataset: Dataset) -> list[Check]:

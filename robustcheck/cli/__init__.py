@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 
@@ -44,10 +46,20 @@ cli.add_command(policy)
 cli.add_command(report)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so cleanup runs and the exit code says why."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (tests call this in-process)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = cli.main(args=args, prog_name="robustcheck", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -60,8 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         err(f"robustcheck: error: {exc.format_message()}")
         return int(ExitCode.USAGE_ERROR)
     except (click.Abort, KeyboardInterrupt):
-        err("robustcheck: interrupted")
+        err("robustcheck: interrupted; report files say the scan is incomplete")
         return 130
+    except _Terminated:
+        err("robustcheck: terminated; report files say the scan is incomplete")
+        return 143
     except RobustcheckError as exc:
         return _report_error(exc, exc.one_line(), exc.exit_code, debug)
     except MemoryError as exc:

@@ -103,6 +103,16 @@ class GradientSection(_Strict):
     """Samples whose input gradient is exactly zero everywhere: FGSM cannot move them."""
 
 
+class StabilitySection(_Strict):
+    """How many clean predictions could flip on rounding alone."""
+
+    fragile_samples: int
+    """Samples whose top-1 minus top-2 probability is below ``fragile_margin``."""
+    fragile_margin: float
+    tied_samples: int
+    """Samples whose top two probabilities are exactly equal (never counted as correct)."""
+
+
 class FidelitySection(_Strict):
     """How closely the differentiable path (gradients) agrees with the deployed runtime (judge)."""
 
@@ -181,6 +191,7 @@ class Report(_Strict):
     settings: SettingsSection
     gradient: GradientSection
     fidelity: FidelitySection
+    stability: StabilitySection | None = None
     results: list[AttackResult]
     checks: list[Check]
     policy: PolicySection | None = None
