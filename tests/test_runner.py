@@ -173,14 +173,3 @@ def test_unclipped_domain_is_reported_with_a_warning(linear_model, digits, tmp_p
     assert report.settings.input_range is None
     assert report.settings.input_range_source == "none"
     assert any("not clipped" in w for w in report.warnings)
-
-
-def test_constant_model_is_refused_not_passed(digits, tmp_path, digits_npz):
-    class Constant(torch.nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x.reshape(x.shape[0], -1)[:, :10] * 0.0 + torch.arange(10.0)
-
-    path = tmp_path / "constant.pt"
-    torch.jit.save(torch.jit.script(Constant()), str(path))
-    with pytest.raises(MeasurementError, match="gradient is exactly zero"):
-        run(ScanConfig(model=path, data=digits_npz, eps=[0.1]))
