@@ -46,6 +46,11 @@ class ScanConfig(BaseModel):
     """Warnings fail the gate."""
     exit_zero: bool = False
     """Report-only: a failed gate exits 0 (errors still do not)."""
+    isolate: bool = True
+    """Run the scan in a child process under ``timeout_s`` and ``max_memory_mb``."""
+    timeout_s: float = Field(default=3600.0, gt=0)
+    max_memory_mb: int | None = Field(default=None, gt=0)
+    """Resident-memory cap of the scan process; default 80 % of physical memory."""
 
     @field_validator("eps")
     @classmethod

@@ -145,6 +145,27 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
     "--html", "html_path", type=_REPORT_PATH, help="Write a self-contained HTML report here."
 )
 @click.option(
+    "--timeout",
+    "timeout_s",
+    type=_POSITIVE,
+    default=3600,
+    show_default=True,
+    help="Stop the scan after this many seconds (exit 5).",
+)
+@click.option(
+    "--max-memory",
+    "max_memory_mb",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="MIB",
+    help="Stop the scan when its resident memory exceeds this (exit 5) [default: 80% of RAM].",
+)
+@click.option(
+    "--no-isolation",
+    is_flag=True,
+    help="Run the model in this process (no timeout or memory cap; for debugging).",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Progress bar on stderr (default: on for a terminal, off when CI is set).",
@@ -190,6 +211,9 @@ def scan(model: Path, data: Path, eps: tuple[float, ...], **opts: Any) -> int:
         baseline=opts["baseline"],
         strict=opts["strict"],
         exit_zero=opts["exit_zero"],
+        isolate=not opts["no_isolation"],
+        timeout_s=opts["timeout_s"],
+        max_memory_mb=opts["max_memory_mb"],
     )
     paths = {fmt: opts[f"{fmt}_path"] for fmt in ("json", "junit", "markdown", "html")}
     return run_and_report(
@@ -224,6 +248,7 @@ def run_and_report(config: Any, *, paths: dict[str, Path], progress: bool | None
     """Stub every report target, scan, then write the reports; an error leaves stubs saying why."""
     from robustcheck.cli._outputs import ReportTargets, append_step_summary
     from robustcheck.errors import RobustcheckError
+    from robustcheck.isolation import default_max_memory_mb, run_isolated
     from robustcheck.reports import text
     from robustcheck.runner import run
 
@@ -232,7 +257,15 @@ def run_and_report(config: Any, *, paths: dict[str, Path], progress: bool | None
     targets.write_stubs("the scan started and has not finished (or was interrupted)")
     try:
         with _progress_bar(progress) as callback:
-            report = run(config, progress=callback)
+            if config.isolate:
+                report = run_isolated(
+                    config,
+                    timeout_s=config.timeout_s,
+                    max_memory_mb=config.max_memory_mb or default_max_memory_mb(),
+                    progress=callback,
+                )
+            else:
+                report = run(config, progress=callback)
     except RobustcheckError as exc:
         targets.write_stubs(f"the scan failed: {exc.one_line()}", int(exc.exit_code))
         raise
