@@ -1,6 +1,20 @@
-"""Labelled samples as users have them."""
+"""Labelled samples as users have them: NumPy arrays, image folders and CSV tables."""
 
-from robustcheck.data.base import Batch, Dataset
+from robustcheck.data.base import ArraySource, Batch, Dataset, SampleSource
 from robustcheck.data.loader import load_dataset
+from robustcheck.data.options import LoadOptions
+from robustcheck.data.registry import LoaderRegistry, LoaderSpec, builtin_registry
+from robustcheck.data.sampling import select
 
-__all__ = ["Batch", "Dataset", "load_dataset"]
+__all__ = [
+    "ArraySource",
+    "Batch",
+    "Dataset",
+    "LoadOptions",
+    "LoaderRegistry",
+    "LoaderSpec",
+    "SampleSource",
+    "builtin_registry",
+    "load_dataset",
+    "select",
+]

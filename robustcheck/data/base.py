@@ -31,7 +31,11 @@ class SampleSource(Protocol):
 
 @dataclass(frozen=True)
 class ArraySource:
-    """An in-memory or memory-mapped array."""
+    """An in-memory or memory-mapped array; batches come out in native byte order.
+
+    onnxruntime reads a big-endian array's bytes as if they were native and returns garbage, so
+    byte order is normalised here, once, for every consumer.
+    """
 
     array: np.ndarray
 
@@ -45,12 +49,19 @@ class ArraySource:
 
     @property
     def dtype(self) -> np.dtype:
-        return self.array.dtype
+        return native_dtype(self.array.dtype)
 
     def read(self, indices: np.ndarray) -> np.ndarray:
         if indices.size and indices[-1] - indices[0] + 1 == indices.size:
-            return np.asarray(self.array[indices[0] : indices[-1] + 1])
-        return np.asarray(self.array[indices])
+            rows = self.array[indices[0] : indices[-1] + 1]
+        else:
+            rows = self.array[indices]
+        return np.asarray(rows, dtype=self.dtype)
+
+
+def native_dtype(dtype: np.dtype) -> np.dtype:
+    """``dtype`` in this machine's byte order."""
+    return dtype.newbyteorder("=") if dtype.byteorder not in ("=", "|") else dtype
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,8 @@ class Dataset:
     class_names: tuple[str, ...] | None = None
     selection: np.ndarray | None = None
     """Sorted file indices scanned (``--limit``/``--per-class``); ``None`` means all of them."""
+    notes: tuple[str, ...] = ()
+    """Things the user should know about how the data was read (for the report's warnings)."""
 
     @property
     def n_samples(self) -> int:
@@ -93,9 +106,13 @@ class Dataset:
 
     def batches(self, batch_size: int) -> Iterator[Batch]:
         """Fixed-size batches in file order; the order and size are part of reproducibility."""
-        order = self.indices()
-        for start in range(0, order.size, batch_size):
-            idx = order[start : start + batch_size]
+        n = self.n_samples
+        for start in range(0, n, batch_size):
+            # Without a selection, indices are made per batch: no array as long as the dataset.
+            if self.selection is None:
+                idx = np.arange(start, min(start + batch_size, n))
+            else:
+                idx = self.selection[start : start + batch_size]
             y = None if self.y is None else np.asarray(self.y[idx], dtype=np.int64)
             yield Batch(start=start, indices=idx, x=self.source.read(idx), y=y)
 

@@ -1,35 +1,75 @@
-"""NumPy ``.npz`` archives with an input array and an optional label array."""
+"""NumPy ``.npz`` archives with an input array and an optional label array.
+
+The archive is untrusted: its zip directory is inspected before anything is inflated, every
+member must be a plain numeric ``.npy`` whose header is checked from the zip stream, and only
+then are the input and label members read, into memory (deflated members cannot be mapped).
+"""
 
 from __future__ import annotations
 
+import struct
 import zipfile
+import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from robustcheck.data.base import ArraySource, Dataset
-from robustcheck.errors import DataError
+from robustcheck.data import limits
+from robustcheck.data._checks import (
+    check_finite,
+    check_input_shape,
+    check_labels,
+    count_nonfinite_samples,
+    row_chunks,
+)
+from robustcheck.data._files import CHUNK, open_regular, sha256_stream
+from robustcheck.data._npyformat import NpyHeader, read_header
+from robustcheck.data.base import ArraySource, Dataset, native_dtype
+from robustcheck.data.options import LoadOptions
+from robustcheck.errors import DataError, SecurityRefusal
+
+_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+# What zipfile raises on a corrupt archive (found by fuzzing, not only by reading its source).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    struct.error,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+)
 
 
-def load_npz(path: Path, sha256: str, *, x_key: str = "x", y_key: str = "y") -> Dataset:
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError(f"{path}: expected an .npz archive of named arrays, found a single array")
-    with archive:
-        keys = sorted(archive.files)
-        if x_key not in keys:
+def load_npz(path: Path, options: LoadOptions) -> Dataset:
+    x_key, y_key = options.x_key, options.y_key
+    with open_regular(path) as (handle, size):
+        if size > limits.MAX_NPZ_UNCOMPRESSED_BYTES:
             raise DataError(
-                f"{path}: no array named {x_key!r} (found: {', '.join(keys) or 'none'})",
-                hint="name the input array with --x-key",
+                f"{path}: the archive is {size} bytes; the limit is {limits.MAX_NPZ_UNCOMPRESSED_BYTES}"
             )
-        x = _read(archive, path, x_key)
-        y = _read(archive, path, y_key) if y_key in keys else None
-    _check_inputs(path, x_key, x)
+        sha256 = sha256_stream(handle)
+        handle.seek(0)
+        with _open_zip(path, handle) as archive:
+            members = _inspect(path, archive)
+            if x_key not in members:
+                raise DataError(
+                    f"{path}: no array named {x_key!r} (found: {', '.join(sorted(members)) or 'none'})",
+                    hint="name the input array with --x-key",
+                )
+            x_where = f"{path}: array {x_key!r}"
+            info, header = members[x_key]
+            check_input_shape(x_where, header.shape, header.dtype.itemsize)
+            x = _read_member(archive, info, header, x_where)
+            y = None
+            if y_key in members:
+                y_info, y_header = members[y_key]
+                y = _read_member(archive, y_info, y_header, f"{path}: array {y_key!r}")
+    check_finite(x_where, count_nonfinite_samples(row_chunks(x)), x.shape[0])
     if y is not None:
-        y = _check_labels(path, y_key, y, x.shape[0])
+        y = check_labels(f"{path}: labels {y_key!r}", y, x.shape[0])
     return Dataset(
         path=str(path),
         format="npz",
@@ -41,41 +81,102 @@ def load_npz(path: Path, sha256: str, *, x_key: str = "x", y_key: str = "y") -> 
     )
 
 
-def _read(archive: np.lib.npyio.NpzFile, path: Path, key: str) -> np.ndarray:
+def _open_zip(path: Path, handle: BinaryIO) -> zipfile.ZipFile:
     try:
-        return np.asarray(archive[key])
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: array {key!r} is unreadable ({exc})") from None
+        return zipfile.ZipFile(handle)
+    except _ZIP_ERRORS as exc:
+        raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
 
 
-def _check_inputs(path: Path, key: str, x: np.ndarray) -> None:
-    if x.ndim < 2:
+def _inspect(path: Path, archive: zipfile.ZipFile) -> dict[str, tuple[zipfile.ZipInfo, NpyHeader]]:
+    """Every member's zip entry and ``.npy`` header, keyed by array name; refuses what is unsafe."""
+    infos = archive.infolist()
+    if len(infos) > limits.MAX_NPZ_MEMBERS:
         raise DataError(
-            f"{path}: array {key!r} has shape {list(x.shape)}; expected [N, features...]"
+            f"{path}: {len(infos)} archive members; the limit is {limits.MAX_NPZ_MEMBERS}"
         )
-    if x.shape[0] == 0:
-        raise DataError(f"{path}: array {key!r} holds no samples")
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise DataError(f"{path}: array {key!r} has dtype {x.dtype}; expected numbers")
-    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-        bad = int((~np.isfinite(x)).reshape(x.shape[0], -1).any(axis=1).sum())
-        raise DataError(f"{path}: array {key!r} has NaN or Inf values in {bad} samples")
+    total = sum(info.file_size for info in infos)
+    if total > limits.MAX_NPZ_UNCOMPRESSED_BYTES:
+        raise SecurityRefusal(
+            f"{path}: members inflate to {total} bytes; the limit is "
+            f"{limits.MAX_NPZ_UNCOMPRESSED_BYTES} (a possible zip bomb)"
+        )
+    members: dict[str, tuple[zipfile.ZipInfo, NpyHeader]] = {}
+    for info in infos:
+        name = _member_name(path, info)
+        if name in members:
+            raise DataError(f"{path}: the archive holds {info.filename!r} twice")
+        _check_compression(path, info)
+        members[name] = (info, _member_header(path, archive, info))
+    return members
 
 
-def _check_labels(path: Path, key: str, y: np.ndarray, n: int) -> np.ndarray:
-    if y.ndim != 1 or y.shape[0] != n:
-        raise DataError(f"{path}: labels {key!r} have shape {list(y.shape)}; expected [{n}]")
-    if not np.issubdtype(y.dtype, np.integer):
-        if (
-            np.issubdtype(y.dtype, np.floating)
-            and np.isfinite(y).all()
-            and (y == np.round(y)).all()
-        ):
-            y = y.astype(np.int64)
-        else:
-            raise DataError(
-                f"{path}: labels {key!r} have dtype {y.dtype}; expected integer class indices"
-            )
-    if (y < 0).any():
-        raise DataError(f"{path}: labels {key!r} contain negative class indices")
-    return y.astype(np.int64, copy=False)
+def _member_name(path: Path, info: zipfile.ZipInfo) -> str:
+    name = info.filename
+    if name.endswith("/") or "/" in name or "\\" in name:
+        raise DataError(f"{path}: member {name!r} is a folder or nested; expected flat .npy arrays")
+    if not name.endswith(".npy") or name == ".npy":
+        raise DataError(f"{path}: member {name!r} is not an .npy array")
+    if info.flag_bits & 0x1:
+        raise DataError(f"{path}: member {name!r} is encrypted")
+    return name[: -len(".npy")]
+
+
+def _check_compression(path: Path, info: zipfile.ZipInfo) -> None:
+    if info.compress_type not in _METHODS:
+        raise DataError(
+            f"{path}: member {info.filename!r} uses zip compression method {info.compress_type}; "
+            "only stored and deflated members are read"
+        )
+    if info.file_size <= limits.NPZ_RATIO_EXEMPT_BYTES:
+        return
+    ratio = info.file_size / max(info.compress_size, 1)
+    if ratio > limits.MAX_NPZ_COMPRESSION_RATIO:
+        raise SecurityRefusal(
+            f"{path}: member {info.filename!r} inflates {ratio:.0f}:1 ({info.compress_size} to "
+            f"{info.file_size} bytes); the limit is {limits.MAX_NPZ_COMPRESSION_RATIO}:1 "
+            "(a possible zip bomb)"
+        )
+
+
+def _member_header(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> NpyHeader:
+    where = f"{path}: member {info.filename!r}"
+    try:
+        with archive.open(info) as stream:
+            header = read_header(stream, where)  # type: ignore[arg-type]
+    except _ZIP_ERRORS as exc:
+        raise DataError(f"{where} is unreadable ({exc})") from None
+    if header.total_bytes != info.file_size:
+        raise DataError(
+            f"{where}: the header declares {header.total_bytes} bytes but the member holds "
+            f"{info.file_size}"
+        )
+    if header.nbytes > limits.MAX_IN_MEMORY_ARRAY_BYTES:
+        raise DataError(
+            f"{where} declares {header.nbytes} bytes; the limit is {limits.MAX_IN_MEMORY_ARRAY_BYTES}"
+        )
+    return header
+
+
+def _read_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, header: NpyHeader, where: str
+) -> np.ndarray:
+    """The member's array, read in chunks into one buffer; the zip CRC is checked at its end."""
+    out = np.empty(header.shape, dtype=header.dtype, order="F" if header.fortran_order else "C")
+    view = out.reshape(-1, order="A").view(np.uint8).data
+    try:
+        with archive.open(info) as stream:
+            stream.seek(header.data_offset)
+            filled = 0
+            while filled < header.nbytes:
+                chunk = stream.read(min(CHUNK, header.nbytes - filled))
+                if not chunk:
+                    raise DataError(f"{where} is truncated ({filled} of {header.nbytes} bytes)")
+                view[filled : filled + len(chunk)] = chunk
+                filled += len(chunk)
+            stream.read(1)  # reaching the end is what makes zipfile check the CRC
+    except _ZIP_ERRORS as exc:
+        raise DataError(f"{where} is unreadable ({exc})") from None
+    if out.dtype != native_dtype(out.dtype):
+        out = out.byteswap(inplace=True).view(native_dtype(out.dtype))
+    return np.ascontiguousarray(out)

@@ -1,0 +1,41 @@
+"""What a user may say about how to read their data; each loader declares which of it applies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+Layout = Literal["NCHW", "NHWC"]
+ClassOrder = Literal["sorted", "file"]
+
+FLAGS: dict[str, str] = {
+    "x_key": "--x-key",
+    "y_key": "--y-key",
+    "label_column": "--label-column",
+    "feature_columns": "--feature-column",
+    "labels_file": "--labels-file",
+    "image_size": "--image-size",
+    "layout": "--layout",
+    "class_order": "--class-order",
+}
+"""The command-line flag for each option, for error messages."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    x_key: str = "x"
+    y_key: str = "y"
+    label_column: str | None = None
+    feature_columns: tuple[str, ...] | None = None
+    labels_file: Path | None = None
+    image_size: tuple[int, int] | None = None
+    """(height, width) after resizing the shorter side and center-cropping."""
+    layout: Layout = "NCHW"
+    class_order: ClassOrder | None = None
+    """``None``: ``classes.txt`` when present, else sorted folder names."""
+
+    def changed(self) -> list[str]:
+        """Names of the options that differ from their defaults."""
+        default = LoadOptions()
+        return [f.name for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)]
