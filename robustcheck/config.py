@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -32,6 +33,20 @@ class ScanConfig(BaseModel):
     allow_external_data: bool = False
     x_key: str = "x"
     y_key: str = "y"
+    data_format: str | None = None
+    labels_file: Path | None = None
+    label_column: str | None = None
+    feature_columns: list[str] | None = None
+    image_size: tuple[int, int] | None = None
+    layout: Literal["NCHW", "NHWC"] = "NCHW"
+    class_order: Literal["sorted", "file"] | None = None
+    limit: int | None = Field(default=None, ge=1)
+    per_class: int | None = Field(default=None, ge=1)
+    mean: list[float] | None = None
+    """Per-channel mean subtracted outside the model (raw units); applied inside the gradient path."""
+    std: list[float] | None = None
+    deployed_dtype: Literal["float32", "float16", "uint8"] | None = None
+    allow_low_accuracy: bool = False
     noise_baseline: bool = True
     fidelity_tolerance: float | None = Field(default=None, gt=0)
     """Largest acceptable |p_gradient_path - p_deployed| before gradients count as untrustworthy;
@@ -58,6 +73,13 @@ class ScanConfig(BaseModel):
         if any(e <= 0 for e in eps):
             raise ValueError("every eps must be greater than 0")
         return sorted(set(eps))
+
+    @field_validator("std")
+    @classmethod
+    def _positive_std(cls, std: list[float] | None) -> list[float] | None:
+        if std is not None and any(s <= 0 for s in std):
+            raise ValueError("every std must be greater than 0")
+        return std
 
     @field_validator("input_range")
     @classmethod

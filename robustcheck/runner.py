@@ -8,34 +8,34 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from typing import Literal
 
 import numpy as np
 
-from robustcheck._examples import collect_examples
 from robustcheck._results import attack_result
+from robustcheck._scan import Plan, Progress, Tally, scan
 from robustcheck._version import __version__
 from robustcheck.attacks import (
     FGSM,
-    AttackDirection,
     InputDomain,
     RandomSignNoise,
     SignAttack,
-    perturb,
 )
 from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
-from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
 from robustcheck.config import ScanConfig
-from robustcheck.data import Dataset, load_dataset
+from robustcheck.contract import (
+    Normalisation,
+    NormalisedBackend,
+    check_normalisation_not_doubled,
+    quantiser_for,
+)
+from robustcheck.data import Dataset, load_dataset, select
 from robustcheck.errors import DataError, MeasurementError
 from robustcheck.exit_codes import ExitCode
-from robustcheck.fidelity import Agreement, fidelity_section, tolerance_for
-from robustcheck.metrics import Counts
+from robustcheck.fidelity import fidelity_section, tolerance_for
 from robustcheck.policy.evaluate import evaluate, verdict
 from robustcheck.policy.load import canonical_dict, policy_sha256
 from robustcheck.reports.json_report import read as read_report
@@ -44,8 +44,8 @@ from robustcheck.reports.model import (
     Check,
     DataSection,
     EnvironmentSection,
-    ExampleImage,
     GradientSection,
+    InputSection,
     Interval,
     ModelSection,
     PolicySection,
@@ -57,34 +57,17 @@ from robustcheck.reports.model import (
 from robustcheck.sanity import (
     FRAGILE_MARGIN,
     Stability,
-    check_finite,
-    check_input_dependence,
-    check_repeatable,
-    check_ties,
 )
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
-"""Called with (samples done, samples total) after each batch."""
 
 DomainSource = Literal["declared", "default", "none"]
 
 _REPORTED_THRESHOLD = 0.5
+_LOW_ACCURACY_FRACTION = 0.25
+"""Clean accuracy below chance + this share of the way to 100 % is treated as a setup error."""
 _MAX_ZERO_GRADIENT_FRACTION = 0.5
-
-
-@dataclass
-class _Tally:
-    kind: OutputKind
-    n_classes: int
-    counts: dict[tuple[str, float], Counts]
-    zero_gradient: int = 0
-    clean: Agreement = field(default_factory=Agreement)
-    adversarial: Agreement = field(default_factory=Agreement)
-    examples: list[ExampleImage] = field(default_factory=list)
-    stability: Stability = field(default_factory=Stability)
-    warnings: list[str] = field(default_factory=list)
 
 
 def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
@@ -97,30 +80,50 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         output=config.output,
         allow_external_data=config.allow_external_data,
     )
-    dataset = load_dataset(config.data, x_key=config.x_key, y_key=config.y_key)
+    dataset, manifest = _load_data(config)
     check_input_shape(backend, dataset)
     domain, domain_source, warnings = resolve_domain(config.input_range, dataset)
+    norm = _normalisation(config, dataset)
+    check_normalisation_not_doubled(backend.info, norm)
+    if norm is not None:
+        backend = NormalisedBackend(backend, norm)
     attacks: list[SignAttack] = [FGSM()]
     if config.noise_baseline:
         attacks.append(RandomSignNoise(config.seed))
-    tally = _scan(config, dataset, backend, attacks, domain, progress)
-    tally.warnings[:0] = [*backend.info.notes, *warnings]
-    _fail_closed(tally, dataset.n_samples, backend)
-    if dataset.y is None:
-        tally.warnings.append(
-            "the data has no labels: the model's clean predictions were used as labels"
-        )
+    plan = Plan(
+        eps=config.eps,
+        attacks=attacks,
+        domain=domain,
+        quantiser=quantiser_for(config.deployed_dtype, domain, config.eps),
+        batch_size=config.batch_size,
+        thresholds=_thresholds(config),
+        output_kind=config.output_kind,
+    )
+    tally = scan(plan, dataset, backend, progress)
+    warnings = [*backend.info.notes, *dataset.notes, *warnings]
+    warnings += _fail_closed(tally, dataset, backend, config.allow_low_accuracy)
     results = [
         attack_result(name, eps, c, dataset.class_names) for (name, eps), c in tally.counts.items()
     ]
+    if tally.unrounded is not None:
+        results = [
+            r.model_copy(
+                update={
+                    "adversarial_errors_before_rounding": tally.unrounded[
+                        (r.attack, r.eps)
+                    ].adversarial_errors
+                }
+            )
+            for r in results
+        ]
     tolerance = tolerance_for(backend.info, config.fidelity_tolerance)
     fidelity = fidelity_section(backend.info, tally.clean, tally.adversarial, tolerance)
     checks = _evaluate(config, results, dataset)
     outcome = verdict(checks, strict=config.strict)
-    tally.warnings += _near_threshold(checks, tally.stability, dataset.n_samples)
+    warnings += _near_threshold(checks, tally.stability, dataset.n_samples)
     if not fidelity.trusted and not config.allow_low_fidelity:
         outcome = "error"
-        tally.warnings.append(
+        warnings.append(
             "the gradient path disagrees with the deployed runtime beyond the tolerance "
             f"({fidelity.clean_max_abs_probability_difference:.2g} clean, "
             f"{fidelity.adversarial_max_abs_probability_difference or 0:.2g} adversarial > "
@@ -140,16 +143,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             n_classes=tally.n_classes,
             input_shape=list(backend.info.input_shape),
         ),
-        data=DataSection(
-            path=dataset.path,
-            sha256=dataset.sha256,
-            format=dataset.format,
-            n_samples=dataset.n_samples,
-            labels="provided" if dataset.y is not None else "predicted",
-            x_key=dataset.x_key,
-            y_key=dataset.y_key,
-            class_names=None if dataset.class_names is None else list(dataset.class_names),
-        ),
+        data=_data_section(config, dataset, manifest),
         settings=SettingsSection(
             eps=config.eps,
             attacks=[a.name for a in attacks],
@@ -159,6 +153,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             input_range=None if domain is None else Interval(lo=domain.lo, hi=domain.hi),
             input_range_source=domain_source,
         ),
+        input=_input_section(config, norm),
         gradient=GradientSection(
             evaluations=backend.gradient_evaluations,
             zero_gradient_samples=tally.zero_gradient,
@@ -173,7 +168,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         checks=checks,
         policy=_policy_section(config),
         examples=tally.examples,
-        warnings=tally.warnings,
+        warnings=warnings,
         versions=_versions(),
         environment=EnvironmentSection(
             device=backend.info.device, threads=backend.info.threads, deterministic=True
@@ -181,6 +176,71 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         started_at=started_at,
         duration_s=round(time.perf_counter() - t0, 3),
     )
+
+
+def _load_data(config: ScanConfig) -> tuple[Dataset, str | None]:
+    dataset = load_dataset(
+        config.data,
+        data_format=config.data_format,
+        x_key=config.x_key,
+        y_key=config.y_key,
+        label_column=config.label_column,
+        feature_columns=config.feature_columns,
+        labels_file=config.labels_file,
+        image_size=config.image_size,
+        layout=config.layout,
+        class_order=config.class_order,
+    )
+    if config.limit is None and config.per_class is None:
+        return dataset, None
+    return select(dataset, limit=config.limit, per_class=config.per_class, seed=config.seed)
+
+
+def _data_section(config: ScanConfig, dataset: Dataset, manifest: str | None) -> DataSection:
+    subset = manifest is not None
+    parts = [f"--per-class {config.per_class}"] * (config.per_class is not None)
+    parts += [f"--limit {config.limit}"] * (config.limit is not None)
+    return DataSection(
+        path=dataset.path,
+        sha256=dataset.sha256,
+        format=dataset.format,
+        n_samples=dataset.n_samples,
+        labels="provided" if dataset.y is not None else "predicted",
+        x_key=dataset.x_key,
+        y_key=dataset.y_key,
+        class_names=None if dataset.class_names is None else list(dataset.class_names),
+        n_file_samples=dataset.source.n if subset else None,
+        selection=f"{', '.join(parts)}, seed {config.seed}" if subset else None,
+        manifest_sha256=manifest,
+    )
+
+
+def _normalisation(config: ScanConfig, dataset: Dataset) -> Normalisation | None:
+    if config.mean is None and config.std is None:
+        return None
+    mean = config.mean or [0.0]
+    std = config.std or [1.0]
+    return Normalisation.build(mean, std, config.layout, dataset.sample_shape)
+
+
+def _input_section(config: ScanConfig, norm: Normalisation | None) -> InputSection:
+    eps_units = None
+    if norm is not None:
+        std = norm.std.reshape(-1).astype(float).tolist()
+        eps_units = [[e / s for s in std] for e in config.eps]
+    return InputSection(
+        layout=config.layout,
+        mean=config.mean,
+        std=config.std,
+        deployed_dtype=config.deployed_dtype or "float32",
+        eps_model_units=eps_units,
+    )
+
+
+def _thresholds(config: ScanConfig) -> tuple[float, ...]:
+    extra = config.policy.high_confidence_thresholds() if config.policy else set()
+    fixed = (config.high_confidence, _REPORTED_THRESHOLD)
+    return (*fixed, *sorted(extra - set(fixed)))
 
 
 def check_input_shape(backend: Backend, dataset: Dataset) -> None:
@@ -228,97 +288,38 @@ def resolve_domain(
     )
 
 
-def _scan(
-    config: ScanConfig,
-    dataset: Dataset,
-    backend: Backend,
-    attacks: list[SignAttack],
-    domain: InputDomain | None,
-    progress: Progress | None,
-) -> _Tally:
-    tally: _Tally | None = None
-    first = True
-    where = backend.info.path
-    for batch in dataset.batches(config.batch_size):
-        clean = backend.scores(batch.x)
-        check_finite(clean, where, batch.start)
-        if tally is None:
-            check_repeatable(clean, backend.scores(batch.x), where)
-            check_input_dependence(batch.x, clean, where)
-            tally = _start_tally(config, attacks, clean)
-        clean_probs = to_probabilities(clean, tally.kind)
-        tally.stability.add(clean_probs)
-        y = batch.y if batch.y is not None else np.argmax(clean_probs, axis=1)
-        _check_labels(dataset, y, tally.n_classes)
-        for attack in attacks:
-            direction = attack.direction(backend, batch.x, y, tally.kind, batch_start=batch.start)
-            _record_direction(tally, direction, clean_probs)
-            for eps in config.eps:
-                x_adv = perturb(batch.x, direction, eps, domain)
-                adv_probs = to_probabilities(backend.scores(x_adv), tally.kind)
-                tally.counts[(attack.name, eps)].add_batch(y, clean_probs, adv_probs)
-                if attack.name == "fgsm" and eps == config.eps[-1]:
-                    collect_examples(
-                        tally.examples,
-                        batch.indices,
-                        batch.x,
-                        y,
-                        clean_probs,
-                        x_adv,
-                        adv_probs,
-                        eps,
-                    )
-                if first and direction.model_scores is not None:
-                    twin = to_probabilities(backend.differentiable_scores(x_adv), tally.kind)
-                    tally.adversarial.add(twin, adv_probs)
-        first = False
-        if progress is not None:
-            progress(min(batch.start + config.batch_size, dataset.n_samples), dataset.n_samples)
-    assert tally is not None, "datasets are never empty"
-    check_ties(tally.stability, where)
-    return tally
-
-
-def _start_tally(config: ScanConfig, attacks: list[SignAttack], clean: np.ndarray) -> _Tally:
-    kind = config.output_kind or detect_output_kind(clean)
-    n_classes = int(clean.shape[1])
-    extra = config.policy.high_confidence_thresholds() if config.policy else set()
-    thresholds = (
-        config.high_confidence,
-        _REPORTED_THRESHOLD,
-        *sorted(extra - {config.high_confidence, _REPORTED_THRESHOLD}),
-    )
-    counts = {(a.name, e): Counts(n_classes, thresholds) for a in attacks for e in config.eps}
-    return _Tally(kind=kind, n_classes=n_classes, counts=counts)
-
-
-def _record_direction(tally: _Tally, direction: AttackDirection, clean_probs: np.ndarray) -> None:
-    if direction.model_scores is None:
-        return
-    rows = direction.signs.reshape(direction.signs.shape[0], -1)
-    tally.zero_gradient += int((~rows.any(axis=1)).sum())
-    tally.clean.add(to_probabilities(direction.model_scores, tally.kind), clean_probs)
-
-
-def _check_labels(dataset: Dataset, y: np.ndarray, n_classes: int) -> None:
-    if y.size and int(y.max()) >= n_classes:
-        raise DataError(
-            f"{dataset.path}: label {int(y.max())} is outside the model's {n_classes} classes (0..{n_classes - 1})"
-        )
-
-
-def _fail_closed(tally: _Tally, n: int, backend: Backend) -> None:
-    """Refuse results that measured nothing: a FGSM that cannot move most samples."""
+def _fail_closed(
+    tally: Tally, dataset: Dataset, backend: Backend, allow_low_accuracy: bool
+) -> list[str]:
+    """Refuse results that measured nothing; return warnings for what is merely suspicious."""
+    n = dataset.n_samples
     if tally.zero_gradient > _MAX_ZERO_GRADIENT_FRACTION * n:
         raise MeasurementError(
             f"{backend.info.path}: the input gradient is exactly zero for {tally.zero_gradient} of {n} "
             "samples, so FGSM cannot measure robustness (saturated softmax, quantising input layers "
             "or an output that does not depend on the input)"
         )
+    warnings = []
     if tally.zero_gradient:
-        tally.warnings.append(
+        warnings.append(
             f"{tally.zero_gradient} of {n} samples have an all-zero input gradient; FGSM leaves them unchanged"
         )
+    if dataset.y is None:
+        warnings.append("the data has no labels: the model's clean predictions were used as labels")
+        return warnings
+    accuracy = next(iter(tally.counts.values())).clean_correct / n
+    chance = 1 / tally.n_classes
+    floor = chance + _LOW_ACCURACY_FRACTION * (1 - chance)
+    if accuracy < floor:
+        message = (
+            f"{dataset.path}: clean accuracy {accuracy:.1%} is near chance ({chance:.1%} for "
+            f"{tally.n_classes} classes): the data probably does not match the model's preprocessing "
+            "(range, mean/std, layout, labels)"
+        )
+        if not allow_low_accuracy:
+            raise DataError(message, hint="pass --allow-low-accuracy if this is intended")
+        warnings.append(message)
+    return warnings
 
 
 def _near_threshold(checks: list[Check], stability: Stability, n: int) -> list[str]:

@@ -8,7 +8,7 @@ import torch
 from reference_fgsm import fgsm_errors
 
 from robustcheck.config import ScanConfig
-from robustcheck.errors import DataError, MeasurementError
+from robustcheck.errors import DataError
 from robustcheck.runner import run
 
 

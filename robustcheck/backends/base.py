@@ -35,6 +35,8 @@ class ModelInfo:
     """``same-module`` or ``onnx-twin-vs-onnxruntime``: what the fidelity section compares."""
     notes: tuple[str, ...] = ()
     """Choices made while loading that the report should mention."""
+    input_consumers: tuple[str, ...] = ()
+    """Op types that read the input directly (ONNX), to spot normalisation done twice."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
     "data",
     type=click.Path(path_type=Path),
     required=True,
-    help="Labelled samples: .npz with arrays x (inputs) and y (integer labels).",
+    help="Labelled samples: .npz (x, y), .npy (+ --labels-file), .csv, or an image folder.",
 )
 @click.option(
     "--eps",
@@ -96,6 +96,61 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
     "--allow-low-fidelity",
     is_flag=True,
     help="Keep the verdict when the gradient path disagrees with the runtime beyond the tolerance.",
+)
+@click.option(
+    "--data-format",
+    type=click.Choice(["npz", "npy", "csv", "images"]),
+    help="Override the data format guessed from the extension (a folder is images).",
+)
+@click.option(
+    "--labels-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Labels for a .npy or a flat image folder (.npy, .txt or .csv).",
+)
+@click.option("--label-column", help="CSV: the label column [default: label].")
+@click.option(
+    "--feature-column",
+    "feature_columns",
+    multiple=True,
+    help="CSV: a feature column; repeat to select several [default: all but the label].",
+)
+@click.option(
+    "--image-size",
+    type=(int, int),
+    metavar="H W",
+    help="Image folders: resize and centre-crop to H×W.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["NCHW", "NHWC"]),
+    help="Axis order of image inputs [default: NCHW, or the policy's input.layout].",
+)
+@click.option(
+    "--class-order", type=click.Choice(["sorted", "file"]), help="Image folders: class index order."
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Scan a stratified sample of N samples (seeded)."
+)
+@click.option(
+    "--per-class", type=click.IntRange(min=1), help="Scan K samples of each class (seeded)."
+)
+@click.option(
+    "--mean",
+    metavar="M[,M...]",
+    help="Per-channel mean subtracted outside the model, in raw units; applied inside the gradient path.",
+)
+@click.option(
+    "--std", metavar="S[,S...]", help="Per-channel std divided by outside the model (each > 0)."
+)
+@click.option(
+    "--deployed-dtype",
+    type=click.Choice(["float32", "float16", "uint8"]),
+    help="What the deployed model receives; adversarial inputs are rounded to it (uint8 needs --input-range).",
+)
+@click.option(
+    "--allow-low-accuracy",
+    is_flag=True,
+    help="Scan even when clean accuracy is near chance (usually a preprocessing mismatch).",
 )
 @click.option(
     "--x-key", default="x", show_default=True, help="Name of the input array in the .npz."
@@ -188,14 +243,28 @@ def scan(model: Path, data: Path, eps: tuple[float, ...], **opts: Any) -> int:
     all_eps = sorted(set(eps) | set(policy.eps_values()))
     if not all_eps:
         raise click.UsageError("no ε to scan: pass --eps or a --policy with budgets", ctx=None)
+    contract = _contract(policy, opts)
     config = ScanConfig(
         model=model,
         data=data,
         eps=all_eps,
+        data_format=opts["data_format"],
+        labels_file=opts["labels_file"],
+        label_column=opts["label_column"],
+        feature_columns=list(opts["feature_columns"]) or None,
+        image_size=contract["image_size"],
+        layout=contract["layout"] or "NCHW",
+        class_order=opts["class_order"],
+        limit=opts["limit"],
+        per_class=opts["per_class"],
+        mean=contract["mean"],
+        std=contract["std"],
+        deployed_dtype=contract["deployed_dtype"],
+        allow_low_accuracy=opts["allow_low_accuracy"],
         batch_size=opts["batch_size"],
         high_confidence=opts["high_confidence"],
         seed=opts["seed"],
-        input_range=opts["input_range"],
+        input_range=contract["input_range"],
         output_kind=None if opts["output_kind"] == "auto" else opts["output_kind"],
         model_format=opts["model_format"],
         device=opts["device"],
@@ -239,8 +308,35 @@ def _policy(ref: str | None, max_error_rate: float | None, eps: list[float]) -> 
     return load_builtin("default"), "default"
 
 
+def _floats(flag: str, text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise click.UsageError(f"{flag}: expected comma-separated numbers, got {text!r}") from None
+
+
+def _contract(policy: Any, opts: dict[str, Any]) -> dict[str, Any]:
+    """The input contract: command-line flags override the policy's ``input:`` section."""
+    flags = {
+        "layout": opts["layout"],
+        "input_range": opts["input_range"],
+        "mean": _floats("--mean", opts["mean"]),
+        "std": _floats("--std", opts["std"]),
+        "image_size": opts["image_size"],
+        "deployed_dtype": opts["deployed_dtype"],
+    }
+    section = policy.input
+    for key, value in flags.items():
+        if value is None and section is not None and getattr(section, key) is not None:
+            declared = getattr(section, key)
+            flags[key] = tuple(declared) if key in ("input_range", "image_size") else declared
+    return flags
+
+
 def _uses_noise(policy: Any) -> bool:
-    blocks = [*policy.budgets, *([policy.all_eps] if policy.all_eps else [])]
+    blocks = [*(policy.budgets or []), *([policy.all_eps] if policy.all_eps else [])]
     return any(block.attack == "noise" for block in blocks)
 
 

@@ -41,6 +41,22 @@ class DataSection(_Strict):
     x_key: str
     y_key: str | None
     class_names: list[str] | None = None
+    n_file_samples: int | None = None
+    """Samples in the file, when ``--limit``/``--per-class`` scanned a subset."""
+    selection: str | None = None
+    manifest_sha256: str | None = None
+    """Hash of the dataset and the sorted indices of the scanned subset."""
+
+
+class InputSection(_Strict):
+    """The input contract the scan assumed: ε and clipping are in raw data units."""
+
+    layout: Literal["NCHW", "NHWC"]
+    mean: list[float] | None
+    std: list[float] | None
+    deployed_dtype: Literal["float32", "float16", "uint8"]
+    eps_model_units: list[list[float]] | None
+    """Per ε of the sweep, ε / std per channel: the budget as the model sees it."""
 
 
 class SettingsSection(_Strict):
@@ -90,6 +106,8 @@ class AttackResult(_Strict):
     high_confidence_misclassifications_at_0_5: int
     mean_confidence_adversarial_errors: float | None
     adversarial_errors: int
+    adversarial_errors_before_rounding: int | None = None
+    """uint8 deployments: errors before rounding to the grid (the gate uses the rounded ones)."""
     clean_correct: int
     high_confidence: list[HighConfidence]
     """Every threshold tracked: τ first, then 0.5, then any a policy asks for."""
@@ -189,6 +207,7 @@ class Report(_Strict):
     model: ModelSection
     data: DataSection
     settings: SettingsSection
+    input: InputSection | None = None
     gradient: GradientSection
     fidelity: FidelitySection
     stability: StabilitySection | None = None

@@ -131,5 +131,6 @@ def load_onnx(
         threads=threads,
         differentiable_path="onnx-twin-vs-onnxruntime",
         notes=(output_spec.note,) if output_spec.note else (),
+        input_consumers=tuple(n.op_type for n in model.graph.node if input_spec.name in n.input),
     )
     return OnnxBackend(info, session, twin, input_spec, output_spec, twin_dtype)

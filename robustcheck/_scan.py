@@ -1,0 +1,160 @@
+"""The scan loop: stream batches, attack once per batch, score every ε on the deployed path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from robustcheck._examples import collect_examples
+from robustcheck.attacks import AttackDirection, InputDomain, SignAttack, perturb
+from robustcheck.backends.base import Backend
+from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
+from robustcheck.contract import Quantiser, check_eps_zero
+from robustcheck.data import Dataset
+from robustcheck.errors import DataError
+from robustcheck.fidelity import Agreement
+from robustcheck.metrics import Counts
+from robustcheck.sanity import (
+    Stability,
+    check_finite,
+    check_input_dependence,
+    check_repeatable,
+    check_ties,
+)
+
+Progress = Callable[[int, int], None]
+"""Called with (samples done, samples total) after each batch."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    eps: list[float]
+    attacks: list[SignAttack]
+    domain: InputDomain | None
+    quantiser: Quantiser | None
+    batch_size: int
+    thresholds: tuple[float, ...]
+    output_kind: OutputKind | None
+
+
+@dataclass
+class Tally:
+    kind: OutputKind
+    n_classes: int
+    counts: dict[tuple[str, float], Counts]
+    unrounded: dict[tuple[str, float], Counts] | None
+    """Counts before rounding to the deployed dtype, when there is one."""
+    zero_gradient: int = 0
+    clean: Agreement = field(default_factory=Agreement)
+    adversarial: Agreement = field(default_factory=Agreement)
+    examples: list = field(default_factory=list)
+    stability: Stability = field(default_factory=Stability)
+
+
+def scan(plan: Plan, dataset: Dataset, backend: Backend, progress: Progress | None) -> Tally:
+    tally: Tally | None = None
+    where = backend.info.path
+    for batch in dataset.batches(plan.batch_size):
+        x = batch.x
+        if plan.quantiser is not None and plan.quantiser.dtype == "float16":
+            x = plan.quantiser(x)  # the deployed model only ever sees float16 values
+        clean = backend.scores(x)
+        check_finite(clean, where, batch.start)
+        first = tally is None
+        if tally is None:
+            check_repeatable(clean, backend.scores(x), where)
+            check_input_dependence(x, clean, where)
+            tally = _start(plan, clean)
+        clean_probs = to_probabilities(clean, tally.kind)
+        tally.stability.add(clean_probs)
+        y = batch.y if batch.y is not None else np.argmax(clean_probs, axis=1)
+        _check_labels(dataset, y, tally.n_classes)
+        for attack in plan.attacks:
+            direction = attack.direction(backend, x, y, tally.kind, batch_start=batch.start)
+            _record_direction(tally, direction, clean_probs)
+            if first and attack is plan.attacks[0]:
+                check_eps_zero(
+                    clean, backend.scores(_adversarial(plan, x, direction, 0.0)), str(dataset.path)
+                )
+            for eps in plan.eps:
+                _score(
+                    plan,
+                    tally,
+                    backend,
+                    attack,
+                    direction,
+                    eps,
+                    x,
+                    y,
+                    clean_probs,
+                    batch.indices,
+                    first,
+                )
+        if progress is not None:
+            progress(min(batch.start + plan.batch_size, dataset.n_samples), dataset.n_samples)
+    assert tally is not None, "datasets are never empty"
+    check_ties(tally.stability, where)
+    return tally
+
+
+def _adversarial(plan: Plan, x: np.ndarray, direction: AttackDirection, eps: float) -> np.ndarray:
+    adv = perturb(x, direction, eps, plan.domain)
+    return adv if plan.quantiser is None else plan.quantiser(adv)
+
+
+def _score(
+    plan: Plan,
+    tally: Tally,
+    backend: Backend,
+    attack: SignAttack,
+    direction: AttackDirection,
+    eps: float,
+    x: np.ndarray,
+    y: np.ndarray,
+    clean_probs: np.ndarray,
+    indices: np.ndarray,
+    first: bool,
+) -> None:
+    key = (attack.name, eps)
+    x_adv = _adversarial(plan, x, direction, eps)
+    adv_probs = to_probabilities(backend.scores(x_adv), tally.kind)
+    tally.counts[key].add_batch(y, clean_probs, adv_probs)
+    if tally.unrounded is not None:
+        raw = perturb(x, direction, eps, plan.domain)
+        tally.unrounded[key].add_batch(
+            y, clean_probs, to_probabilities(backend.scores(raw), tally.kind)
+        )
+    if attack.name == "fgsm" and eps == plan.eps[-1]:
+        collect_examples(tally.examples, indices, x, y, clean_probs, x_adv, adv_probs, eps)
+    if first and direction.model_scores is not None:
+        twin = to_probabilities(backend.differentiable_scores(x_adv), tally.kind)
+        tally.adversarial.add(twin, adv_probs)
+
+
+def _start(plan: Plan, clean: np.ndarray) -> Tally:
+    kind = plan.output_kind or detect_output_kind(clean)
+    n_classes = int(clean.shape[1])
+    keys = [(a.name, e) for a in plan.attacks for e in plan.eps]
+    counts = {k: Counts(n_classes, plan.thresholds) for k in keys}
+    unrounded = None
+    if plan.quantiser is not None and plan.quantiser.dtype == "uint8":
+        unrounded = {k: Counts(n_classes, plan.thresholds) for k in keys}
+    return Tally(kind=kind, n_classes=n_classes, counts=counts, unrounded=unrounded)
+
+
+def _record_direction(tally: Tally, direction: AttackDirection, clean_probs: np.ndarray) -> None:
+    if direction.model_scores is None:
+        return
+    rows = direction.signs.reshape(direction.signs.shape[0], -1)
+    tally.zero_gradient += int((~rows.any(axis=1)).sum())
+    tally.clean.add(to_probabilities(direction.model_scores, tally.kind), clean_probs)
+
+
+def _check_labels(dataset: Dataset, y: np.ndarray, n_classes: int) -> None:
+    if y.size and int(y.max()) >= n_classes:
+        raise DataError(
+            f"{dataset.path}: label {int(y.max())} is outside the model's {n_classes} classes "
+            f"(0..{n_classes - 1})"
+        )

@@ -1,0 +1,137 @@
+"""The input contract: what raw data units mean to the model.
+
+ε and clipping are in the data's raw units. Per-channel normalisation ``(x - mean) / std`` that
+happens outside the model is applied inside the differentiable path (a backend wrapper), so the
+attack spends exactly the raw budget. A deployed dtype coarser than float32 (uint8 images,
+float16 tensors) rounds every adversarial input before it is scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from robustcheck.attacks import InputDomain
+from robustcheck.backends.base import Backend, GradientResult, ModelInfo
+from robustcheck.backends.output import OutputKind
+from robustcheck.errors import DataError, UsageError
+
+UINT8_LEVELS = 255
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    mean: np.ndarray
+    std: np.ndarray
+    channel_axis: int
+
+    @classmethod
+    def build(
+        cls, mean: list[float], std: list[float], layout: str, sample_shape: tuple[int, ...]
+    ) -> Normalisation:
+        axis = 1 if layout == "NCHW" or len(sample_shape) == 1 else len(sample_shape)
+        channels = sample_shape[axis - 1]
+        if len(mean) not in (1, channels) or len(std) not in (1, channels):
+            raise UsageError(
+                f"--mean/--std: {len(mean)}/{len(std)} values for {channels} channels "
+                f"(layout {layout}, sample shape {list(sample_shape)})"
+            )
+        shape = [1] * (len(sample_shape) + 1)
+        shape[axis] = -1
+        return cls(
+            mean=np.asarray(mean, dtype=np.float32).reshape(shape),
+            std=np.asarray(std, dtype=np.float32).reshape(shape),
+            channel_axis=axis,
+        )
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        # float32, as a model that normalises itself would compute it
+        return (x.astype(np.float32) - self.mean) / self.std
+
+
+class NormalisedBackend:
+    """A backend seen through ``(x - mean) / std``: scores and gradients in raw units."""
+
+    def __init__(self, inner: Backend, norm: Normalisation) -> None:
+        self._inner = inner
+        self._norm = norm
+        self.info: ModelInfo = inner.info
+
+    @property
+    def gradient_evaluations(self) -> int:
+        return self._inner.gradient_evaluations
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        return self._inner.scores(self._norm.apply(x))
+
+    def differentiable_scores(self, x: np.ndarray) -> np.ndarray:
+        return self._inner.differentiable_scores(self._norm.apply(x))
+
+    def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:
+        result = self._inner.loss_gradient(self._norm.apply(x), y, kind)
+        # chain rule through (x - mean) / std
+        return replace(result, gradient=result.gradient / self._norm.std.astype(np.float64))
+
+
+@dataclass(frozen=True)
+class Quantiser:
+    """Rounds inputs to what the deployed dtype can represent."""
+
+    dtype: str
+    domain: InputDomain | None
+
+    @property
+    def step(self) -> float | None:
+        if self.dtype != "uint8" or self.domain is None:
+            return None
+        return (self.domain.hi - self.domain.lo) / UINT8_LEVELS
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.dtype == "float16":
+            return x.astype(np.float16).astype(np.float64)
+        step = self.step
+        assert step is not None and self.domain is not None
+        return self.domain.lo + np.round((x - self.domain.lo) / step) * step
+
+
+def quantiser_for(
+    dtype: str | None, domain: InputDomain | None, eps: list[float]
+) -> Quantiser | None:
+    if dtype in (None, "float32"):
+        return None
+    quantiser = Quantiser(dtype, domain)
+    if dtype == "uint8":
+        if domain is None:
+            raise UsageError(
+                "--deployed-dtype uint8 needs --input-range (e.g. 0 255): the grid is defined by it"
+            )
+        step = quantiser.step
+        assert step is not None
+        small = [e for e in eps if e < step]
+        if small:
+            raise DataError(
+                f"--eps {small[0]:g} is below one grey level ({step:g}) of the uint8 grid on "
+                f"[{domain.lo:g}, {domain.hi:g}]: every perturbation would round away"
+            )
+    return quantiser
+
+
+def check_normalisation_not_doubled(info: ModelInfo, norm: Normalisation | None) -> None:
+    doubled = {"Sub", "Div"} & set(info.input_consumers)
+    if norm is not None and doubled:
+        raise DataError(
+            f"{info.path}: the graph starts with its own {'/'.join(sorted(doubled))} on input "
+            f"{info.input_name!r}, and --mean/--std are also given: normalisation would be applied twice",
+            hint="drop --mean/--std, or export the model without its normalisation",
+        )
+
+
+def check_eps_zero(clean: np.ndarray, replayed: np.ndarray, where: str) -> None:
+    """ε = 0 must reproduce the clean scores exactly, or clipping/rounding changes the data itself."""
+    if not np.array_equal(clean, replayed):
+        raise DataError(
+            f"{where}: ε = 0 does not reproduce the clean predictions: clipping to the input range "
+            "or rounding to the deployed dtype changes the data itself (check --input-range and "
+            "--deployed-dtype)"
+        )
