@@ -61,6 +61,8 @@ class ScanConfig(BaseModel):
     """Warnings fail the gate."""
     exit_zero: bool = False
     """Report-only: a failed gate exits 0 (errors still do not)."""
+    checkpoint: Path | None = None
+    """Append-only per-batch records; a rerun with the same fingerprint resumes from them."""
     isolate: bool = True
     """Run the scan in a child process under ``timeout_s`` and ``max_memory_mb``."""
     timeout_s: float = Field(default=3600.0, gt=0)

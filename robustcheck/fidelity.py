@@ -36,6 +36,13 @@ class Agreement:
         self.top1_agree += int(agree.sum())
         self.n += int(deployed.shape[0])
 
+    def merge(self, other: Agreement) -> Agreement:
+        return Agreement(
+            max_abs_diff=max(self.max_abs_diff, other.max_abs_diff),
+            top1_agree=self.top1_agree + other.top1_agree,
+            n=self.n + other.n,
+        )
+
     @property
     def top1(self) -> float:
         return self.top1_agree / self.n if self.n else 1.0

@@ -25,6 +25,7 @@ from robustcheck.attacks import (
 )
 from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
+from robustcheck.checkpoint import Checkpoint, fingerprint
 from robustcheck.config import ScanConfig
 from robustcheck.contract import (
     Normalisation,
@@ -99,7 +100,12 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         thresholds=_thresholds(config),
         output_kind=config.output_kind,
     )
-    tally = scan(plan, dataset, backend, progress)
+    checkpoint = None
+    if config.checkpoint is not None:
+        checkpoint = Checkpoint.open(
+            config.checkpoint, _fingerprint(config, backend, dataset, manifest)
+        )
+    tally = scan(plan, dataset, backend, progress, checkpoint)
     warnings = [*backend.info.notes, *dataset.notes, *warnings]
     warnings += _fail_closed(tally, dataset, backend, config.allow_low_accuracy)
     results = [
@@ -155,7 +161,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         ),
         input=_input_section(config, norm),
         gradient=GradientSection(
-            evaluations=backend.gradient_evaluations,
+            evaluations=tally.gradient_evaluations,
             zero_gradient_samples=tally.zero_gradient,
         ),
         stability=StabilitySection(
@@ -234,6 +240,26 @@ def _input_section(config: ScanConfig, norm: Normalisation | None) -> InputSecti
         std=config.std,
         deployed_dtype=config.deployed_dtype or "float32",
         eps_model_units=eps_units,
+    )
+
+
+def _fingerprint(
+    config: ScanConfig, backend: Backend, dataset: Dataset, manifest: str | None
+) -> str:
+    """Everything that determines the numbers; paths and report options do not."""
+    settings = config.model_dump(
+        mode="json",
+        exclude={"model", "data", "labels_file", "checkpoint", "baseline", "exit_zero", "strict",
+                 "isolate", "timeout_s", "max_memory_mb", "policy_source"},
+    )  # fmt: skip
+    return fingerprint(
+        {
+            "model": backend.info.sha256,
+            "data": dataset.sha256,
+            "manifest": manifest,
+            "settings": settings,
+            "versions": _versions().model_dump(),
+        }
     )
 
 

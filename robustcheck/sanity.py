@@ -32,6 +32,9 @@ class Stability:
         self.tied += int((margin == 0).sum())
         self.fragile += int((margin < FRAGILE_MARGIN).sum())
 
+    def merge(self, other: Stability) -> Stability:
+        return Stability(self.n + other.n, self.tied + other.tied, self.fragile + other.fragile)
+
 
 def check_finite(scores: np.ndarray, where: str, start: int) -> None:
     bad = ~np.isfinite(scores).all(axis=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -51,6 +52,17 @@ def check_model_file(path: Path) -> None:
         raise ModelError(f"{path}: the model file is empty")
 
 
+DEFAULT_THREADS = 4
+"""Fixed intra-op threads for torch and onnxruntime: reductions may round differently per count."""
+
+
+def _deterministic_torch() -> None:
+    import torch
+
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.set_num_threads(max(1, min(DEFAULT_THREADS, os.cpu_count() or 1)))
+
+
 def load_backend(
     path: Path,
     *,
@@ -63,6 +75,7 @@ def load_backend(
     fmt = detect_format(path, model_format)
     check_model_file(path)
     sha256 = file_sha256(path)
+    _deterministic_torch()
     if fmt == "torchscript":
         from robustcheck.backends.torch_program import load_torchscript
 

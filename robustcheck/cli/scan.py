@@ -200,6 +200,11 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
     "--html", "html_path", type=_REPORT_PATH, help="Write a self-contained HTML report here."
 )
 @click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Record each finished batch here; rerunning the same scan resumes from it.",
+)
+@click.option(
     "--timeout",
     "timeout_s",
     type=_POSITIVE,
@@ -280,6 +285,7 @@ def scan(model: Path, data: Path, eps: tuple[float, ...], **opts: Any) -> int:
         baseline=opts["baseline"],
         strict=opts["strict"],
         exit_zero=opts["exit_zero"],
+        checkpoint=opts["checkpoint"],
         isolate=not opts["no_isolation"],
         timeout_s=opts["timeout_s"],
         max_memory_mb=opts["max_memory_mb"],
@@ -349,7 +355,8 @@ def run_and_report(config: Any, *, paths: dict[str, Path], progress: bool | None
     from robustcheck.runner import run
 
     targets = ReportTargets(paths)
-    targets.check_not_inputs([config.model, config.data])
+    inputs = [config.model, config.data, *([config.checkpoint] if config.checkpoint else [])]
+    targets.check_not_inputs(inputs)
     targets.write_stubs("the scan started and has not finished (or was interrupted)")
     try:
         with _progress_bar(progress) as callback:

@@ -15,7 +15,6 @@ from robustcheck.errors import ModelError, RuntimeEnvironmentError
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
-DEFAULT_THREADS = 4
 _QUIET = 3  # onnxruntime severity: errors only
 
 
@@ -47,6 +46,8 @@ def providers_for(device: Device) -> list[str]:
 
 
 def default_threads() -> int:
+    from robustcheck.backends.loader import DEFAULT_THREADS
+
     return max(1, min(DEFAULT_THREADS, os.cpu_count() or 1))
 
 
