@@ -15,6 +15,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	@# Prefer a torch that is already importable, otherwise the CPU build, before the package pulls one in.
 	$(BIN)/python -c "import torch" 2>/dev/null || { [ -z "$(TORCH_SPEC)" ] || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"; }
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-jsonl
 	@touch $@
 
 setup: $(VENV)/.installed

@@ -6,17 +6,14 @@ No printing and no exiting here: the CLI does both.
 from __future__ import annotations
 
 import logging
-import platform
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
-from importlib import metadata
 from typing import Literal
-
-import numpy as np
 
 from robustcheck._results import attack_result
 from robustcheck._scan import Plan, Progress, Tally, scan
-from robustcheck._version import __version__
+from robustcheck._sections import data_section, input_section, policy_section, versions
 from robustcheck.attacks import (
     FGSM,
     InputDomain,
@@ -37,23 +34,19 @@ from robustcheck.data import Dataset, load_dataset, select
 from robustcheck.errors import DataError, MeasurementError
 from robustcheck.exit_codes import ExitCode
 from robustcheck.fidelity import fidelity_section, tolerance_for
+from robustcheck.plugins import data_registry
 from robustcheck.policy.evaluate import evaluate, verdict
-from robustcheck.policy.load import canonical_dict, policy_sha256
 from robustcheck.reports.json_report import read as read_report
 from robustcheck.reports.model import (
     AttackResult,
     Check,
-    DataSection,
     EnvironmentSection,
     GradientSection,
-    InputSection,
     Interval,
     ModelSection,
-    PolicySection,
     Report,
     SettingsSection,
     StabilitySection,
-    Versions,
 )
 from robustcheck.sanity import (
     FRAGILE_MARGIN,
@@ -149,7 +142,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             n_classes=tally.n_classes,
             input_shape=list(backend.info.input_shape),
         ),
-        data=_data_section(config, dataset, manifest),
+        data=data_section(config, dataset, manifest),
         settings=SettingsSection(
             eps=config.eps,
             attacks=[a.name for a in attacks],
@@ -159,7 +152,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             input_range=None if domain is None else Interval(lo=domain.lo, hi=domain.hi),
             input_range_source=domain_source,
         ),
-        input=_input_section(config, norm),
+        input=input_section(config, norm),
         gradient=GradientSection(
             evaluations=tally.gradient_evaluations,
             zero_gradient_samples=tally.zero_gradient,
@@ -172,10 +165,10 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         fidelity=fidelity,
         results=results,
         checks=checks,
-        policy=_policy_section(config),
+        policy=policy_section(config),
         examples=tally.examples,
         warnings=warnings,
-        versions=_versions(),
+        versions=versions(),
         environment=EnvironmentSection(
             device=backend.info.device, threads=backend.info.threads, deterministic=True
         ),
@@ -185,8 +178,15 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
 
 
 def _load_data(config: ScanConfig) -> tuple[Dataset, str | None]:
+    registry, plugins = data_registry()
+    broken = [
+        f"data-loader plugin {p.name!r} ({p.value}) was skipped: {p.error}"
+        for p in plugins
+        if p.error
+    ]
     dataset = load_dataset(
         config.data,
+        registry=registry,
         data_format=config.data_format,
         x_key=config.x_key,
         y_key=config.y_key,
@@ -197,28 +197,11 @@ def _load_data(config: ScanConfig) -> tuple[Dataset, str | None]:
         layout=config.layout,
         class_order=config.class_order,
     )
+    if broken:
+        dataset = replace(dataset, notes=(*dataset.notes, *broken))
     if config.limit is None and config.per_class is None:
         return dataset, None
     return select(dataset, limit=config.limit, per_class=config.per_class, seed=config.seed)
-
-
-def _data_section(config: ScanConfig, dataset: Dataset, manifest: str | None) -> DataSection:
-    subset = manifest is not None
-    parts = [f"--per-class {config.per_class}"] * (config.per_class is not None)
-    parts += [f"--limit {config.limit}"] * (config.limit is not None)
-    return DataSection(
-        path=dataset.path,
-        sha256=dataset.sha256,
-        format=dataset.format,
-        n_samples=dataset.n_samples,
-        labels="provided" if dataset.y is not None else "predicted",
-        x_key=dataset.x_key,
-        y_key=dataset.y_key,
-        class_names=None if dataset.class_names is None else list(dataset.class_names),
-        n_file_samples=dataset.source.n if subset else None,
-        selection=f"{', '.join(parts)}, seed {config.seed}" if subset else None,
-        manifest_sha256=manifest,
-    )
 
 
 def _normalisation(config: ScanConfig, dataset: Dataset) -> Normalisation | None:
@@ -227,20 +210,6 @@ def _normalisation(config: ScanConfig, dataset: Dataset) -> Normalisation | None
     mean = config.mean or [0.0]
     std = config.std or [1.0]
     return Normalisation.build(mean, std, config.layout, dataset.sample_shape)
-
-
-def _input_section(config: ScanConfig, norm: Normalisation | None) -> InputSection:
-    eps_units = None
-    if norm is not None:
-        std = norm.std.reshape(-1).astype(float).tolist()
-        eps_units = [[e / s for s in std] for e in config.eps]
-    return InputSection(
-        layout=config.layout,
-        mean=config.mean,
-        std=config.std,
-        deployed_dtype=config.deployed_dtype or "float32",
-        eps_model_units=eps_units,
-    )
 
 
 def _fingerprint(
@@ -258,7 +227,7 @@ def _fingerprint(
             "data": dataset.sha256,
             "manifest": manifest,
             "settings": settings,
-            "versions": _versions().model_dump(),
+            "versions": versions().model_dump(),
         }
     )
 
@@ -371,37 +340,10 @@ def _evaluate(config: ScanConfig, results: list[AttackResult], dataset: Dataset)
     return evaluate(config.policy, results, baseline=baseline, class_names=names)
 
 
-def _policy_section(config: ScanConfig) -> PolicySection | None:
-    if config.policy is None:
-        return None
-    return PolicySection(
-        source=config.policy_source or "api",
-        sha256=policy_sha256(config.policy),
-        resolved=canonical_dict(config.policy),
-    )
-
-
 def _exit_code(outcome: str, *, exit_zero: bool) -> ExitCode:
     if outcome == "pass" or (outcome == "fail" and exit_zero):
         return ExitCode.OK
     return ExitCode.POLICY_FAILED if outcome == "fail" else ExitCode.INPUT_ERROR
-
-
-def _versions() -> Versions:
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return Versions(
-        robustcheck=__version__,
-        python=platform.python_version(),
-        numpy=np.__version__,
-        torch=version("torch"),
-        onnx=version("onnx"),
-        onnxruntime=version("onnxruntime-gpu") or version("onnxruntime"),
-    )
 
 
 __all__ = ["Progress", "resolve_domain", "run"]

@@ -15,6 +15,7 @@ from robustcheck._version import __version__
 from robustcheck.cli._terminal import err
 from robustcheck.cli.demo import demo
 from robustcheck.cli.inspect_cmd import inspect_command
+from robustcheck.cli.plugins_cmd import plugins_command
 from robustcheck.cli.policy import policy
 from robustcheck.cli.report import report
 from robustcheck.cli.scan import scan
@@ -43,6 +44,7 @@ cli.add_command(scan)
 cli.add_command(demo)
 cli.add_command(inspect_command)
 cli.add_command(policy)
+cli.add_command(plugins_command)
 cli.add_command(report)
 
 

@@ -99,8 +99,9 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 )
 @click.option(
     "--data-format",
-    type=click.Choice(["npz", "npy", "csv", "images"]),
-    help="Override the data format guessed from the extension (a folder is images).",
+    metavar="NAME",
+    help="Override the data format guessed from the extension: npz, npy, csv, images, or a "
+    "plugin's (robustcheck plugins lists them).",
 )
 @click.option(
     "--labels-file",

@@ -1,0 +1,75 @@
+"""Building the report's provenance sections from the scan's configuration and inputs."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+import numpy as np
+
+from robustcheck._version import __version__
+from robustcheck.config import ScanConfig
+from robustcheck.contract import Normalisation
+from robustcheck.data import Dataset
+from robustcheck.policy.load import canonical_dict, policy_sha256
+from robustcheck.reports.model import DataSection, InputSection, PolicySection, Versions
+
+
+def data_section(config: ScanConfig, dataset: Dataset, manifest: str | None) -> DataSection:
+    subset = manifest is not None
+    parts = [f"--per-class {config.per_class}"] * (config.per_class is not None)
+    parts += [f"--limit {config.limit}"] * (config.limit is not None)
+    return DataSection(
+        path=dataset.path,
+        sha256=dataset.sha256,
+        format=dataset.format,
+        n_samples=dataset.n_samples,
+        labels="provided" if dataset.y is not None else "predicted",
+        x_key=dataset.x_key,
+        y_key=dataset.y_key,
+        class_names=None if dataset.class_names is None else list(dataset.class_names),
+        n_file_samples=dataset.source.n if subset else None,
+        selection=f"{', '.join(parts)}, seed {config.seed}" if subset else None,
+        manifest_sha256=manifest,
+    )
+
+
+def input_section(config: ScanConfig, norm: Normalisation | None) -> InputSection:
+    eps_units = None
+    if norm is not None:
+        std = norm.std.reshape(-1).astype(float).tolist()
+        eps_units = [[e / s for s in std] for e in config.eps]
+    return InputSection(
+        layout=config.layout,
+        mean=config.mean,
+        std=config.std,
+        deployed_dtype=config.deployed_dtype or "float32",
+        eps_model_units=eps_units,
+    )
+
+
+def policy_section(config: ScanConfig) -> PolicySection | None:
+    if config.policy is None:
+        return None
+    return PolicySection(
+        source=config.policy_source or "api",
+        sha256=policy_sha256(config.policy),
+        resolved=canonical_dict(config.policy),
+    )
+
+
+def versions() -> Versions:
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return Versions(
+        robustcheck=__version__,
+        python=platform.python_version(),
+        numpy=np.__version__,
+        torch=version("torch"),
+        onnx=version("onnx"),
+        onnxruntime=version("onnxruntime-gpu") or version("onnxruntime"),
+    )
