@@ -28,7 +28,9 @@ class Hog(torch.nn.Module):
 
 def _scan(capsys, model, data, report, *extra):
     start = time.monotonic()
-    code = main(["scan", str(model), "--data", str(data), "--eps", "0.1", "--json", str(report), *extra])
+    code = main(
+        ["scan", str(model), "--data", str(data), "--eps", "0.1", "--json", str(report), *extra]
+    )
     elapsed = time.monotonic() - start
     return code, capsys.readouterr().err, elapsed
 
@@ -46,7 +48,9 @@ def test_hung_model_is_stopped_by_the_timeout(capsys, tmp_path, digits_npz):
 def test_memory_hog_is_stopped_by_the_cap(capsys, tmp_path, digits_npz):
     model = tmp_path / "hog.pt"
     torch.jit.save(torch.jit.script(Hog()), str(model))
-    code, err, elapsed = _scan(capsys, model, digits_npz, tmp_path / "r.json", "--max-memory", "1500")
+    code, err, elapsed = _scan(
+        capsys, model, digits_npz, tmp_path / "r.json", "--max-memory", "1500"
+    )
     assert code == 5
     assert len(err.strip().splitlines()) == 1 and "--max-memory" in err
     assert elapsed < 60
