@@ -58,10 +58,6 @@ class NormalisedBackend:
         self._norm = norm
         self.info: ModelInfo = inner.info
 
-    @property
-    def gradient_evaluations(self) -> int:
-        return self._inner.gradient_evaluations
-
     def scores(self, x: np.ndarray) -> np.ndarray:
         return self._inner.scores(self._norm.apply(x))
 

@@ -13,8 +13,12 @@ once p_y rounds to 1). For probabilities p (NLL of log p): dJ/dp = -1/p_y on the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import torch
 
+from robustcheck.backends.base import GradientResult
 from robustcheck.backends.output import OutputKind
 
 
@@ -42,3 +46,28 @@ def input_gradient(
     grad_scores = output_gradient(scores, y, kind).to(scores.dtype)
     (grad,) = torch.autograd.grad(scores, x, grad_outputs=grad_scores)
     return grad
+
+
+def gradient_result(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: np.ndarray,
+    kind: OutputKind,
+    batch: int | None,
+) -> GradientResult:
+    """One forward pass (in zero-padded chunks of ``batch`` rows for fixed-batch models) and one
+    backward pass: ∇ₓJ up to a positive per-sample factor, and the scores it came from."""
+    x = x.requires_grad_(True)
+    chunk = batch or x.shape[0]
+    outs = []
+    for start in range(0, x.shape[0], chunk):
+        part = x[start : start + chunk]
+        real = part.shape[0]
+        if real < chunk:
+            part = torch.cat([part, part.new_zeros((chunk - real, *part.shape[1:]))])
+        outs.append(forward(part)[:real])
+    scores = torch.cat(outs)
+    grad = input_gradient(x, scores, torch.from_numpy(np.asarray(y, dtype=np.int64)), kind)
+    return GradientResult(
+        gradient=grad.to(torch.float64).numpy(), scores=scores.detach().to(torch.float64).numpy()
+    )

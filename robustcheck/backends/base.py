@@ -52,11 +52,6 @@ class Backend(Protocol):
 
     info: ModelInfo
 
-    @property
-    def gradient_evaluations(self) -> int:
-        """How many forward+backward passes have run (one per batch for FGSM)."""
-        ...
-
     def scores(self, x: np.ndarray) -> np.ndarray:
         """Class scores ``[N, C]`` (float64) from the deployed runtime."""
         ...

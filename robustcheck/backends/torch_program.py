@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from robustcheck.backends._batching import run_in_fixed_batches
-from robustcheck.backends._loss import input_gradient
+from robustcheck.backends._loss import gradient_result
 from robustcheck.backends.base import GradientResult, ModelInfo
 from robustcheck.backends.output import OutputKind, class_scores, scores_shape
 from robustcheck.errors import ModelError, UnsupportedModelError
@@ -33,11 +33,6 @@ class TorchProgramBackend:
         self._module = module
         self.info = info
         self._static_batch = static_batch
-        self._gradient_evaluations = 0
-
-    @property
-    def gradient_evaluations(self) -> int:
-        return self._gradient_evaluations
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self._module(x)
@@ -60,25 +55,13 @@ class TorchProgramBackend:
     def differentiable_scores(self, x: np.ndarray) -> np.ndarray:
         return self.scores(x)
 
+    def _scores_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        out = self._forward(x)
+        return out.reshape(scores_shape(tuple(out.shape), self.info.path))
+
     def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:
-        self._gradient_evaluations += 1
-        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).requires_grad_(True)
-        yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
-        chunk = self._static_batch or x.shape[0]
-        outs = []
-        for start in range(0, x.shape[0], chunk):
-            part = xt[start : start + chunk]
-            real = part.shape[0]
-            if real < chunk:
-                part = torch.cat([part, part.new_zeros((chunk - real, *part.shape[1:]))])
-            outs.append(self._forward(part)[:real])
-        scores = torch.cat(outs)
-        scores = scores.reshape(scores_shape(tuple(scores.shape), self.info.path))
-        grad = input_gradient(xt, scores, yt, kind)
-        return GradientResult(
-            gradient=grad.to(torch.float64).numpy(),
-            scores=scores.detach().to(torch.float64).numpy(),
-        )
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        return gradient_result(self._scores_tensor, xt, y, kind, self._static_batch)
 
 
 def _model_info(path: Path, fmt: str, sha256: str, shape: tuple[int | None, ...]) -> ModelInfo:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from robustcheck.backends._batching import run_in_fixed_batches
-from robustcheck.backends._loss import input_gradient
+from robustcheck.backends._loss import gradient_result
 from robustcheck.backends.base import GradientResult, ModelInfo
 from robustcheck.backends.onnx.io import (
     InputSpec,
@@ -40,11 +40,6 @@ class OnnxBackend:
         self._input = input_spec
         self._output = output_spec
         self._twin_dtype = twin_dtype
-        self._gradient_evaluations = 0
-
-    @property
-    def gradient_evaluations(self) -> int:
-        return self._gradient_evaluations
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         def run(chunk: np.ndarray) -> np.ndarray:
@@ -74,21 +69,8 @@ class OnnxBackend:
         return run_in_fixed_batches(run, x, self._input.static_batch)
 
     def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:
-        self._gradient_evaluations += 1
-        xt = self._as_twin_input(x).requires_grad_(True)
-        chunk = self._input.static_batch or x.shape[0]
-        outs = []
-        for start in range(0, x.shape[0], chunk):
-            part = xt[start : start + chunk]
-            real = part.shape[0]
-            if real < chunk:
-                part = torch.cat([part, part.new_zeros((chunk - real, *part.shape[1:]))])
-            outs.append(self._twin_forward(part)[:real])
-        scores = torch.cat(outs)
-        grad = input_gradient(xt, scores, torch.from_numpy(np.asarray(y, dtype=np.int64)), kind)
-        return GradientResult(
-            gradient=grad.to(torch.float64).numpy(),
-            scores=scores.detach().to(torch.float64).numpy(),
+        return gradient_result(
+            self._twin_forward, self._as_twin_input(x), y, kind, self._input.static_batch
         )
 
 
