@@ -39,6 +39,7 @@ def open_regular(path: Path, *, follow_symlinks: bool = True) -> Iterator[tuple[
     ``follow_symlinks=False`` a symlink in the last component fails to open at all.
     """
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | (0 if follow_symlinks else _NOFOLLOW)
+    flags |= getattr(os, "O_NONBLOCK", 0)  # a FIFO must be refused, not waited on for a writer
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:

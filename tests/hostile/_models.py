@@ -1,0 +1,219 @@
+"""Hostile model files: broken, disguised, special, oversized or unsupported."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from hostile import _onnx
+from hostile._bugs import HASH_BEFORE_SIZE, SYMLINK_LOOP
+from hostile._case import INPUT, Case, Shared, random_bytes, scan, write
+from onnx import TensorProto, numpy_helper
+
+PWNED = "pwned-by-unpickling"
+"""A pickled payload creates this file when it is unpickled; the tree snapshot catches it."""
+
+
+def _truncated(source: str, suffix: str):
+    def build(tmp: Path, fx: Shared) -> list[str]:
+        data = getattr(fx, source).read_bytes()
+        model = write(tmp / f"model{suffix}", data[: len(data) // 2])
+        return scan(tmp, model, fx.npz)
+
+    return build
+
+
+def _content(suffix: str, content: bytes | str):
+    def build(tmp: Path, fx: Shared) -> list[str]:
+        return scan(tmp, write(tmp / f"model{suffix}", content), fx.npz)
+
+    return build
+
+
+def _renamed(source: str, suffix: str):
+    def build(tmp: Path, fx: Shared) -> list[str]:
+        model = tmp / f"model{suffix}"
+        shutil.copyfile(getattr(fx, source), model)
+        return scan(tmp, model, fx.npz)
+
+    return build
+
+
+def _symlink(suffix: str, target: str):
+    def build(tmp: Path, fx: Shared) -> list[str]:
+        model = tmp / f"model{suffix}"
+        model.symlink_to(target)
+        return scan(tmp, model, fx.npz)
+
+    return build
+
+
+def _directory(tmp: Path, fx: Shared) -> list[str]:
+    (tmp / "model.onnx").mkdir()
+    return scan(tmp, tmp / "model.onnx", fx.npz)
+
+
+def _fifo(tmp: Path, fx: Shared) -> list[str]:
+    os.mkfifo(tmp / "model.pt")
+    return scan(tmp, tmp / "model.pt", fx.npz)
+
+
+def _missing(tmp: Path, fx: Shared) -> list[str]:
+    return scan(tmp, tmp / "absent.pt", fx.npz)
+
+
+def _symlink_loop(tmp: Path, fx: Shared) -> list[str]:
+    (tmp / "model.pt").symlink_to("model.pt")
+    return scan(tmp, tmp / "model.pt", fx.npz)
+
+
+def _sparse_onnx(tmp: Path, fx: Shared) -> list[str]:
+    """A 1 TiB .onnx (sparse: no disk used), far beyond protobuf's 2 GiB: refused from its size."""
+    model = tmp / "model.onnx"
+    with model.open("wb") as handle:
+        handle.truncate(2**40)
+    argv = scan(tmp, model, fx.npz)
+    argv[argv.index("--timeout") + 1] = "5"  # the size alone should refuse it at once
+    return argv
+
+
+def _onnx_variant(**options):
+    def build(tmp: Path, fx: Shared) -> list[str]:
+        model = _onnx.save(_onnx.linear(fx.linear_weights, **options), tmp / "model.onnx")
+        return scan(tmp, model, fx.npz)
+
+    return build
+
+
+def _onnx_ir_too_new(tmp: Path, fx: Shared) -> list[str]:
+    model = _onnx.linear(fx.linear_weights)
+    model.ir_version = 99
+    return scan(tmp, _onnx.save(model, tmp / "model.onnx"), fx.npz)
+
+
+def _onnx_huge_initializer(tmp: Path, fx: Shared) -> list[str]:
+    """An initializer whose dims declare 2**62 floats but which holds 4 bytes."""
+    model = _onnx.linear(fx.linear_weights)
+    weights = model.graph.initializer[0]
+    del weights.dims[:]
+    weights.dims.extend([2**31, 2**31])
+    weights.raw_data = b"\0\0\0\0"
+    return scan(tmp, _onnx.save(model, tmp / "model.onnx"), fx.npz)
+
+
+def _onnx_opset_too_new(tmp: Path, fx: Shared) -> list[str]:
+    model = _onnx.linear(fx.linear_weights)
+    model.opset_import[0].version = 999
+    return scan(tmp, _onnx.save(model, tmp / "model.onnx"), fx.npz)
+
+
+def _onnx_string_weights(tmp: Path, fx: Shared) -> list[str]:
+    """An initializer of strings where the MatMul needs floats."""
+    model = _onnx.linear(fx.linear_weights)
+    model.graph.initializer[0].CopyFrom(
+        numpy_helper.from_array(fx.linear_weights.astype(str).astype(object), "W")
+    )
+    return scan(tmp, _onnx.save(model, tmp / "model.onnx"), fx.npz)
+
+
+def _onnx_format_override(tmp: Path, fx: Shared) -> list[str]:
+    """A TorchScript archive declared as ONNX with --model-format."""
+    model = tmp / "model.pt"
+    shutil.copyfile(fx.cnn_pt, model)
+    return scan(tmp, model, fx.npz, "--model-format", "onnx")
+
+
+class _Payload:
+    """Unpickling this opens (creates) a file: what a malicious ``torch.save`` archive does."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (str(self.target), "w"))
+
+
+def _pickle_payload(suffix: str):
+    def build(tmp: Path, fx: Shared) -> list[str]:
+        model = tmp / f"model{suffix}"
+        torch.save({"model": _Payload(tmp / PWNED)}, str(model))
+        return scan(tmp, model, fx.npz)
+
+    return build
+
+
+def _control_characters(tmp: Path, fx: Shared) -> list[str]:
+    model = write(tmp / "evil\n::error::forged\r.pt", random_bytes(512))
+    return scan(tmp, model, fx.npz)
+
+
+def _onnx_with_nan_weights(tmp: Path, fx: Shared) -> list[str]:
+    weights = fx.linear_weights.copy()
+    weights[:] = float("nan")
+    return scan(tmp, _onnx.save(_onnx.linear(weights), tmp / "model.onnx"), fx.npz)
+
+
+LFS_POINTER = (
+    "version https://git-lfs.github.com/spec/v1\n"
+    "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+    "size 1048576\n"
+)
+
+CASES = [
+    Case("model-pt-truncated", _truncated("cnn_pt", ".pt"), INPUT, "{tmp}/model.pt"),
+    Case("model-pt2-truncated", _truncated("cnn_pt2", ".pt2"), INPUT, "{tmp}/model.pt2"),
+    Case("model-onnx-truncated", _truncated("linear_onnx", ".onnx"), INPUT, "{tmp}/model.onnx"),
+    Case("model-onnx-empty", _content(".onnx", b""), INPUT, "{tmp}/model.onnx"),
+    Case("model-pt-empty", _content(".pt", b""), INPUT, "{tmp}/model.pt"),
+    Case("model-pt-random-bytes", _content(".pt", random_bytes(4096)), INPUT, "{tmp}/model.pt"),
+    Case(
+        "model-onnx-random-bytes", _content(".onnx", random_bytes(4096)), INPUT, "{tmp}/model.onnx"
+    ),
+    Case("model-onnx-git-lfs-pointer", _content(".onnx", LFS_POINTER), INPUT, "git lfs pull"),
+    Case(
+        "model-wrong-extension",
+        _renamed("cnn_pt", ".bin"),
+        INPUT,
+        "{tmp}/model.bin",
+    ),
+    Case("model-onnx-named-pt", _renamed("linear_onnx", ".pt"), INPUT, "{tmp}/model.pt"),
+    Case("model-pt-declared-onnx", _onnx_format_override, INPUT, "{tmp}/model.pt"),
+    Case("model-directory", _directory, INPUT, "{tmp}/model.onnx"),
+    Case("model-fifo", _fifo, INPUT, "{tmp}/model.pt"),
+    Case("model-symlink-dev-zero", _symlink(".pt", "/dev/zero"), INPUT, "{tmp}/model.pt"),
+    Case("model-symlink-dev-urandom", _symlink(".onnx", "/dev/urandom"), INPUT, "{tmp}/model.onnx"),
+    Case("model-symlink-loop", _symlink_loop, INPUT, "{tmp}/model.pt", bug=SYMLINK_LOOP),
+    Case("model-missing", _missing, INPUT, "{tmp}/absent.pt"),
+    Case("model-onnx-sparse-1tib", _sparse_onnx, INPUT, "{tmp}/model.onnx", bug=HASH_BEFORE_SIZE),
+    Case(
+        "model-onnx-initializer-declares-2**62-floats",
+        _onnx_huge_initializer,
+        INPUT,
+        "{tmp}/model.onnx",
+    ),
+    Case(
+        "model-onnx-custom-op-domain",
+        _onnx_variant(custom_domain="com.attacker"),
+        INPUT,
+        "{tmp}/model.onnx",
+    ),
+    Case("model-onnx-ir-version-too-new", _onnx_ir_too_new, INPUT, "{tmp}/model.onnx"),
+    Case("model-onnx-opset-too-new", _onnx_opset_too_new, INPUT, "{tmp}/model.onnx"),
+    Case("model-onnx-no-outputs", _onnx_variant(outputs=False), INPUT, "{tmp}/model.onnx"),
+    Case(
+        "model-onnx-integer-input",
+        _onnx_variant(input_type=TensorProto.INT64),
+        INPUT,
+        "{tmp}/model.onnx",
+    ),
+    Case("model-onnx-two-inputs", _onnx_variant(second_input=True), INPUT, "{tmp}/model.onnx"),
+    Case("model-onnx-string-weights", _onnx_string_weights, INPUT, "{tmp}/model.onnx"),
+    Case("model-onnx-nan-weights", _onnx_with_nan_weights, INPUT, "{tmp}/model.onnx"),
+    Case("model-pt2-is-renamed-pt", _renamed("cnn_pt", ".pt2"), INPUT, "{tmp}/model.pt2"),
+    Case("model-pt-is-renamed-pt2", _renamed("cnn_pt2", ".pt"), INPUT, "{tmp}/model.pt"),
+    Case("model-pt-pickle-payload", _pickle_payload(".pt"), INPUT, "{tmp}/model.pt"),
+    Case("model-pt2-pickle-payload", _pickle_payload(".pt2"), INPUT, "{tmp}/model.pt2"),
+    Case("model-name-with-control-characters", _control_characters, INPUT, "evil"),
+]
