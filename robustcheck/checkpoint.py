@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,10 @@ class Checkpoint:
 
     @classmethod
     def open(cls, path: Path, fp: str) -> Checkpoint:
-        if not path.exists():
+        if not os.path.lexists(path):
             _append(path, {"format": FORMAT, "fingerprint": fp})
             return cls(path, fp, {})
-        _drop_partial_record(path)
-        lines = _read_lines(path)
+        lines = _parse(path, _read_whole_records(path))
         header = lines[0] if lines else {}
         if header.get("format") != FORMAT:
             raise InputError(f"--checkpoint {path}: not a robustcheck checkpoint")
@@ -49,8 +49,10 @@ class Checkpoint:
                 hint="delete it to start over",
             )
         done: dict[int, dict[str, Any]] = {}
-        for record in lines[1:]:
-            start = int(record["start"])
+        for number, record in enumerate(lines[1:], start=2):
+            start = record.get("start")
+            if not isinstance(start, int) or isinstance(start, bool):
+                raise InputError(f"--checkpoint {path}:{number}: a record without a batch start")
             if start in done:
                 raise InputError(f"--checkpoint {path}: batch {start} is recorded twice")
             done[start] = record
@@ -70,29 +72,40 @@ class Checkpoint:
             )
 
 
-def _drop_partial_record(path: Path) -> None:
-    """A crash can cut the last record short: drop it, so that batch is redone and appends stay whole."""
+def _read_whole_records(path: Path) -> bytes:
+    """The checkpoint's complete records. A crash can cut the last one short: it is dropped from
+    the file, so that batch is redone and later appends stay whole. Only a regular file is read (a
+    FIFO or a device would block or never end), and a symlink is not followed."""
+    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        data = path.read_bytes()
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise InputError(f"--checkpoint {path}: cannot open ({exc.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(f"--checkpoint {path}: is not a regular file")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read()
         keep = data.rfind(b"\n") + 1
         if keep < len(data):
-            with path.open("r+b") as handle:
-                handle.truncate(keep)
+            os.ftruncate(fd, keep)
     except OSError as exc:
         raise InputError(f"--checkpoint {path}: unreadable ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    return data[:keep]
 
 
-def _read_lines(path: Path) -> list[dict[str, Any]]:
+def _parse(path: Path, data: bytes) -> list[dict[str, Any]]:
     records = []
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    raise InputError(f"--checkpoint {path}:{number}: not a JSON record") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"--checkpoint {path}: unreadable ({exc})") from None
+    for number, line in enumerate(data.splitlines(), start=1):
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            record = None
+        if not isinstance(record, dict):
+            raise InputError(f"--checkpoint {path}:{number}: not a JSON record")
+        records.append(record)
     return records
 
 

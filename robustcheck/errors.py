@@ -36,6 +36,17 @@ class ModelError(InputError):
     """The model file is missing, unreadable, malformed or its outputs are unusable."""
 
 
+class ModelRejectedBatch(ModelError):
+    """The model raised on a batch: most often data of a shape or layout it does not take."""
+
+    def __init__(self, model: str, shape: list[int], reason: str) -> None:
+        super().__init__(
+            f"{model}: the model failed on a batch of shape {shape} ({reason})",
+            hint="check that the data has the shape and layout the model expects",
+        )
+        self.reason = reason
+
+
 class UnsupportedModelError(ModelError):
     """The model is valid but robustcheck cannot differentiate or run it."""
 

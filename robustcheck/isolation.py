@@ -8,9 +8,11 @@ error and an exit code instead of a dead job with no report.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -25,6 +27,7 @@ from robustcheck.reports.model import Report
 Progress = Callable[[int, int], None]
 _POLL_S = 0.1
 _PRELOAD = ["robustcheck.runner", "numpy", "torch"]
+_ORPHANED = 70
 
 
 def default_max_memory_mb() -> int:
@@ -36,7 +39,21 @@ def default_max_memory_mb() -> int:
     return int(total * 0.8 / 2**20)
 
 
-def _child(conn: Connection, config: ScanConfig) -> None:
+def _watch_parent(alive: Connection) -> None:
+    """Exit as soon as the parent is gone: its end of ``alive`` closes when it exits in any way
+    (even killed, or interrupted while it was still starting this process), and an orphaned scan
+    would otherwise run on with no timeout, holding the CI job's output open."""
+
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            alive.recv()
+        os._exit(_ORPHANED)
+
+    threading.Thread(target=watch, name="robustcheck-parent-watch", daemon=True).start()
+
+
+def _child(conn: Connection, alive: Connection, config: ScanConfig) -> None:
+    _watch_parent(alive)
     from robustcheck.runner import run
 
     def progress(done: int, total: int) -> None:
@@ -72,16 +89,22 @@ def run_isolated(
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
     parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(child, config), name="robustcheck-scan")
-    process.start()
-    child.close()
+    alive_child, alive_parent = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_child, args=(child, alive_child, config), name="robustcheck-scan"
+    )
     try:
+        process.start()
+        child.close()
+        alive_child.close()
         return _supervise(process, parent, config.model, timeout_s, max_memory_mb, progress)
     finally:
-        if process.is_alive():
-            process.kill()
-        process.join()
-        parent.close()
+        if process.pid is not None:
+            if process.is_alive():
+                process.kill()
+            process.join()
+        for conn in (parent, child, alive_child, alive_parent):
+            conn.close()
 
 
 def _supervise(

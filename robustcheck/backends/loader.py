@@ -37,7 +37,9 @@ def detect_format(path: Path, declared: str | None = None) -> str:
     return fmt
 
 
-def check_model_file(path: Path) -> None:
+def check_model_file(path: Path, fmt: str | None = None) -> None:
+    """A regular, non-empty file, and for ONNX no larger than protobuf can parse (checked from its
+    size, before it is hashed: a sparse 1 TiB file must be refused at once, not read)."""
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -50,6 +52,10 @@ def check_model_file(path: Path) -> None:
         raise ModelError(f"{path}: is not a regular file")
     if info.st_size == 0:
         raise ModelError(f"{path}: the model file is empty")
+    if fmt == "onnx":
+        from robustcheck.backends.onnx.model_file import check_model_size
+
+        check_model_size(path, info.st_size)
 
 
 DEFAULT_THREADS = 4
@@ -59,7 +65,13 @@ DEFAULT_THREADS = 4
 def _deterministic_torch() -> None:
     import torch
 
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # torch.use_deterministic_algorithms also sets inductor's flag, importing torch._inductor
+    # (1.2 s per scan); robustcheck never compiles, so set the eager-mode flag alone when we can.
+    eager_only = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if eager_only is not None:
+        eager_only(True, warn_only=True)
+    else:
+        torch.use_deterministic_algorithms(True, warn_only=True)
     torch.set_num_threads(max(1, min(DEFAULT_THREADS, os.cpu_count() or 1)))
 
 
@@ -73,7 +85,7 @@ def load_backend(
 ) -> Backend:
     """Open ``path`` with the backend its format calls for."""
     fmt = detect_format(path, model_format)
-    check_model_file(path)
+    check_model_file(path, fmt)
     sha256 = file_sha256(path)
     _deterministic_torch()
     if fmt == "torchscript":

@@ -18,7 +18,7 @@ from robustcheck.backends._batching import run_in_fixed_batches
 from robustcheck.backends._loss import gradient_result
 from robustcheck.backends.base import GradientResult, ModelInfo
 from robustcheck.backends.output import OutputKind, class_scores, scores_shape
-from robustcheck.errors import ModelError, UnsupportedModelError
+from robustcheck.errors import ModelError, ModelRejectedBatch, UnsupportedModelError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,12 @@ class TorchProgramBackend:
         self._static_batch = static_batch
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self._module(x)
+        try:
+            out = self._module(x)
+        except torch.OutOfMemoryError:
+            raise
+        except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+            raise ModelRejectedBatch(self.info.path, list(x.shape), _last_line(exc)) from None
         if isinstance(out, (tuple, list)):
             out = out[0]
         if not isinstance(out, torch.Tensor):
@@ -62,6 +67,13 @@ class TorchProgramBackend:
     def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         return gradient_result(self._scores_tensor, xt, y, kind, self._static_batch)
+
+
+def _last_line(exc: BaseException) -> str:
+    """The informative end of an error; TorchScript prefixes it with a whole traceback."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    last = lines[-1] if lines else type(exc).__name__
+    return last[:300]
 
 
 def _model_info(path: Path, fmt: str, sha256: str, shape: tuple[int | None, ...]) -> ModelInfo:

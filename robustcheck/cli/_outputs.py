@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,13 +28,13 @@ class ReportTargets:
     """Format name → output path, for the formats asked for."""
 
     def check_not_inputs(self, inputs: list[Path]) -> None:
-        resolved = {p.resolve() for p in inputs}
+        resolved = {_real(p) for p in inputs}
         for fmt, path in self.paths.items():
-            if path.resolve() in resolved:
+            if _real(path) in resolved:
                 raise UsageError(
                     f"--{fmt} {path}: is also an input of the scan; refusing to overwrite it"
                 )
-        if len({p.resolve() for p in self.paths.values()}) < len(self.paths):
+        if len({_real(p) for p in self.paths.values()}) < len(self.paths):
             raise UsageError("two report flags name the same file")
 
     def write_stubs(self, message: str, exit_code: int | None = None) -> None:
@@ -41,8 +42,18 @@ class ReportTargets:
             _write(path, render_stub(fmt, message, exit_code))
 
     def write(self, report: Report) -> None:
-        for fmt, path in self.paths.items():
-            _write(path, RENDERERS[fmt](report))
+        """Write every final report; if one cannot be written, none is left saying it finished."""
+        try:
+            for fmt, path in self.paths.items():
+                _write(path, RENDERERS[fmt](report))
+        except RuntimeEnvironmentError as exc:
+            for fmt, path in self.paths.items():
+                with contextlib.suppress(RuntimeEnvironmentError):
+                    _write(
+                        path,
+                        render_stub(fmt, f"the scan failed: {exc.one_line()}", int(exc.exit_code)),
+                    )
+            raise
 
 
 def append_step_summary(report: Report) -> None:
@@ -57,6 +68,11 @@ def append_step_summary(report: Report) -> None:
         raise RuntimeEnvironmentError(
             f"$GITHUB_STEP_SUMMARY {target}: cannot append ({exc.strerror})"
         ) from None
+
+
+def _real(path: Path) -> str:
+    """The path with symlinks resolved; never raises (a symlink loop stays as it is)."""
+    return os.path.realpath(path)
 
 
 def _write(path: Path, text: str) -> None:

@@ -31,7 +31,7 @@ def inspect_command(model: Path, as_json: bool, allow_external_data: bool) -> in
         raise UsageError(
             f"{model}: inspect reads ONNX models; TorchScript and .pt2 are scanned directly"
         )
-    check_model_file(model)
+    check_model_file(model, "onnx")
     inspection = inspect_onnx(model, allow_external_data=allow_external_data)
     out(inspection.model_dump_json(indent=2) + "\n" if as_json else render(inspection))
     return 3 if inspection.unsupported or inspection.non_differentiable else 0

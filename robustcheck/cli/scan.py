@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -11,10 +12,10 @@ from typing import Any
 
 import click
 
-from robustcheck.cli._options import debug_option
+from robustcheck.cli._options import FiniteFloat, debug_option
 from robustcheck.cli._terminal import out
 
-_POSITIVE = click.FloatRange(min=0, min_open=True)
+_POSITIVE = FiniteFloat(min=0, min_open=True)
 _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 
 
@@ -39,7 +40,7 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 @click.option(
     "--high-confidence",
     "high_confidence",
-    type=click.FloatRange(0, 1, min_open=True),
+    type=FiniteFloat(0, 1, min_open=True),
     default=0.9,
     show_default=True,
     help="τ: an adversarial error counts as high-confidence when its top probability ≥ τ.",
@@ -47,7 +48,7 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise baseline.")
 @click.option(
     "--input-range",
-    type=(float, float),
+    type=(FiniteFloat(), FiniteFloat()),
     default=None,
     metavar="LO HI",
     help="Valid input domain; adversarial inputs are clipped to it. "
@@ -182,7 +183,7 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 )
 @click.option(
     "--max-error-rate",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloat(0, 1),
     default=None,
     help="Gate without a policy file: fail (exit 1) when the FGSM adversarial error rate at any "
     "ε exceeds this.",
@@ -250,47 +251,48 @@ def scan(model: Path, data: Path, eps: tuple[float, ...], **opts: Any) -> int:
     if not all_eps:
         raise click.UsageError("no ε to scan: pass --eps or a --policy with budgets", ctx=None)
     contract = _contract(policy, opts)
-    config = ScanConfig(
-        model=model,
-        data=data,
-        eps=all_eps,
-        data_format=opts["data_format"],
-        labels_file=opts["labels_file"],
-        label_column=opts["label_column"],
-        feature_columns=list(opts["feature_columns"]) or None,
-        image_size=contract["image_size"],
-        layout=contract["layout"] or "NCHW",
-        class_order=opts["class_order"],
-        limit=opts["limit"],
-        per_class=opts["per_class"],
-        mean=contract["mean"],
-        std=contract["std"],
-        deployed_dtype=contract["deployed_dtype"],
-        allow_low_accuracy=opts["allow_low_accuracy"],
-        batch_size=opts["batch_size"],
-        high_confidence=opts["high_confidence"],
-        seed=opts["seed"],
-        input_range=contract["input_range"],
-        output_kind=None if opts["output_kind"] == "auto" else opts["output_kind"],
-        model_format=opts["model_format"],
-        device=opts["device"],
-        output=opts["output_name"],
-        allow_external_data=opts["allow_external_data"],
-        fidelity_tolerance=opts["fidelity_tolerance"],
-        allow_low_fidelity=opts["allow_low_fidelity"],
-        x_key=opts["x_key"],
-        y_key=opts["y_key"],
-        noise_baseline=not opts["no_noise"],
-        policy=policy,
-        policy_source=source,
-        baseline=opts["baseline"],
-        strict=opts["strict"],
-        exit_zero=opts["exit_zero"],
-        checkpoint=opts["checkpoint"],
-        isolate=not opts["no_isolation"],
-        timeout_s=opts["timeout_s"],
-        max_memory_mb=opts["max_memory_mb"],
-    )
+    with _flag_errors():
+        config = ScanConfig(
+            model=model,
+            data=data,
+            eps=all_eps,
+            data_format=opts["data_format"],
+            labels_file=opts["labels_file"],
+            label_column=opts["label_column"],
+            feature_columns=list(opts["feature_columns"]) or None,
+            image_size=contract["image_size"],
+            layout=contract["layout"] or "NCHW",
+            class_order=opts["class_order"],
+            limit=opts["limit"],
+            per_class=opts["per_class"],
+            mean=contract["mean"],
+            std=contract["std"],
+            deployed_dtype=contract["deployed_dtype"],
+            allow_low_accuracy=opts["allow_low_accuracy"],
+            batch_size=opts["batch_size"],
+            high_confidence=opts["high_confidence"],
+            seed=opts["seed"],
+            input_range=contract["input_range"],
+            output_kind=None if opts["output_kind"] == "auto" else opts["output_kind"],
+            model_format=opts["model_format"],
+            device=opts["device"],
+            output=opts["output_name"],
+            allow_external_data=opts["allow_external_data"],
+            fidelity_tolerance=opts["fidelity_tolerance"],
+            allow_low_fidelity=opts["allow_low_fidelity"],
+            x_key=opts["x_key"],
+            y_key=opts["y_key"],
+            noise_baseline=not opts["no_noise"],
+            policy=policy,
+            policy_source=source,
+            baseline=opts["baseline"],
+            strict=opts["strict"],
+            exit_zero=opts["exit_zero"],
+            checkpoint=opts["checkpoint"],
+            isolate=not opts["no_isolation"],
+            timeout_s=opts["timeout_s"],
+            max_memory_mb=opts["max_memory_mb"],
+        )
     paths = {fmt: opts[f"{fmt}_path"] for fmt in ("json", "junit", "markdown", "html")}
     return run_and_report(
         config, paths={k: v for k, v in paths.items() if v is not None}, progress=opts["progress"]
@@ -319,9 +321,37 @@ def _floats(flag: str, text: str | None) -> list[float] | None:
     if text is None:
         return None
     try:
-        return [float(part) for part in text.split(",")]
+        values = [float(part) for part in text.split(",")]
     except ValueError:
-        raise click.UsageError(f"{flag}: expected comma-separated numbers, got {text!r}") from None
+        values = []
+    if not values or not all(math.isfinite(v) for v in values):
+        raise click.UsageError(f"{flag}: expected comma-separated finite numbers, got {text!r}")
+    return values
+
+
+# ScanConfig fields whose flag is not ``--`` + the field name with dashes.
+_FLAGS = {
+    "timeout_s": "--timeout",
+    "max_memory_mb": "--max-memory",
+    "output": "--output",
+    "isolate": "--no-isolation",
+    "noise_baseline": "--no-noise",
+}
+
+
+@contextmanager
+def _flag_errors() -> Iterator[None]:
+    """A value click accepted but the scan settings refuse is a usage error naming its flag."""
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        flag = _FLAGS.get(field, "--" + field.replace("_", "-"))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise click.UsageError(f"{flag}: {message}") from None
 
 
 def _contract(policy: Any, opts: dict[str, Any]) -> dict[str, Any]:
@@ -356,8 +386,7 @@ def run_and_report(config: Any, *, paths: dict[str, Path], progress: bool | None
     from robustcheck.runner import run
 
     targets = ReportTargets(paths)
-    inputs = [config.model, config.data, *([config.checkpoint] if config.checkpoint else [])]
-    targets.check_not_inputs(inputs)
+    targets.check_not_inputs(_input_paths(config))
     targets.write_stubs("the scan started and has not finished (or was interrupted)")
     try:
         with _progress_bar(progress) as callback:
@@ -370,15 +399,24 @@ def run_and_report(config: Any, *, paths: dict[str, Path], progress: bool | None
                 )
             else:
                 report = run(config, progress=callback)
+        append_step_summary(report)  # before the reports: a failure here must not leave a PASS
     except RobustcheckError as exc:
         targets.write_stubs(f"the scan failed: {exc.one_line()}", int(exc.exit_code))
         raise
     targets.write(report)
-    append_step_summary(report)
     out(text.render(report))
     for fmt, path in paths.items():
         out(f"{fmt} report: {path}")
     return report.exit_code
+
+
+def _input_paths(config: Any) -> list[Path]:
+    """Every file the scan reads, which no report flag may name."""
+    optional = [config.checkpoint, config.baseline, config.labels_file]
+    source = config.policy_source or ""
+    if source not in ("default", "--max-error-rate") and not source.startswith("builtin:"):
+        optional.append(Path(source))
+    return [config.model, config.data, *(p for p in optional if p is not None)]
 
 
 @contextmanager

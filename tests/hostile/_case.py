@@ -77,7 +77,8 @@ class Case:
     verify: Verify | None = None
     """Further checks after the run (e.g. that a must-work case measured the right thing)."""
     bug: str | None = None
-    """A known robustcheck bug this case exposes: the case is a strict xfail until it is fixed."""
+    """A known robustcheck bug this case exposes (what is wrong, where): the case is a strict xfail
+    until it is fixed. None today; the nine the suite first found are fixed."""
 
 
 def scan(

@@ -10,13 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from hostile._bugs import (
-    CHECKPOINT_NOT_REGULAR,
-    ORPHANED_SCAN,
-    REPORT_OVERWRITES_INPUT,
-    STEP_SUMMARY_AFTER_REPORTS,
-    VALIDATION_IS_INTERNAL,
-)
 from hostile._case import (
     ENVIRONMENT,
     INPUT,
@@ -88,9 +81,9 @@ def _report_is(name: str):
     return build, verify
 
 
-def _report_is_case(name: str, bug: str | None = None) -> Case:
+def _report_is_case(name: str) -> Case:
     build, verify = _report_is(name)
-    return Case(f"arg-json-is-the-{name}", build, USAGE, "--json", verify=verify, bug=bug)
+    return Case(f"arg-json-is-the-{name}", build, USAGE, "--json", verify=verify)
 
 
 def _checkpoint(content: str | None):
@@ -165,15 +158,13 @@ def _spin(tmp: Path, fx: Shared) -> list[str]:
     return scan(tmp, fx.spin_pt, fx.npz, *flags)
 
 
-V = VALIDATION_IS_INTERNAL
-
 ARG_CASES = [
     Case("arg-unknown-flag", _args("--bogus"), USAGE, "--bogus"),
     Case("arg-eps-not-a-number", _args("--eps", "abc"), USAGE, "--eps"),
     Case("arg-eps-zero", _bare("{model}", "--data", "{data}", "--eps", "0"), USAGE, "--eps"),
     Case("arg-eps-negative", _args("--eps", "-0.1"), USAGE, "--eps"),
-    Case("arg-eps-nan", _args("--eps", "nan"), USAGE, "--eps", bug=V),
-    Case("arg-eps-inf", _args("--eps", "inf"), USAGE, "--eps", bug=V),
+    Case("arg-eps-nan", _args("--eps", "nan"), USAGE, "--eps"),
+    Case("arg-eps-inf", _args("--eps", "inf"), USAGE, "--eps"),
     Case("arg-no-eps", _bare("{model}", "--data", "{data}"), USAGE, "--eps"),
     Case("arg-no-data", _bare("{model}", "--eps", "0.1"), USAGE, "--data"),
     Case("arg-no-model", _bare("--data", "{data}", "--eps", "0.1"), USAGE, "MODEL"),
@@ -184,27 +175,24 @@ ARG_CASES = [
         _args("--input-range", "1", "0"),
         USAGE,
         "--input-range",
-        bug=V,
     ),
     Case(
         "arg-input-range-nan",
         _args("--input-range", "nan", "nan"),
         USAGE,
         "--input-range",
-        bug=V,
     ),
     Case("arg-high-confidence-zero", _args("--high-confidence", "0"), USAGE, "--high-confidence"),
     Case("arg-timeout-zero", _args("--timeout", "0"), USAGE, "--timeout"),
-    Case("arg-timeout-nan", _args("--timeout", "nan"), USAGE, "--timeout", bug=V),
+    Case("arg-timeout-nan", _args("--timeout", "nan"), USAGE, "--timeout"),
     Case("arg-max-memory-zero", _args("--max-memory", "0"), USAGE, "--max-memory"),
     Case(
         "arg-fidelity-tolerance-nan",
         _args("--fidelity-tolerance", "nan"),
         USAGE,
         "--fidelity-tolerance",
-        bug=V,
     ),
-    Case("arg-std-zero", _args("--std", "0"), USAGE, "--std", bug=V),
+    Case("arg-std-zero", _args("--std", "0"), USAGE, "--std"),
     Case("arg-mean-not-numbers", _args("--mean", "0.5,abc"), USAGE, "--mean"),
     Case(
         "arg-mean-std-wrong-channel-count",
@@ -232,9 +220,9 @@ ARG_CASES = [
     _report_is_case("data.npy"),
     _report_is_case("model.pt"),
     _report_is_case("checkpoint.jsonl"),
-    _report_is_case("policy.yaml", REPORT_OVERWRITES_INPUT),
-    _report_is_case("baseline.json", REPORT_OVERWRITES_INPUT),
-    _report_is_case("labels.txt", REPORT_OVERWRITES_INPUT),
+    _report_is_case("policy.yaml"),
+    _report_is_case("baseline.json"),
+    _report_is_case("labels.txt"),
     Case(
         "arg-json-in-missing-read-only-dir",
         lambda tmp, fx: scan(
@@ -274,7 +262,6 @@ ARG_CASES = [
         _checkpoint(None),
         INPUT,
         "--checkpoint",
-        bug=CHECKPOINT_NOT_REGULAR,
     ),
 ]
 
@@ -285,7 +272,6 @@ ENV_CASES = [
         ENVIRONMENT,
         "GITHUB_STEP_SUMMARY",
         env={"GITHUB_STEP_SUMMARY": "{tmp}/summary"},
-        bug=STEP_SUMMARY_AFTER_REPORTS,
     ),
     Case(
         "env-step-summary-disk-full",
@@ -293,7 +279,6 @@ ENV_CASES = [
         ENVIRONMENT,
         "GITHUB_STEP_SUMMARY",
         env={"GITHUB_STEP_SUMMARY": "/dev/full"},
-        bug=STEP_SUMMARY_AFTER_REPORTS,
     ),
     Case(
         "env-unwritable-report-dir",
@@ -344,7 +329,6 @@ SIGNAL_CASES = [
         "terminated",
         signal=signal.SIGTERM,
         no_orphans=True,
-        bug=ORPHANED_SCAN,
     ),
 ]
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from hostile._bugs import SHAPE_CRASH
 from hostile._case import INPUT, OK, REPORT, SECURITY, Case, Shared, random_bytes, scan, write
 
 from robustcheck.cli import main
@@ -270,7 +269,6 @@ NPZ_CASES = [
         _npz(lambda fx: {"x": np.repeat(fx.x, 3, axis=1), "y": fx.y}, "cnn_pt"),
         INPUT,
         "{tmp}",
-        bug=SHAPE_CRASH,
     ),
     Case("npz-label-out-of-range", _npz(_labels(lambda y: _set(y, 5, 10))), INPUT, DATA_NPZ),
     Case("npz-label-2**40", _npz(_labels(lambda y: _set(y, 5, 2**40))), INPUT, DATA_NPZ),

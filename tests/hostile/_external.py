@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 from hostile import _onnx
-from hostile._bugs import EXTERNAL_OFFSET_NOT_INT
 from hostile._case import INPUT, SECURITY, Case, Shared, scan
 
 ALLOW = "--allow-external-data"
@@ -89,7 +88,6 @@ CASES = [
         _not_allowed_bad_offset,
         INPUT | SECURITY,
         MODEL,
-        bug=EXTERNAL_OFFSET_NOT_INT,
     ),
     Case("external-missing-file", _missing, INPUT, "weights.bin"),
     Case("external-symlink", _symlink, SECURITY, "weights.bin"),
@@ -106,7 +104,6 @@ CASES = [
         _entries(offset="0x10"),
         INPUT,
         MODEL,
-        bug=EXTERNAL_OFFSET_NOT_INT,
     ),
     Case("external-location-is-fifo", _fifo, SECURITY, "weights.bin"),
 ]

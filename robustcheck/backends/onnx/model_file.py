@@ -32,11 +32,14 @@ class ExternalRef:
     length: int | None
 
 
-def read_onnx(path: Path, *, allow_external_data: bool = False) -> onnx.ModelProto:
-    """Parse, validate and (optionally) load external data for the model at ``path``."""
-    size = path.stat().st_size
+def check_model_size(path: Path, size: int) -> None:
     if size > MAX_MODEL_BYTES:
         raise ModelError(f"{path}: {size} bytes is larger than an ONNX protobuf can be (2 GiB)")
+
+
+def read_onnx(path: Path, *, allow_external_data: bool = False) -> onnx.ModelProto:
+    """Parse, validate and (optionally) load external data for the model at ``path``."""
+    check_model_size(path, path.stat().st_size)
     with path.open("rb") as handle:
         head = handle.read(len(_LFS_POINTER))
     if head == _LFS_POINTER:
@@ -50,7 +53,7 @@ def read_onnx(path: Path, *, allow_external_data: bool = False) -> onnx.ModelPro
         raise ModelError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
     if not model.graph.node or not model.graph.output:
         raise ModelError(f"{path}: the ONNX graph is empty (no nodes or no outputs)")
-    refs = external_refs(model)
+    refs = external_refs(model, path)
     if refs:
         if not allow_external_data:
             names = ", ".join(sorted({r.location for r in refs})[:5])
@@ -81,17 +84,23 @@ def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
                 yield from _tensors(sub)
 
 
-def external_refs(model: onnx.ModelProto) -> list[ExternalRef]:
+def external_refs(model: onnx.ModelProto, path: Path) -> list[ExternalRef]:
     refs = []
     for tensor in _tensors(model.graph):
         if not external_data_helper.uses_external_data(tensor):
             continue
         info = {entry.key: entry.value for entry in tensor.external_data}
+        offset, length = info.get("offset") or "0", info.get("length")
+        if not offset.isdecimal() or not (length is None or length == "" or length.isdecimal()):
+            raise ModelError(
+                f"{path}: tensor {tensor.name[:80]!r} has an external-data offset or length "
+                "that is not a decimal integer"
+            )
         refs.append(
             ExternalRef(
                 location=info.get("location", ""),
-                offset=int(info.get("offset", "0") or 0),
-                length=int(info["length"]) if info.get("length") else None,
+                offset=int(offset),
+                length=int(length) if length else None,
             )
         )
     return refs
