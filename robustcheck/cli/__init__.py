@@ -13,6 +13,7 @@ import click
 
 from robustcheck._version import __version__
 from robustcheck.cli._terminal import err
+from robustcheck.cli.config_cmd import config_group
 from robustcheck.cli.demo import demo
 from robustcheck.cli.inspect_cmd import inspect_command
 from robustcheck.cli.plugins_cmd import plugins_command
@@ -46,6 +47,7 @@ cli.add_command(inspect_command)
 cli.add_command(policy)
 cli.add_command(plugins_command)
 cli.add_command(report)
+cli.add_command(config_group)
 
 
 class _Terminated(BaseException):

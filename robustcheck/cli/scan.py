@@ -13,19 +13,20 @@ from typing import Any
 import click
 
 from robustcheck.cli._options import FiniteFloat, debug_option
+from robustcheck.cli._project import effective
 from robustcheck.cli._terminal import out
+from robustcheck.project import CONFIG_FILE, PYPROJECT, PYPROJECT_TABLE
 
 _POSITIVE = FiniteFloat(min=0, min_open=True)
 _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 
 
 @click.command()
-@click.argument("model", type=click.Path(path_type=Path, dir_okay=True))
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=True), required=False)
 @click.option(
     "--data",
     "data",
     type=click.Path(path_type=Path),
-    required=True,
     help="Labelled samples: .npz (x, y), .npy (+ --labels-file), .csv, or an image folder.",
 )
 @click.option(
@@ -232,24 +233,56 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
     default=None,
     help="Progress bar on stderr (default: on for a terminal, off when CI is set).",
 )
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Project configuration (YAML, or a pyproject.toml's [tool.robustcheck]). "
+    "Default: robustcheck.yaml, else pyproject.toml, in the working directory.",
+)
+@click.option("--no-config", is_flag=True, help="Ignore the project configuration.")
 @debug_option
-def scan(model: Path, data: Path, eps: tuple[float, ...], **opts: Any) -> int:
+@click.pass_context
+def scan(ctx: click.Context, **_: Any) -> int:
     """Scan MODEL (.onnx, TorchScript .pt/.ts, or torch.export .pt2) with FGSM.
 
     Loading a TorchScript or .pt2 file runs code from it: scan only models you would run anyway.
+
+    Any flag (and MODEL, as `model`) can be set in the project configuration, keyed by its long
+    name: `data: test.npz`, `eps: [0.03, 0.1]`, `json: report.json`. Flags given here win;
+    `robustcheck config show` prints the effective settings and where each came from.
 
     \b
     Example:
       robustcheck scan model.pt --data test.npz --eps 0.03 --eps 0.1 --max-error-rate 0.5
     """
+    settings = effective(ctx)
+    return scan_with(settings.values, config_path=settings.config_path)
+
+
+def scan_with(opts: dict[str, Any], *, config_path: Path | None = None) -> int:
+    """The scan, from effective settings (flags over the project configuration over defaults)."""
     from robustcheck.config import ScanConfig
 
+    model, data, eps = opts["model"], opts["data"], opts["eps"]
+    if model is None:
+        raise click.UsageError(
+            f"no model to scan: pass MODEL, or set `model:` in {CONFIG_FILE} "
+            f"or [{PYPROJECT_TABLE}] in {PYPROJECT}"
+        )
+    if data is None:
+        raise click.UsageError(
+            f"no data to scan: pass --data PATH, or set `data:` in {CONFIG_FILE} "
+            f"or [{PYPROJECT_TABLE}] in {PYPROJECT}"
+        )
     policy, source = _policy(opts["policy_ref"], opts["max_error_rate"], list(eps))
     if opts["no_noise"] and _uses_noise(policy):
         raise click.UsageError("--no-noise: the policy has rules on the noise baseline")
     all_eps = sorted(set(eps) | set(policy.eps_values()))
     if not all_eps:
-        raise click.UsageError("no ε to scan: pass --eps or a --policy with budgets", ctx=None)
+        raise click.UsageError(
+            f"no ε to scan: pass --eps or a --policy with budgets (or set `eps:` in {CONFIG_FILE})"
+        )
     contract = _contract(policy, opts)
     with _flag_errors():
         config = ScanConfig(
@@ -295,7 +328,10 @@ def scan(model: Path, data: Path, eps: tuple[float, ...], **opts: Any) -> int:
         )
     paths = {fmt: opts[f"{fmt}_path"] for fmt in ("json", "junit", "markdown", "html")}
     return run_and_report(
-        config, paths={k: v for k, v in paths.items() if v is not None}, progress=opts["progress"]
+        config,
+        paths={k: v for k, v in paths.items() if v is not None},
+        progress=opts["progress"],
+        also_inputs=[config_path] if config_path else [],
     )
 
 
@@ -377,7 +413,13 @@ def _uses_noise(policy: Any) -> bool:
     return any(block.attack == "noise" for block in blocks)
 
 
-def run_and_report(config: Any, *, paths: dict[str, Path], progress: bool | None) -> int:
+def run_and_report(
+    config: Any,
+    *,
+    paths: dict[str, Path],
+    progress: bool | None,
+    also_inputs: list[Path] | None = None,
+) -> int:
     """Stub every report target, scan, then write the reports; an error leaves stubs saying why."""
     from robustcheck.cli._outputs import ReportTargets, append_step_summary
     from robustcheck.errors import RobustcheckError
@@ -386,7 +428,7 @@ def run_and_report(config: Any, *, paths: dict[str, Path], progress: bool | None
     from robustcheck.runner import run
 
     targets = ReportTargets(paths)
-    targets.check_not_inputs(_input_paths(config))
+    targets.check_not_inputs([*_input_paths(config), *(also_inputs or [])])
     targets.write_stubs("the scan started and has not finished (or was interrupted)")
     try:
         with _progress_bar(progress) as callback:

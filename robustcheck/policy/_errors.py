@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from robustcheck.policy._yaml import Location
+from robustcheck._yaml import Location
 
 MAX_SHOWN = 10
 _CLIP = 60

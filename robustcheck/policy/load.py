@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from robustcheck import _yaml
 from robustcheck.errors import PolicyError
-from robustcheck.policy import _yaml
 from robustcheck.policy._errors import clip, join, validation_messages
 from robustcheck.policy._merge import Raw, merge_policies
 from robustcheck.policy.schema import FRAGMENT, Policy

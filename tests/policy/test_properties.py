@@ -10,8 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from robustcheck import _yaml
 from robustcheck.errors import PolicyError
-from robustcheck.policy import _yaml
 from robustcheck.policy.load import (
     canonical_dict,
     dump_policy,

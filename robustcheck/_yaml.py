@@ -1,4 +1,4 @@
-"""A small, strict YAML reader for policy files.
+"""A small, strict YAML reader for policy and project-configuration files.
 
 Built on ``yaml.SafeLoader``. It refuses what makes a gate hard to read or review: anchors and
 aliases, merge keys (``<<``), duplicate keys, non-string keys, custom tags and deep nesting.
