@@ -34,6 +34,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/bench_scan.py
+	$(BIN)/python bench/bench_memory.py
 
 docs: setup
 	$(BIN)/python -m robustcheck.backends.onnx.twin.support_table > docs/onnx-ops.md

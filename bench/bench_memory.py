@@ -12,7 +12,10 @@ that measurement alone, not to import-time transients. Columns:
 - *pages kept*: the same with page release disabled (mapped file pages accumulate in RSS,
   reclaimable but counted);
 - *np.load*: reading the whole array into memory, for reference;
-- *tracemalloc peak*: heap allocations of the robustcheck run (NumPy reports to tracemalloc).
+- *tracemalloc peak*: heap allocations of the robustcheck run (NumPy reports to tracemalloc);
+- *whole scan*: ``robustcheck.runner.run`` in-process (FGSM at ε 0.1 and the noise baseline, a
+  linear TorchScript model built here, int64 labels from a ``--labels-file`` ``.npy``); the labels
+  (8 bytes a sample) are the only part that grows with the dataset.
 """
 
 from __future__ import annotations
@@ -62,9 +65,29 @@ def _reset_peak() -> float:
     return _status_kib("VmRSS:") or _peak_kib()
 
 
+def _scan(path: Path) -> None:
+    from robustcheck.config import ScanConfig
+    from robustcheck.runner import run
+
+    config = ScanConfig(
+        model=path.with_name("linear.pt"),
+        data=path,
+        labels_file=path.with_name(path.stem + "-labels.npy"),
+        eps=[0.1],
+        batch_size=BATCH,
+        isolate=False,
+    )
+    report = run(config)
+    assert report.data.n_samples > 0
+
+
 def _child(mode: str, path: Path) -> dict[str, float]:
     from robustcheck.data import load_dataset, npy
 
+    if mode == "scan":
+        import torch  # noqa: F401  (imports are not the scan's memory)
+
+        import robustcheck.runner  # noqa: F401
     if mode == "pages-kept":
         npy._release = lambda array: None  # type: ignore[assignment]
     gc.collect()
@@ -72,6 +95,8 @@ def _child(mode: str, path: Path) -> dict[str, float]:
     tracemalloc.start()
     if mode == "np.load":
         total = float(np.load(path).sum(dtype=np.float64))
+    elif mode == "scan":
+        _scan(path)
     else:
         dataset = load_dataset(path)
         dataset.value_range()
@@ -105,23 +130,45 @@ def main() -> None:
     print(f"float32 [N, {', '.join(map(str, SHAPE))}], batches of {BATCH} ({batch_mib:.2f} MiB)\n")
     print(
         "| samples | file (MiB) | peak RSS growth: robustcheck (MiB) | pages kept (MiB) "
-        "| np.load (MiB) | tracemalloc peak (MiB) |"
+        "| np.load (MiB) | tracemalloc peak (MiB) | whole scan (MiB) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
+        weights = _linear_model(Path(tmp) / "linear.pt")
         for n in args.sizes:
             path = Path(tmp) / f"x{n}.npy"
-            np.save(path, rng.standard_normal((n, *SHAPE), dtype=np.float32))
+            x = rng.random((n, *SHAPE), dtype=np.float32)
+            np.save(path, x)
+            np.save(path.with_name(path.stem + "-labels.npy"), _labels(x, weights))
+            del x
             ours = _measure("robustcheck", path)
             kept = _measure("pages-kept", path)
             whole = _measure("np.load", path)
+            scan = _measure("scan", path)
             print(
                 f"| {n:,} | {path.stat().st_size / 2**20:.1f} | {ours['rss_growth_mib']:.1f} "
                 f"| {kept['rss_growth_mib']:.1f} | {whole['rss_growth_mib']:.1f} "
-                f"| {ours['traced_mib']:.1f} |"
+                f"| {ours['traced_mib']:.1f} | {scan['rss_growth_mib']:.1f} |"
             )
             path.unlink()
+
+
+def _linear_model(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A linear TorchScript classifier with fixed random weights; returns (W, b)."""
+    import torch
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(int(np.prod(SHAPE)), 10))
+    torch.jit.save(torch.jit.script(module.eval()), str(path))
+    linear = module[1]
+    return linear.weight.detach().numpy(), linear.bias.detach().numpy()
+
+
+def _labels(x: np.ndarray, weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The model's own predictions, so clean accuracy is high and the scan's checks pass."""
+    w, b = weights
+    return np.argmax(x.reshape(len(x), -1) @ w.T + b, axis=1).astype(np.int64)
 
 
 if __name__ == "__main__":

@@ -27,13 +27,14 @@ def collect_examples(
     x_adv: np.ndarray,
     adv_probs: np.ndarray,
     eps: float,
+    limit: int = MAX_EXAMPLES,
 ) -> None:
-    """Append the first samples the attack flipped, up to :data:`MAX_EXAMPLES` in all."""
-    if len(examples) >= MAX_EXAMPLES:
+    """Append the first samples the attack flipped, up to ``limit`` in all."""
+    if len(examples) >= limit:
         return
     flipped = correct_mask(clean_probs, y) & ~correct_mask(adv_probs, y)
     layout = image_layout(tuple(x.shape[1:]))
-    for i in np.flatnonzero(flipped)[: MAX_EXAMPLES - len(examples)]:
+    for i in np.flatnonzero(flipped)[: limit - len(examples)]:
         example = make_example(
             int(indices[i]), int(y[i]), eps, x[i], x_adv[i],
             int(np.argmax(clean_probs[i])), float(np.max(clean_probs[i])),

@@ -73,8 +73,11 @@ def scan(
         if checkpoint is not None and batch.start in checkpoint.done:
             part = tally_from_state(checkpoint.done[batch.start], plan)
         else:
+            # Examples are the first flipped samples in file order: later batches make none
+            # once earlier ones have enough (rendering them is a fifth of a small scan's time).
+            wanted = MAX_EXAMPLES - (0 if total is None else len(total.examples))
             part = _scan_batch(
-                plan, dataset, backend, batch, first, None if total is None else total.kind
+                plan, dataset, backend, batch, first, None if total is None else total.kind, wanted
             )
             first = False
             if checkpoint is not None:
@@ -97,6 +100,7 @@ def _scan_batch(
     batch: Batch,
     first: bool,
     kind: OutputKind | None,
+    examples_wanted: int,
 ) -> Tally:
     where = backend.info.path
     x = batch.x
@@ -131,6 +135,7 @@ def _scan_batch(
                 clean_probs,
                 batch.indices,
                 first,
+                examples_wanted,
             )
     return tally
 
@@ -152,6 +157,7 @@ def _score(
     clean_probs: np.ndarray,
     indices: np.ndarray,
     first: bool,
+    examples_wanted: int,
 ) -> None:
     key = (attack.name, eps)
     x_adv = _adversarial(plan, x, direction, eps)
@@ -162,8 +168,10 @@ def _score(
         tally.unrounded[key].add_batch(
             y, clean_probs, to_probabilities(backend.scores(raw), tally.kind)
         )
-    if attack.name == "fgsm" and eps == plan.eps[-1]:
-        collect_examples(tally.examples, indices, x, y, clean_probs, x_adv, adv_probs, eps)
+    if examples_wanted > 0 and attack.name == "fgsm" and eps == plan.eps[-1]:
+        collect_examples(
+            tally.examples, indices, x, y, clean_probs, x_adv, adv_probs, eps, examples_wanted
+        )
     if first and direction.model_scores is not None:
         twin = to_probabilities(backend.differentiable_scores(x_adv), tally.kind)
         tally.adversarial.add(twin, adv_probs)
