@@ -53,6 +53,8 @@ class ScanConfig(BaseModel):
     default 1e-3, or 1e-2 for float16 models (whose twin runs in float32)."""
     allow_low_fidelity: bool = False
     policy: Policy | None = None
+    config_source: str | None = None
+    """The project configuration file the settings came from, if any (recorded in the report)."""
     policy_source: str | None = None
     """A policy file, ``builtin:NAME``, ``default`` or ``--max-error-rate``."""
     baseline: Path | None = None

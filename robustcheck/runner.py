@@ -153,6 +153,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             high_confidence_threshold=config.high_confidence,
             input_range=None if domain is None else Interval(lo=domain.lo, hi=domain.hi),
             input_range_source=domain_source,
+            config_source=config.config_source,
         ),
         input=input_section(config, norm),
         gradient=GradientSection(

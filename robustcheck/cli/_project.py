@@ -37,10 +37,6 @@ class Effective:
     """Parameter name → ``command line``, the configuration's ``where()``, or ``default``."""
     config: ProjectConfig | None
 
-    @property
-    def config_path(self) -> Path | None:
-        return None if self.config is None else self.config.path
-
 
 def setting_key(param: click.Parameter) -> str:
     """The key of a parameter in a configuration file: its long flag without dashes."""

@@ -15,7 +15,7 @@ import click
 from robustcheck.cli._options import FiniteFloat, debug_option
 from robustcheck.cli._project import effective
 from robustcheck.cli._terminal import out
-from robustcheck.project import CONFIG_FILE, PYPROJECT, PYPROJECT_TABLE
+from robustcheck.project import CONFIG_FILE, PYPROJECT, PYPROJECT_TABLE, ProjectConfig
 
 _POSITIVE = FiniteFloat(min=0, min_open=True)
 _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
@@ -257,10 +257,10 @@ def scan(ctx: click.Context, **_: Any) -> int:
       robustcheck scan model.pt --data test.npz --eps 0.03 --eps 0.1 --max-error-rate 0.5
     """
     settings = effective(ctx)
-    return scan_with(settings.values, config_path=settings.config_path)
+    return scan_with(settings.values, project=settings.config)
 
 
-def scan_with(opts: dict[str, Any], *, config_path: Path | None = None) -> int:
+def scan_with(opts: dict[str, Any], *, project: ProjectConfig | None = None) -> int:
     """The scan, from effective settings (flags over the project configuration over defaults)."""
     from robustcheck.config import ScanConfig
 
@@ -318,6 +318,7 @@ def scan_with(opts: dict[str, Any], *, config_path: Path | None = None) -> int:
             noise_baseline=not opts["no_noise"],
             policy=policy,
             policy_source=source,
+            config_source=None if project is None else project.source,
             baseline=opts["baseline"],
             strict=opts["strict"],
             exit_zero=opts["exit_zero"],
@@ -331,7 +332,7 @@ def scan_with(opts: dict[str, Any], *, config_path: Path | None = None) -> int:
         config,
         paths={k: v for k, v in paths.items() if v is not None},
         progress=opts["progress"],
-        also_inputs=[config_path] if config_path else [],
+        also_inputs=[] if project is None else [project.path],
     )
 
 

@@ -50,7 +50,8 @@ def _header(report: Report) -> list[str]:
         f"Model {markdown_text(m.path)} ({markdown_text(m.format)}, "
         f"{markdown_text(m.output_kind)}, {m.n_classes} classes) on "
         f"{markdown_text(d.path)} ({d.n_samples} samples, labels {d.labels}); "
-        f"high-confidence threshold τ = {s.high_confidence_threshold:g}.",
+        f"high-confidence threshold τ = {s.high_confidence_threshold:g}"
+        + (f"; settings from {markdown_text(s.config_source)}." if s.config_source else "."),
         "",
     ]
 

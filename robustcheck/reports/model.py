@@ -67,6 +67,8 @@ class SettingsSection(_Strict):
     high_confidence_threshold: float
     input_range: Interval | None
     input_range_source: Literal["declared", "default", "none"]
+    config_source: str | None = None
+    """The project configuration that supplied settings (``robustcheck.yaml``, ...), if any."""
 
 
 class ClassResult(_Strict):

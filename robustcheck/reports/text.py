@@ -38,6 +38,7 @@ def render(report: Report) -> str:
     lines = [
         f"model  {m.path} ({m.format}, {m.output_kind}, {m.n_classes} classes)",
         f"data   {d.path} ({d.n_samples} samples, labels {d.labels}); clip domain {domain}",
+        *([f"config {s.config_source}"] if s.config_source else []),
         "",
     ]
     tau = s.high_confidence_threshold

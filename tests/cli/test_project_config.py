@@ -177,3 +177,17 @@ def test_missing_explicit_config_is_named(capsys, project):
     code, _, err = _run(capsys, "scan", "--config", "nope.yaml")
     assert code == 2
     assert "nope.yaml: no such file" in err
+
+
+def test_the_report_names_the_configuration(capsys, project):
+    _yaml(
+        project / "robustcheck.yaml",
+        "model: models/cnn.pt\ndata: test.npz\neps: 0.1\nlimit: 20\njson: out.json\n"
+        "markdown: out.md\nno-isolation: true\n",
+    )
+    _, out, _ = _run(capsys, "scan")
+    assert json.loads((project / "out.json").read_text())["settings"]["config_source"] == (
+        "robustcheck.yaml"
+    )
+    assert "\nconfig robustcheck.yaml\n" in out
+    assert "settings from robustcheck.yaml." in (project / "out.md").read_text()
