@@ -10,13 +10,15 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
 from robustcheck.errors import UsageError
-from robustcheck.project import ProjectConfig, find_project_config
+
+if TYPE_CHECKING:
+    from robustcheck.project import ProjectConfig
 
 NOT_SETTINGS = frozenset({"config", "no_config", "debug"})
 """Parameters that only make sense on the command line."""
@@ -46,6 +48,8 @@ def setting_key(param: click.Parameter) -> str:
 
 def effective(ctx: click.Context) -> Effective:
     """The parameters of ``ctx`` with the project configuration applied."""
+    from robustcheck.project import find_project_config
+
     params = ctx.params
     config = None
     if not params.get("no_config"):

@@ -8,14 +8,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from robustcheck.cli._options import FiniteFloat, debug_option
 from robustcheck.cli._project import effective
 from robustcheck.cli._terminal import out
-from robustcheck.project import CONFIG_FILE, PYPROJECT, PYPROJECT_TABLE, ProjectConfig
+
+if TYPE_CHECKING:
+    from robustcheck.project import ProjectConfig
 
 _POSITIVE = FiniteFloat(min=0, min_open=True)
 _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
@@ -263,6 +265,7 @@ def scan(ctx: click.Context, **_: Any) -> int:
 def scan_with(opts: dict[str, Any], *, project: ProjectConfig | None = None) -> int:
     """The scan, from effective settings (flags over the project configuration over defaults)."""
     from robustcheck.config import ScanConfig
+    from robustcheck.project import CONFIG_FILE, PYPROJECT, PYPROJECT_TABLE
 
     model, data, eps = opts["model"], opts["data"], opts["eps"]
     if model is None:
