@@ -227,3 +227,19 @@ def test_report_path_that_is_an_input_is_refused(capsys, cnn_model, digits_npz):
     )
     assert code == 2 and "--json" in err and "input" in err
     assert digits_npz.read_bytes() == before
+
+
+def test_ctrl_c_while_the_cli_is_importing_exits_130_without_a_traceback():
+    # A Ctrl-C lands during `import click` (the first thing robustcheck.cli imports).
+    code = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'click':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from robustcheck.__main__ import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "robustcheck: interrupted\n")
