@@ -51,6 +51,8 @@ def effective(ctx: click.Context) -> Effective:
     from robustcheck.project import find_project_config
 
     params = ctx.params
+    if params.get("no_config") and params.get("config") is not None:
+        raise UsageError("--config and --no-config are exclusive")
     config = None
     if not params.get("no_config"):
         config = find_project_config(Path(), params.get("config"))

@@ -191,3 +191,10 @@ def test_the_report_names_the_configuration(capsys, project):
     )
     assert "\nconfig robustcheck.yaml\n" in out
     assert "settings from robustcheck.yaml." in (project / "out.md").read_text()
+
+
+def test_config_and_no_config_are_exclusive(capsys, project):
+    _yaml(project / "robustcheck.yaml", "data: test.npz\n")
+    code, _, err = _run(capsys, "scan", "--config", "robustcheck.yaml", "--no-config")
+    assert code == 2
+    assert "--config and --no-config are exclusive" in err
