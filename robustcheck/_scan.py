@@ -15,7 +15,7 @@ from robustcheck.backends.output import OutputKind, detect_output_kind, to_proba
 from robustcheck.checkpoint import Checkpoint
 from robustcheck.contract import Quantiser, check_eps_zero
 from robustcheck.data import Batch, Dataset
-from robustcheck.errors import DataError
+from robustcheck.errors import DataError, ModelRejectedBatch
 from robustcheck.fidelity import Agreement
 from robustcheck.metrics import Counts
 from robustcheck.reports.model import ExampleImage
@@ -76,9 +76,25 @@ def scan(
             # Examples are the first flipped samples in file order: later batches make none
             # once earlier ones have enough (rendering them is a fifth of a small scan's time).
             wanted = MAX_EXAMPLES - (0 if total is None else len(total.examples))
-            part = _scan_batch(
-                plan, dataset, backend, batch, first, None if total is None else total.kind, wanted
-            )
+            try:
+                part = _scan_batch(
+                    plan,
+                    dataset,
+                    backend,
+                    batch,
+                    first,
+                    None if total is None else total.kind,
+                    wanted,
+                )
+            except ModelRejectedBatch as exc:
+                if total is not None:
+                    raise
+                # The model ran on none of the data: its shape or layout is the likely cause.
+                raise DataError(
+                    f"{dataset.path}: samples have shape {list(dataset.sample_shape)}, on which "
+                    f"{backend.info.path} fails ({exc.reason})",
+                    hint="check the layout (NCHW vs NHWC) and image size",
+                ) from None
             first = False
             if checkpoint is not None:
                 checkpoint.record(batch.start, tally_state(part))

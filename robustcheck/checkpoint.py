@@ -38,16 +38,7 @@ class Checkpoint:
         if not os.path.lexists(path):
             _append(path, {"format": FORMAT, "fingerprint": fp})
             return cls(path, fp, {})
-        lines = _parse(path, _read_whole_records(path))
-        header = lines[0] if lines else {}
-        if header.get("format") != FORMAT:
-            raise InputError(f"--checkpoint {path}: not a robustcheck checkpoint")
-        if header.get("fingerprint") != fp:
-            raise InputError(
-                f"--checkpoint {path}: was written by a different scan (model, data, policy, ε, "
-                "settings or versions changed)",
-                hint="delete it to start over",
-            )
+        lines = _parse(path, _read_whole_records(path, fp))
         done: dict[int, dict[str, Any]] = {}
         for number, record in enumerate(lines[1:], start=2):
             start = record.get("start")
@@ -72,9 +63,10 @@ class Checkpoint:
             )
 
 
-def _read_whole_records(path: Path) -> bytes:
-    """The checkpoint's complete records. A crash can cut the last one short: it is dropped from
-    the file, so that batch is redone and later appends stay whole. Only a regular file is read (a
+def _read_whole_records(path: Path, fp: str) -> bytes:
+    """The checkpoint's complete records. A crash can cut the last one short: once the file is
+    known to be this scan's checkpoint, that record is dropped from it, so the batch is redone and
+    later appends stay whole; a file that is not is never modified. Only a regular file is read (a
     FIFO or a device would block or never end), and a symlink is not followed."""
     flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
@@ -87,6 +79,7 @@ def _read_whole_records(path: Path) -> bytes:
         with os.fdopen(os.dup(fd), "rb") as handle:
             data = handle.read()
         keep = data.rfind(b"\n") + 1
+        _check_header(path, data[: data.find(b"\n") + 1 or len(data)], fp)
         if keep < len(data):
             os.ftruncate(fd, keep)
     except OSError as exc:
@@ -94,6 +87,21 @@ def _read_whole_records(path: Path) -> bytes:
     finally:
         os.close(fd)
     return data[:keep]
+
+
+def _check_header(path: Path, line: bytes, fp: str) -> None:
+    try:
+        header = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise InputError(f"--checkpoint {path}: not a robustcheck checkpoint")
+    if header.get("fingerprint") != fp:
+        raise InputError(
+            f"--checkpoint {path}: was written by a different scan (model, data, policy, ε, "
+            "settings or versions changed)",
+            hint="delete it to start over",
+        )
 
 
 def _parse(path: Path, data: bytes) -> list[dict[str, Any]]:

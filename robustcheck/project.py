@@ -57,7 +57,7 @@ class ProjectConfig(BaseModel):
 def find_project_config(cwd: Path, explicit: Path | None = None) -> ProjectConfig | None:
     """The configuration ``explicit`` names, else the one in ``cwd``, else ``None``."""
     if explicit is not None:
-        if explicit.name == PYPROJECT:
+        if explicit.suffix.lower() == ".toml":
             config = read_pyproject(explicit, shown=str(explicit))
             if config is None:
                 raise UsageError(f"--config {explicit}: has no [{PYPROJECT_TABLE}] table")

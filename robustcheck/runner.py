@@ -11,8 +11,6 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Literal
 
-import numpy as np
-
 from robustcheck._results import attack_result
 from robustcheck._scan import Plan, Progress, Tally, scan
 from robustcheck._sections import data_section, input_section, policy_section, versions
@@ -33,7 +31,7 @@ from robustcheck.contract import (
     quantiser_for,
 )
 from robustcheck.data import Dataset, load_dataset, select
-from robustcheck.errors import DataError, MeasurementError, ModelRejectedBatch
+from robustcheck.errors import DataError, MeasurementError
 from robustcheck.exit_codes import ExitCode
 from robustcheck.fidelity import fidelity_section, tolerance_for
 from robustcheck.plugins import data_registry
@@ -245,20 +243,7 @@ def check_input_shape(backend: Backend, dataset: Dataset) -> None:
     """The data's per-sample shape must fit the model's declared input (dynamic dims fit anything)."""
     declared = backend.info.input_shape
     sample = dataset.sample_shape
-    if (
-        not declared
-    ):  # TorchScript declares no shape: try one sample, and blame the data if it fails
-        if dataset.n_samples == 0:
-            return
-        first = dataset.selection[:1] if dataset.selection is not None else np.arange(1)
-        try:
-            backend.scores(dataset.source.read(first).astype(np.float32))
-        except ModelRejectedBatch as exc:
-            raise DataError(
-                f"{dataset.path}: samples have shape {list(sample)}, on which "
-                f"{backend.info.path} fails ({exc.reason})",
-                hint="check the layout (NCHW vs NHWC) and image size",
-            ) from None
+    if not declared:  # TorchScript declares none: the first batch tells (see _scan.scan)
         return
     expected = declared[1:]
     fits = len(expected) == len(sample) and all(

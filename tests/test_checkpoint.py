@@ -83,3 +83,27 @@ def test_a_batch_recorded_twice_is_refused(capsys, cnn_model, digits_npz, tmp_pa
         capsys, cnn_model.torchscript, digits_npz, tmp_path, checkpoint, name="b.json"
     )
     assert code == 3 and "recorded twice" in err
+
+
+def test_a_file_that_is_not_a_checkpoint_is_left_untouched(capsys, cnn_model, digits_npz, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"a\nno newline at the end")
+    code = main(
+        ["scan", str(cnn_model.torchscript), "--data", str(digits_npz), "--eps", "0.1",
+         "--limit", "20", "--no-isolation", "--checkpoint", str(notes)]
+    )  # fmt: skip
+    assert code == 3
+    assert "not a robustcheck checkpoint" in capsys.readouterr().err
+    assert notes.read_bytes() == b"a\nno newline at the end"
+
+
+def test_the_checkpoint_may_not_be_an_input(capsys, cnn_model, digits_npz, tmp_path):
+    before = digits_npz.read_bytes()
+    code = main(
+        ["scan", str(cnn_model.torchscript), "--data", str(digits_npz), "--eps", "0.1",
+         "--checkpoint", str(digits_npz)]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"--checkpoint {digits_npz}: is also an input of the scan" in err
+    assert digits_npz.read_bytes() == before

@@ -173,3 +173,47 @@ def test_unclipped_domain_is_reported_with_a_warning(linear_model, digits, tmp_p
     assert report.settings.input_range is None
     assert report.settings.input_range_source == "none"
     assert any("not clipped" in w for w in report.warnings)
+
+
+class _SqueezesTheBatch(torch.nn.Module):
+    """Works on every batch but one of a single sample: `squeeze()` also drops the batch axis."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x.squeeze().unsqueeze(1))
+
+
+class _AssertsOneChannel(torch.nn.Module):
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.shape[1] == 1, "expected one channel"
+        return self.inner(x)
+
+
+def test_a_model_that_fails_only_on_single_samples_still_scans(cnn_model, digits_npz, tmp_path):
+    path = tmp_path / "squeeze.pt"
+    torch.jit.save(
+        torch.jit.script(_SqueezesTheBatch(torch.jit.load(str(cnn_model.torchscript)))), str(path)
+    )
+    report = run(ScanConfig(model=path, data=digits_npz, eps=[0.1], limit=50, isolate=False))
+    assert report.data.n_samples == 50
+
+
+def test_a_torchscript_assertion_on_the_data_blames_the_data(cnn_model, digits, tmp_path):
+    path = tmp_path / "asserts.pt"
+    torch.jit.save(
+        torch.jit.script(_AssertsOneChannel(torch.jit.load(str(cnn_model.torchscript)))), str(path)
+    )
+    nhwc = tmp_path / "nhwc.npz"
+    np.savez(nhwc, x=np.moveaxis(digits.x_test[:20], 1, -1), y=digits.y_test[:20])
+    with pytest.raises(
+        DataError,
+        match=r"nhwc.npz: samples have shape \[8, 8, 1\], on which .*asserts.pt fails \(.*expected one channel",
+    ):
+        run(ScanConfig(model=path, data=nhwc, eps=[0.1], isolate=False))

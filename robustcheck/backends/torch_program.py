@@ -39,7 +39,7 @@ class TorchProgramBackend:
             out = self._module(x)
         except torch.OutOfMemoryError:
             raise
-        except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+        except (RuntimeError, TypeError, ValueError, IndexError, torch.jit.Error) as exc:
             raise ModelRejectedBatch(self.info.path, list(x.shape), _last_line(exc)) from None
         if isinstance(out, (tuple, list)):
             out = out[0]

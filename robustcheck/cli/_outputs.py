@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robustcheck._atomic import write_text_atomic
-from robustcheck.errors import RuntimeEnvironmentError, UsageError
+from robustcheck.errors import RobustcheckError, RuntimeEnvironmentError, UsageError
+from robustcheck.exit_codes import ExitCode
 from robustcheck.reports import html, json_report, junit, markdown
 from robustcheck.reports.model import Report
 from robustcheck.reports.stub import render_stub
@@ -42,17 +43,23 @@ class ReportTargets:
             _write(path, render_stub(fmt, message, exit_code))
 
     def write(self, report: Report) -> None:
-        """Write every final report; if one cannot be written, none is left saying it finished."""
+        """Render every report, then write them; if any step fails, every target is left a stub
+        saying so (none may say the scan finished while the run exits with an error)."""
         try:
+            texts = {fmt: RENDERERS[fmt](report) for fmt in self.paths}
             for fmt, path in self.paths.items():
-                _write(path, RENDERERS[fmt](report))
-        except RuntimeEnvironmentError as exc:
+                _write(path, texts[fmt])
+        except Exception as exc:
+            if isinstance(exc, RobustcheckError):
+                message, code = exc.one_line(), int(exc.exit_code)
+            else:
+                message, code = (
+                    f"internal error: {type(exc).__name__}",
+                    int(ExitCode.INTERNAL_ERROR),
+                )
             for fmt, path in self.paths.items():
-                with contextlib.suppress(RuntimeEnvironmentError):
-                    _write(
-                        path,
-                        render_stub(fmt, f"the scan failed: {exc.one_line()}", int(exc.exit_code)),
-                    )
+                with contextlib.suppress(RobustcheckError):
+                    _write(path, render_stub(fmt, f"the scan failed: {message}", code))
             raise
 
 

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
 NOT_SETTINGS = frozenset({"config", "no_config", "debug"})
 """Parameters that only make sense on the command line."""
+COMMAND_LINE_ONLY = frozenset(
+    {"exit_zero", "allow_low_fidelity", "allow_low_accuracy", "no_isolation", "allow_external_data"}
+)
+"""Switches that weaken the gate or the sandbox. A file in the repository under review must not
+turn them on for the job that judges it, so they are accepted on the command line only."""
 _CSV_LISTS = frozenset({"mean", "std"})
 """String flags holding comma-separated numbers, which a file may write as a list."""
 _PATH_STRINGS = frozenset({"policy_ref"})
@@ -77,6 +82,12 @@ def effective(ctx: click.Context) -> Effective:
 
 def _check_keys(config: ProjectConfig, by_key: dict[str, click.Parameter]) -> None:
     for key in config.settings:
+        param = by_key.get(key)
+        if param is not None and param.name in COMMAND_LINE_ONLY:
+            raise UsageError(
+                f"{config.where(key)}: {key} weakens the gate; it is accepted on the command line only",
+                hint=f"pass --{key} in the CI job instead",
+            )
         if key not in by_key:
             close = difflib.get_close_matches(key, list(by_key), n=1)
             hint = f"did you mean {close[0]!r}?" if close else "settings are the scan's long flags"
@@ -84,19 +95,35 @@ def _check_keys(config: ProjectConfig, by_key: dict[str, click.Parameter]) -> No
 
 
 def _convert(ctx: click.Context, param: click.Parameter, config: ProjectConfig, key: str) -> Any:
+    """A setting converted exactly as its flag's text would be: scalars become the text a user
+    would have typed, so ``batch-size: 1.5`` or ``max-error-rate: true`` fail as on the command line."""
+    where = f"{config.where(key)}: {key}"
     raw = config.settings[key]
-    name = str(param.name)
-    if name in _CSV_LISTS and isinstance(raw, list):
-        raw = ",".join(str(item) for item in raw)
+    if isinstance(param, click.Option) and param.is_flag:
+        if not isinstance(raw, bool):
+            raise UsageError(f"{where}: expected true or false")
+        return raw
+    if str(param.name) in _CSV_LISTS and isinstance(raw, list):
+        raw = ",".join(_text(item, where) for item in raw)
+    many = param.multiple or param.nargs > 1
     if param.multiple and not isinstance(raw, list):
         raw = [raw]
-    if isinstance(raw, dict) or (isinstance(raw, list) and not (param.multiple or param.nargs > 1)):
-        raise UsageError(f"{config.where(key)}: {key}: expected a single value")
+    if isinstance(raw, list) and not many:
+        raise UsageError(f"{where}: expected a single value, not a list")
+    text = [_text(item, where) for item in raw] if isinstance(raw, list) else _text(raw, where)
     try:
-        value = param.type_cast_value(ctx, raw)
+        value = param.type_cast_value(ctx, text)
     except click.BadParameter as exc:
-        raise UsageError(f"{config.where(key)}: {key}: {exc.message}") from None
+        raise UsageError(f"{where}: {exc.message}") from None
     return _relative_to(config.directory, param, value)
+
+
+def _text(value: Any, where: str) -> str:
+    """A scalar setting as command-line text; anything else is refused."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        kind = "null" if value is None else type(value).__name__
+        raise UsageError(f"{where}: expected a number or a string, not {kind}")
+    return value if isinstance(value, str) else repr(value)
 
 
 def _relative_to(directory: Path, param: click.Parameter, value: Any) -> Any:

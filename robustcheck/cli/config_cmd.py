@@ -41,8 +41,12 @@ def show(fmt: str, scan_args: tuple[str, ...]) -> int:
       robustcheck config show -- model.onnx --eps 0.1
     """
     parent = click.get_current_context()
-    with scan.make_context("scan", list(scan_args), parent=parent) as ctx:
-        settings = effective(ctx)
+    try:
+        with scan.make_context("scan", list(scan_args), parent=parent) as ctx:
+            settings = effective(ctx)
+    except click.UsageError as exc:
+        exc.ctx = None  # the hint would name a command path no one can type
+        raise
     keys = {str(p.name): setting_key(p) for p in scan.params if p.name in settings.values}
     rows = [
         (keys[name], _plain(value), settings.sources[name])

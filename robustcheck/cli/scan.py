@@ -432,7 +432,11 @@ def run_and_report(
     from robustcheck.runner import run
 
     targets = ReportTargets(paths)
-    targets.check_not_inputs([*_input_paths(config), *(also_inputs or [])])
+    inputs = [*_input_paths(config), *(also_inputs or [])]
+    if config.checkpoint is not None:  # the checkpoint is written to as well: never an input
+        ReportTargets({"checkpoint": config.checkpoint}).check_not_inputs(inputs)
+        inputs.append(config.checkpoint)
+    targets.check_not_inputs(inputs)
     targets.write_stubs("the scan started and has not finished (or was interrupted)")
     try:
         with _progress_bar(progress) as callback:
@@ -457,8 +461,8 @@ def run_and_report(
 
 
 def _input_paths(config: Any) -> list[Path]:
-    """Every file the scan reads, which no report flag may name."""
-    optional = [config.checkpoint, config.baseline, config.labels_file]
+    """Every file the scan only reads, which no report flag (nor the checkpoint) may name."""
+    optional = [config.baseline, config.labels_file]
     source = config.policy_source or ""
     if source not in ("default", "--max-error-rate") and not source.startswith("builtin:"):
         optional.append(Path(source))

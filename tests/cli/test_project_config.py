@@ -34,9 +34,9 @@ def test_bare_scan_takes_everything_from_robustcheck_yaml(capsys, project):
     _yaml(
         project / "robustcheck.yaml",
         "model: models/cnn.pt\ndata: test.npz\neps: [0.05, 0.1]\nlimit: 40\n"
-        "json: out.json\nno-noise: true\nno_isolation: true\n",
+        "json: out.json\nno-noise: true\n",
     )
-    code, out, err = _run(capsys, "scan")
+    code, out, err = _run(capsys, "scan", "--no-isolation")
     report = json.loads((project / "out.json").read_text())
     assert (code, err) == (0, "")
     assert report["data"]["n_samples"] == 40
@@ -48,10 +48,9 @@ def test_bare_scan_takes_everything_from_robustcheck_yaml(capsys, project):
 def test_flags_override_settings(capsys, project):
     _yaml(
         project / "robustcheck.yaml",
-        "model: models/cnn.pt\ndata: test.npz\neps: 0.05\nlimit: 40\njson: out.json\n"
-        "no-isolation: true\n",
+        "model: models/cnn.pt\ndata: test.npz\neps: 0.05\nlimit: 40\njson: out.json\n",
     )
-    code, _, _ = _run(capsys, "scan", "--eps", "0.25", "--limit", "30")
+    code, _, _ = _run(capsys, "scan", "--eps", "0.25", "--limit", "30", "--no-isolation")
     report = json.loads((project / "out.json").read_text())
     assert code in (0, 1)
     assert {r["eps"] for r in report["results"]} == {0.25}
@@ -124,9 +123,9 @@ def test_no_config_ignores_the_file(capsys, project):
     [
         ("epss: 0.1\n", "robustcheck.yaml:1: unknown setting 'epss' (did you mean 'eps'?)"),
         ("data: t.npz\neps: abc\n", "robustcheck.yaml:2: eps: 'abc' is not a valid finite float"),
-        ("eps: .nan\n", "robustcheck.yaml:1: eps: nan is not a finite number"),
+        ("eps: .nan\n", "robustcheck.yaml:1: eps: 'nan' is not a finite number"),
         ("input-range: [0]\n", "robustcheck.yaml:1: input-range: 2 values are required"),
-        ("data: {a: 1}\n", "robustcheck.yaml:1: data: expected a single value"),
+        ("data: {a: 1}\n", "robustcheck.yaml:1: data: expected a number or a string, not dict"),
         ("batch-size: 0\n", "robustcheck.yaml:1: batch-size: 0 is not in the range x>=1"),
         ("- data\n", "robustcheck.yaml:1: the top level must be a mapping"),
         ("a: &x 1\nb: *x\n", "robustcheck.yaml:1: anchor &x is not allowed"),
@@ -135,6 +134,25 @@ def test_no_config_ignores_the_file(capsys, project):
         ("eps: 0.1\nEPS: 0.2\nlimit: 1\nLimit: 2\n", "unknown setting 'EPS'"),
         ("eps: 0.1\neps_: 1\n", "unknown setting 'eps-'"),
         ("no_noise: 1\nno-noise: 0\n", "'no-noise' and another spelling of it are both set"),
+        ("strict: 1\n", "robustcheck.yaml:1: strict: expected true or false"),
+        ("max-error-rate: true\n", "max-error-rate: expected a number or a string, not bool"),
+        ("batch-size: 1.5\n", "batch-size: '1.5' is not a valid integer range"),
+        ("seed: 1.7\n", "seed: '1.7' is not a valid integer"),
+        ("image-size: [1.5, 2]\n", "image-size: '1.5' is not a valid integer"),
+        ("input-range: [[0, 1], [0, 1]]\n", "input-range: expected a number or a string, not list"),
+        ("eps: [[0.1]]\n", "eps: expected a number or a string, not list"),
+        ("eps: ~\n", "robustcheck.yaml:1: eps: expected a number or a string, not null"),
+        ("policy: ~\n", "robustcheck.yaml:1: policy: expected a number or a string, not null"),
+        ("limit: 1e400\n", "limit: 'inf' is not a valid integer"),
+        ("feature-column: [[a]]\n", "feature-column: expected a number or a string, not list"),
+        (
+            "exit-zero: true\n",
+            "exit-zero weakens the gate; it is accepted on the command line only",
+        ),
+        ("no-isolation: true\n", "no-isolation weakens the gate"),
+        ("allow_low_fidelity: true\n", "allow-low-fidelity weakens the gate"),
+        ("allow-low-accuracy: false\n", "allow-low-accuracy weakens the gate"),
+        ("allow-external-data: true\n", "allow-external-data weakens the gate"),
     ],
 )
 def test_a_bad_setting_is_a_located_usage_error(capsys, project, text, message):
@@ -183,9 +201,9 @@ def test_the_report_names_the_configuration(capsys, project):
     _yaml(
         project / "robustcheck.yaml",
         "model: models/cnn.pt\ndata: test.npz\neps: 0.1\nlimit: 20\njson: out.json\n"
-        "markdown: out.md\nno-isolation: true\n",
+        "markdown: out.md\n",
     )
-    _, out, _ = _run(capsys, "scan")
+    _, out, _ = _run(capsys, "scan", "--no-isolation")
     assert json.loads((project / "out.json").read_text())["settings"]["config_source"] == (
         "robustcheck.yaml"
     )
@@ -198,3 +216,32 @@ def test_config_and_no_config_are_exclusive(capsys, project):
     code, _, err = _run(capsys, "scan", "--config", "robustcheck.yaml", "--no-config")
     assert code == 2
     assert "--config and --no-config are exclusive" in err
+
+
+def test_pyproject_table_in_any_toml_file(capsys, project):
+    (project / "ci.toml").write_text("[tool.robustcheck]\nlimit = 3\n", encoding="utf-8")
+    code, out, _ = _run(capsys, "config", "show", "--format", "json", "--config", "ci.toml")
+    assert code == 0
+    assert json.loads(out)["settings"]["limit"]["value"] == 3
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("eps = 1979-05-27", "eps: expected a number or a string, not date"),
+        ("limit = inf", "limit: 'inf' is not a valid integer"),
+        ("input-range = [0, {a = 1}]", "input-range: expected a number or a string, not dict"),
+        ("strict = 1", "strict: expected true or false"),
+    ],
+)
+def test_bad_toml_values_are_usage_errors(capsys, project, toml, message):
+    (project / "pyproject.toml").write_text(f"[tool.robustcheck]\n{toml}\n", encoding="utf-8")
+    code, _, err = _run(capsys, "scan", "models/cnn.pt", "--data", "test.npz", "--eps", "0.1")
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and message in err
+
+
+def test_config_show_usage_errors_have_a_plain_hint(capsys, project):
+    code, _, err = _run(capsys, "config", "show", "--", "--bogus")
+    assert code == 2
+    assert "No such option '--bogus'" in err and "SCAN ARGS" not in err
