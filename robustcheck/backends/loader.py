@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
+from robustcheck._filesystem import regular_file_stat
 from robustcheck._hashing import file_sha256
 from robustcheck.backends.base import Backend, Device
 from robustcheck.errors import ModelError, UsageError
@@ -40,16 +40,7 @@ def detect_format(path: Path, declared: str | None = None) -> str:
 def check_model_file(path: Path, fmt: str | None = None) -> None:
     """A regular, non-empty file, and for ONNX no larger than protobuf can parse (checked from its
     size, before it is hashed: a sparse 1 TiB file must be refused at once, not read)."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise ModelError(f"{path}: no such model file") from None
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read the model file ({exc.strerror})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise ModelError(f"{path}: is a directory, not a model file")
-    if not stat.S_ISREG(info.st_mode):
-        raise ModelError(f"{path}: is not a regular file")
+    info = regular_file_stat(path, "model file", ModelError)
     if info.st_size == 0:
         raise ModelError(f"{path}: the model file is empty")
     if fmt == "onnx":

@@ -16,21 +16,6 @@ CHUNK = 1 << 20
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def regular_file_size(path: Path, what: str = "data file") -> int:
-    """The size of ``path``, which must be an existing regular file."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such {what}") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the {what} ({exc.strerror})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise DataError(f"{path}: is a directory, not a {what}")
-    if not stat.S_ISREG(info.st_mode):
-        raise DataError(f"{path}: is not a regular file")
-    return info.st_size
-
-
 @contextmanager
 def open_regular(path: Path, *, follow_symlinks: bool = True) -> Iterator[tuple[BinaryIO, int]]:
     """``path`` opened for binary reading, with its size; refuses anything but a regular file.
