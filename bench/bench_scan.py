@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustcheck import demo
 from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import OutputKind
-from robustcheck.config import ScanConfig
-from robustcheck.runner import run
+from robustcheck.cli import demo_model as demo
+from robustcheck.scan.config import ScanConfig
+from robustcheck.scan.runner import run
 
 
 def _best(fn, repeat: int) -> float:

@@ -9,13 +9,11 @@ come from onnxruntime and the gradient from a torch twin of the graph.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from robustcheck.backends.output import OutputKind
-
-Device = Literal["auto", "cpu", "cuda"]
 
 
 @dataclass(frozen=True)

@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from robustcheck._filesystem import regular_file_stat
-from robustcheck._hashing import file_sha256
-from robustcheck.backends.base import Backend, Device
+from robustcheck.backends.base import Backend
+from robustcheck.backends.threads import deterministic_torch
 from robustcheck.errors import ModelError, UsageError
-
-SUFFIX_FORMATS: dict[str, str] = {
-    ".pt": "torchscript",
-    ".ts": "torchscript",
-    ".jit": "torchscript",
-    ".pt2": "torch.export",
-    ".onnx": "onnx",
-}
-FORMATS = ("torchscript", "torch.export", "onnx")
+from robustcheck.files import file_sha256, regular_file_stat
+from robustcheck.vocabulary import MODEL_FORMATS, SUFFIX_FORMATS, Device
 
 
 def detect_format(path: Path, declared: str | None = None) -> str:
     if declared is not None:
-        if declared not in FORMATS:
+        if declared not in MODEL_FORMATS:
             raise UsageError(
-                f"--model-format: unknown format {declared!r}; choose from {', '.join(FORMATS)}"
+                f"--model-format: unknown format {declared!r}; choose from {', '.join(MODEL_FORMATS)}"
             )
         return declared
     fmt = SUFFIX_FORMATS.get(path.suffix.lower())
@@ -49,21 +42,43 @@ def check_model_file(path: Path, fmt: str | None = None) -> None:
         check_model_size(path, info.st_size)
 
 
-DEFAULT_THREADS = 4
-"""Fixed intra-op threads for torch and onnxruntime: reductions may round differently per count."""
+def _torchscript(path: Path, sha256: str, options: LoadOptions) -> Backend:
+    from robustcheck.backends.torch_program import load_torchscript
+
+    return load_torchscript(path, sha256)
 
 
-def _deterministic_torch() -> None:
-    import torch
+def _torch_export(path: Path, sha256: str, options: LoadOptions) -> Backend:
+    from robustcheck.backends.torch_program import load_exported_program
 
-    # torch.use_deterministic_algorithms also sets inductor's flag, importing torch._inductor
-    # (1.2 s per scan); robustcheck never compiles, so set the eager-mode flag alone when we can.
-    eager_only = getattr(torch._C, "_set_deterministic_algorithms", None)
-    if eager_only is not None:
-        eager_only(True, warn_only=True)
-    else:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.set_num_threads(max(1, min(DEFAULT_THREADS, os.cpu_count() or 1)))
+    return load_exported_program(path, sha256)
+
+
+def _onnx(path: Path, sha256: str, options: LoadOptions) -> Backend:
+    from robustcheck.backends.onnx.backend import load_onnx
+
+    return load_onnx(
+        path,
+        sha256,
+        device=options.device,
+        output=options.output,
+        allow_external_data=options.allow_external_data,
+    )
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    device: Device = "auto"
+    output: str | None = None
+    allow_external_data: bool = False
+
+
+LOADERS: dict[str, Callable[[Path, str, LoadOptions], Backend]] = {
+    "torchscript": _torchscript,
+    "torch.export": _torch_export,
+    "onnx": _onnx,
+}
+"""One loader per model format; each imports its heavy dependencies only when called."""
 
 
 def load_backend(
@@ -78,21 +93,6 @@ def load_backend(
     fmt = detect_format(path, model_format)
     check_model_file(path, fmt)
     sha256 = file_sha256(path)
-    _deterministic_torch()
-    if fmt == "torchscript":
-        from robustcheck.backends.torch_program import load_torchscript
-
-        return load_torchscript(path, sha256)
-    if fmt == "torch.export":
-        from robustcheck.backends.torch_program import load_exported_program
-
-        return load_exported_program(path, sha256)
-    from robustcheck.backends.onnx.backend import load_onnx
-
-    return load_onnx(
-        path,
-        sha256,
-        device=device,
-        output=output,
-        allow_external_data=allow_external_data,
-    )
+    deterministic_torch()
+    options = LoadOptions(device=device, output=output, allow_external_data=allow_external_data)
+    return LOADERS[fmt](path, sha256, options)

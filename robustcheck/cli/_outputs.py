@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from robustcheck._atomic import write_text_atomic
 from robustcheck.errors import RobustcheckError, RuntimeEnvironmentError, UsageError
 from robustcheck.exit_codes import ExitCode
+from robustcheck.files import write_text_atomic
 from robustcheck.reports import html, json_report, junit, markdown
 from robustcheck.reports.model import Report
 from robustcheck.reports.stub import render_stub

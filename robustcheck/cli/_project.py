@@ -18,7 +18,7 @@ from click.core import ParameterSource
 from robustcheck.errors import UsageError
 
 if TYPE_CHECKING:
-    from robustcheck.project import ProjectConfig
+    from robustcheck.cli.config_file import ProjectConfig
 
 NOT_SETTINGS = frozenset({"config", "no_config", "debug"})
 """Parameters that only make sense on the command line."""
@@ -53,7 +53,7 @@ def setting_key(param: click.Parameter) -> str:
 
 def effective(ctx: click.Context) -> Effective:
     """The parameters of ``ctx`` with the project configuration applied."""
-    from robustcheck.project import find_project_config
+    from robustcheck.cli.config_file import find_project_config
 
     params = ctx.params
     if params.get("no_config") and params.get("config") is not None:

@@ -24,9 +24,9 @@ DEMO_EPS = (0.05, 0.1, 0.25)
 @debug_option
 def demo(out_dir: Path) -> int:
     """Scan a small CNN trained on scikit-learn's digits (no download, seconds on a CPU)."""
-    from robustcheck import demo as demo_lib
+    from robustcheck.cli import demo_model as demo_lib
     from robustcheck.cli.scan import run_and_report
-    from robustcheck.config import ScanConfig
+    from robustcheck.scan.config import ScanConfig
 
     files = demo_lib.prepare()
     out(f"demo model {files.model}\ndemo data  {files.data}\n")

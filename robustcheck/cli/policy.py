@@ -86,7 +86,7 @@ def init(path: Path, force: bool) -> int:
 
     Writes PATH (default: robustcheck-policy.yaml); an existing file is kept unless --force.
     """
-    from robustcheck._atomic import write_text_atomic
+    from robustcheck.files import write_text_atomic
     from robustcheck.policy.load import STARTER, builtin_text
 
     if path.exists() and not force:

@@ -86,7 +86,7 @@ def load_report(path: Path) -> Report:
 
 
 def _write(path: Path, text: str) -> None:
-    from robustcheck._atomic import write_text_atomic
+    from robustcheck.files import write_text_atomic
 
     if str(path) == "-":
         out(text)

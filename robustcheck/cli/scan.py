@@ -1,4 +1,4 @@
-"""``robustcheck scan``: parse flags, call :func:`robustcheck.runner.run`, write reports."""
+"""``robustcheck scan``: parse flags, call :func:`robustcheck.scan.runner.run`, write reports."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import click
 from robustcheck.cli._options import FiniteFloat, debug_option
 from robustcheck.cli._project import effective
 from robustcheck.cli._terminal import out
+from robustcheck.vocabulary import DEPLOYED_DTYPES, DEVICES, LAYOUTS, REPORT_FORMATS
 
 if TYPE_CHECKING:
-    from robustcheck.project import ProjectConfig
+    from robustcheck.cli.config_file import ProjectConfig
 
 _POSITIVE = FiniteFloat(min=0, min_open=True)
 _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
@@ -72,7 +73,7 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 )
 @click.option(
     "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
+    type=click.Choice(DEVICES),
     default="auto",
     show_default=True,
     help="ONNX runtime device; auto uses CUDA only when a GPU is present.",
@@ -127,7 +128,7 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 )
 @click.option(
     "--layout",
-    type=click.Choice(["NCHW", "NHWC"]),
+    type=click.Choice(LAYOUTS),
     help="Axis order of image inputs [default: NCHW, or the policy's input.layout].",
 )
 @click.option(
@@ -149,7 +150,7 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 )
 @click.option(
     "--deployed-dtype",
-    type=click.Choice(["float32", "float16", "uint8"]),
+    type=click.Choice(DEPLOYED_DTYPES),
     help="What the deployed model receives; adversarial inputs are rounded to it (uint8 needs --input-range).",
 )
 @click.option(
@@ -264,8 +265,8 @@ def scan(ctx: click.Context, **_: Any) -> int:
 
 def scan_with(opts: dict[str, Any], *, project: ProjectConfig | None = None) -> int:
     """The scan, from effective settings (flags over the project configuration over defaults)."""
-    from robustcheck.config import ScanConfig
-    from robustcheck.project import CONFIG_FILE, PYPROJECT, PYPROJECT_TABLE
+    from robustcheck.cli.config_file import CONFIG_FILE, PYPROJECT, PYPROJECT_TABLE
+    from robustcheck.scan.config import ScanConfig
 
     model, data, eps = opts["model"], opts["data"], opts["eps"]
     if model is None:
@@ -330,7 +331,7 @@ def scan_with(opts: dict[str, Any], *, project: ProjectConfig | None = None) -> 
             timeout_s=opts["timeout_s"],
             max_memory_mb=opts["max_memory_mb"],
         )
-    paths = {fmt: opts[f"{fmt}_path"] for fmt in ("json", "junit", "markdown", "html")}
+    paths = {fmt: opts[f"{fmt}_path"] for fmt in REPORT_FORMATS}
     return run_and_report(
         config,
         paths={k: v for k, v in paths.items() if v is not None},
@@ -427,9 +428,9 @@ def run_and_report(
     """Stub every report target, scan, then write the reports; an error leaves stubs saying why."""
     from robustcheck.cli._outputs import ReportTargets, append_step_summary
     from robustcheck.errors import RobustcheckError
-    from robustcheck.isolation import default_max_memory_mb, run_isolated
     from robustcheck.reports import text
-    from robustcheck.runner import run
+    from robustcheck.scan.isolation import default_max_memory_mb, run_isolated
+    from robustcheck.scan.runner import run
 
     targets = ReportTargets(paths)
     inputs = [*_input_paths(config), *(also_inputs or [])]

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from robustcheck.data import limits
-from robustcheck.data._files import decode_text, read_capped, sha256_bytes
 from robustcheck.data._tree import entries, is_image_name, member, refuse_symlink
 from robustcheck.data.labels import parse_int
 from robustcheck.data.options import ClassOrder
 from robustcheck.errors import DataError
+from robustcheck.files import decode_text, read_capped, sha256_bytes
 
 CLASSES_FILE = "classes.txt"
 

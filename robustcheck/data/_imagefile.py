@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image, ImageFile
 
 from robustcheck.data import limits
-from robustcheck.data._files import open_regular, sha256_stream
 from robustcheck.errors import DataError, RobustcheckError, SecurityRefusal
+from robustcheck.files import open_regular, sha256_stream
 
 FORMATS = ("PNG", "JPEG")
 """The only Pillow parsers ever run on these files."""

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from robustcheck.data import limits
-from robustcheck.data._files import manifest_sha256
 from robustcheck.data._image_labels import (
     default_labels_file,
     flat_listing,
@@ -31,6 +30,7 @@ from robustcheck.data._imagefile import ImageInfo, decode, probe
 from robustcheck.data.base import Dataset
 from robustcheck.data.options import Layout, LoadOptions
 from robustcheck.errors import DataError
+from robustcheck.files import manifest_sha256
 
 log = logging.getLogger(__name__)
 

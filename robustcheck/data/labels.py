@@ -17,9 +17,9 @@ import numpy as np
 
 from robustcheck.data import limits
 from robustcheck.data._checks import check_labels
-from robustcheck.data._files import decode_text, open_regular, read_capped, sha256_bytes
 from robustcheck.data._npyformat import read_header
 from robustcheck.errors import DataError
+from robustcheck.files import decode_text, open_regular, read_capped, sha256_bytes
 
 _INTEGRAL = re.compile(r"[+-]?[0-9]+(\.0*)?")
 LABEL_SUFFIXES = (".npy", ".txt", ".csv", ".tsv")

@@ -10,6 +10,7 @@ from robustcheck.data.base import Dataset
 from robustcheck.data.options import FLAGS, ClassOrder, Layout, LoadOptions
 from robustcheck.data.registry import LoaderRegistry, LoaderSpec, builtin_registry
 from robustcheck.errors import DataError, UsageError
+from robustcheck.vocabulary import LAYOUTS
 
 
 def load_dataset(
@@ -66,7 +67,7 @@ def _check_path(path: Path) -> bool:
 
 
 def _check_values(options: LoadOptions) -> None:
-    if options.layout not in ("NCHW", "NHWC"):
+    if options.layout not in LAYOUTS:
         raise UsageError(f"--layout: {options.layout!r} is not NCHW or NHWC")
     if options.class_order not in (None, "sorted", "file"):
         raise UsageError(f"--class-order: {options.class_order!r} is not 'sorted' or 'file'")

@@ -18,12 +18,12 @@ import numpy as np
 
 from robustcheck.data import limits
 from robustcheck.data._checks import check_finite, check_input_shape, count_nonfinite_samples
-from robustcheck.data._files import manifest_sha256, open_regular
 from robustcheck.data._npyformat import NpyHeader, read_header
 from robustcheck.data.base import ArraySource, Dataset
 from robustcheck.data.labels import read_labels_file
 from robustcheck.data.options import LoadOptions
 from robustcheck.errors import DataError
+from robustcheck.files import manifest_sha256, open_regular
 
 _SCAN_BYTES = 4 << 20
 

@@ -23,11 +23,11 @@ from robustcheck.data._checks import (
     count_nonfinite_samples,
     row_chunks,
 )
-from robustcheck.data._files import CHUNK, open_regular, sha256_stream
 from robustcheck.data._npyformat import NpyHeader, read_header
 from robustcheck.data.base import ArraySource, Dataset, native_dtype
 from robustcheck.data.options import LoadOptions
 from robustcheck.errors import DataError, SecurityRefusal
+from robustcheck.files import CHUNK, open_regular, sha256_stream
 
 _METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 # What zipfile raises on a corrupt archive (found by fuzzing, not only by reading its source).

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Literal
 
-Layout = Literal["NCHW", "NHWC"]
-ClassOrder = Literal["sorted", "file"]
+from robustcheck.vocabulary import ClassOrder, Layout
 
 FLAGS: dict[str, str] = {
     "x_key": "--x-key",

@@ -17,11 +17,11 @@ import numpy as np
 
 from robustcheck.data import limits
 from robustcheck.data._checks import check_finite, check_labels, count_nonfinite_samples
-from robustcheck.data._files import decode_text, read_capped, sha256_bytes
 from robustcheck.data.base import ArraySource, Dataset
 from robustcheck.data.labels import parse_int
 from robustcheck.data.options import LoadOptions
 from robustcheck.errors import DataError
+from robustcheck.files import decode_text, read_capped, sha256_bytes
 
 DEFAULT_LABEL_COLUMN = "label"
 

@@ -36,6 +36,7 @@ from robustcheck.policy.schema import (
     Rules,
 )
 from robustcheck.reports.model import AttackResult, Check, CheckStatus, Report, Verdict
+from robustcheck.vocabulary import GateOn, Severity
 
 Kind = Literal["max_rate", "min_rate", "max_count", "max_increase"]
 
@@ -49,8 +50,8 @@ class _Rule:
     what: str
     kind: Kind
     limit: float
-    severity: Literal["fail", "warn"]
-    gate_on: Literal["point", "upper_bound"]
+    severity: Severity
+    gate_on: GateOn
     measure: Callable[[AttackResult], Value]
     label: int | None = None
     class_name: str | None = None

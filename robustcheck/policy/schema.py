@@ -19,9 +19,9 @@ from pydantic import (
     model_validator,
 )
 
+from robustcheck.vocabulary import DeployedDtype, GateOn, Layout, Severity
+
 Attack = Literal["fgsm", "noise"]
-Severity = Literal["fail", "warn"]
-GateOn = Literal["point", "upper_bound"]
 
 DEFAULT_THRESHOLD = 0.9
 FRAGMENT = "fragment"
@@ -250,7 +250,7 @@ _Range = Annotated[list[float], Field(min_length=2, max_length=2)]
 class InputContract(_Strict):
     """How the model expects its input (validated here; used by the data pipeline)."""
 
-    layout: Literal["NCHW", "NHWC"] | None = Field(default=None, description="Axis order.")
+    layout: Layout | None = Field(default=None, description="Axis order.")
     input_range: _Range | None = Field(
         default=None, description="[lo, hi]: the valid input domain."
     )
@@ -263,7 +263,7 @@ class InputContract(_Strict):
     image_size: list[Annotated[int, Field(ge=1)]] | None = Field(
         default=None, min_length=2, max_length=2, description="[height, width] in pixels."
     )
-    deployed_dtype: Literal["float32", "float16", "uint8"] | None = Field(
+    deployed_dtype: DeployedDtype | None = Field(
         default=None, description="The dtype the deployed model receives."
     )
 

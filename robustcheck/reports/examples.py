@@ -9,8 +9,8 @@ import numpy as np
 
 from robustcheck.reports._png import encode_png
 from robustcheck.reports.model import ExampleImage
+from robustcheck.vocabulary import LAYOUTS
 
-LAYOUTS = ("NCHW", "NHWC")
 MIN_SIDE = 64
 """Small images (8×8 digits) are enlarged by an integer factor until their short side reaches this."""
 MAX_SIDE = 1024

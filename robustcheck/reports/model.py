@@ -6,10 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+from robustcheck.vocabulary import CheckStatus, DeployedDtype, GateOn, Layout, Severity, Verdict
 
-Verdict = Literal["pass", "fail", "error"]
-CheckStatus = Literal["pass", "warn", "fail", "error"]
+SCHEMA_VERSION = "1.0"
 
 
 class _Strict(BaseModel):
@@ -51,10 +50,10 @@ class DataSection(_Strict):
 class InputSection(_Strict):
     """The input contract the scan assumed: ε and clipping are in raw data units."""
 
-    layout: Literal["NCHW", "NHWC"]
+    layout: Layout
     mean: list[float] | None
     std: list[float] | None
-    deployed_dtype: Literal["float32", "float16", "uint8"]
+    deployed_dtype: DeployedDtype
     eps_model_units: list[list[float]] | None
     """Per ε of the sweep, ε / std per channel: the budget as the model sees it."""
 
@@ -154,8 +153,8 @@ class Check(_Strict):
     label: int | None = None
     """Set for per-class rules."""
     class_name: str | None = None
-    severity: Literal["fail", "warn"] = "fail"
-    gate_on: Literal["point", "upper_bound"] = "point"
+    severity: Severity = "fail"
+    gate_on: GateOn = "point"
     observed: float | None
     limit: float
     status: CheckStatus

@@ -11,8 +11,9 @@ import xml.etree.ElementTree as ET
 
 from robustcheck.reports._escape import html_text, markdown_text, one_line, xml_text
 from robustcheck.reports.model import SCHEMA_VERSION
+from robustcheck.vocabulary import REPORT_FORMATS
 
-FORMATS = ("json", "junit", "markdown", "html")
+FORMATS = REPORT_FORMATS
 
 
 def render_stub(fmt: str, message: str, exit_code: int | None = None) -> str:

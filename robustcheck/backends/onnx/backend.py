@@ -18,10 +18,12 @@ from robustcheck.backends.onnx.io import (
     zipmap_to_array,
 )
 from robustcheck.backends.onnx.model_file import read_onnx
-from robustcheck.backends.onnx.runtime import Device, create_session, default_threads, providers_for
+from robustcheck.backends.onnx.runtime import create_session, providers_for
 from robustcheck.backends.onnx.twin import OnnxTwin, default_registry, non_differentiable_nodes
 from robustcheck.backends.output import OutputKind, class_scores, scores_shape
+from robustcheck.backends.threads import default_threads
 from robustcheck.errors import UnsupportedModelError
+from robustcheck.vocabulary import Device
 
 
 class OnnxBackend:

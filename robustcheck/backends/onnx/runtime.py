@@ -8,10 +8,9 @@ No custom-op library is ever registered, whatever the model names.
 from __future__ import annotations
 
 import ctypes
-import os
 
-from robustcheck.backends.base import Device
 from robustcheck.errors import ModelError, RuntimeEnvironmentError
+from robustcheck.vocabulary import Device
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -43,12 +42,6 @@ def providers_for(device: Device) -> list[str]:
     if device == "cuda" or (device == "auto" and cuda_ok):
         return [CUDA, CPU]
     return [CPU]
-
-
-def default_threads() -> int:
-    from robustcheck.backends.loader import DEFAULT_THREADS
-
-    return max(1, min(DEFAULT_THREADS, os.cpu_count() or 1))
 
 
 def create_session(model_bytes: bytes, where: str, providers: list[str], threads: int) -> object:

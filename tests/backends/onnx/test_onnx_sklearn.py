@@ -11,8 +11,8 @@ from sklearn.neural_network import MLPClassifier
 
 from robustcheck.backends.loader import load_backend
 from robustcheck.cli import main
-from robustcheck.config import ScanConfig
-from robustcheck.runner import run
+from robustcheck.scan.config import ScanConfig
+from robustcheck.scan.runner import run
 
 EPS = [0.05, 0.1, 0.2]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robustcheck._hashing import file_sha256
+from robustcheck.files import file_sha256
 from robustcheck.data.base import ArraySource, Dataset
 from robustcheck.data.options import LoadOptions
 from robustcheck.data.registry import LoaderSpec

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from robustcheck.cli import main
-from robustcheck.config import ScanConfig
 from robustcheck.errors import MeasurementError
-from robustcheck.runner import run
+from robustcheck.scan.config import ScanConfig
+from robustcheck.scan.runner import run
 
 
 class InputRounding(torch.nn.Module):

@@ -8,18 +8,18 @@ from typing import Any
 
 import numpy as np
 
-from robustcheck._examples import MAX_EXAMPLES, collect_examples
 from robustcheck.attacks import AttackDirection, InputDomain, SignAttack, perturb
 from robustcheck.backends.base import Backend
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
-from robustcheck.checkpoint import Checkpoint
-from robustcheck.contract import Quantiser, check_eps_zero
 from robustcheck.data import Batch, Dataset
 from robustcheck.errors import DataError, ModelRejectedBatch
-from robustcheck.fidelity import Agreement
 from robustcheck.metrics import Counts
 from robustcheck.reports.model import ExampleImage
-from robustcheck.sanity import (
+from robustcheck.scan.checkpoint import Checkpoint
+from robustcheck.scan.contract import Quantiser, check_eps_zero
+from robustcheck.scan.examples import MAX_EXAMPLES, collect_examples
+from robustcheck.scan.fidelity import Agreement
+from robustcheck.scan.sanity import (
     Stability,
     check_finite,
     check_input_dependence,

@@ -8,11 +8,11 @@ from importlib import metadata
 import numpy as np
 
 from robustcheck._version import __version__
-from robustcheck.config import ScanConfig
-from robustcheck.contract import Normalisation
 from robustcheck.data import Dataset
 from robustcheck.policy.load import canonical_dict, policy_sha256
 from robustcheck.reports.model import DataSection, InputSection, PolicySection, Versions
+from robustcheck.scan.config import ScanConfig
+from robustcheck.scan.contract import Normalisation
 
 
 def data_section(config: ScanConfig, dataset: Dataset, manifest: str | None) -> DataSection:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from robustcheck.cli.config_file import MAX_CONFIG_BYTES, find_project_config
 from robustcheck.errors import UsageError
-from robustcheck.project import MAX_CONFIG_BYTES, find_project_config
 
 
 def test_nothing_found_is_none(tmp_path):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from robustcheck.backends.base import Device
 from robustcheck.backends.output import OutputKind
 from robustcheck.policy.schema import Policy
+from robustcheck.vocabulary import ClassOrder, DeployedDtype, Device, Layout
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_HIGH_CONFIDENCE = 0.9
@@ -38,14 +37,14 @@ class ScanConfig(BaseModel):
     label_column: str | None = None
     feature_columns: list[str] | None = None
     image_size: tuple[int, int] | None = None
-    layout: Literal["NCHW", "NHWC"] = "NCHW"
-    class_order: Literal["sorted", "file"] | None = None
+    layout: Layout = "NCHW"
+    class_order: ClassOrder | None = None
     limit: int | None = Field(default=None, ge=1)
     per_class: int | None = Field(default=None, ge=1)
     mean: list[float] | None = None
     """Per-channel mean subtracted outside the model (raw units); applied inside the gradient path."""
     std: list[float] | None = None
-    deployed_dtype: Literal["float32", "float16", "uint8"] | None = None
+    deployed_dtype: DeployedDtype | None = None
     allow_low_accuracy: bool = False
     noise_baseline: bool = True
     fidelity_tolerance: float | None = Field(default=None, gt=0)

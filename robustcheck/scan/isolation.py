@@ -20,13 +20,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from robustcheck.config import ScanConfig
 from robustcheck.errors import InternalError, ModelError, RobustcheckError, RuntimeEnvironmentError
 from robustcheck.reports.model import Report
+from robustcheck.scan.config import ScanConfig
 
 Progress = Callable[[int, int], None]
 _POLL_S = 0.1
-_PRELOAD = ["robustcheck.runner", "numpy", "torch"]
+_PRELOAD = ["robustcheck.scan.runner", "numpy", "torch"]
 _ORPHANED = 70
 
 
@@ -54,7 +54,7 @@ def _watch_parent(alive: Connection) -> None:
 
 def _child(conn: Connection, alive: Connection, config: ScanConfig) -> None:
     _watch_parent(alive)
-    from robustcheck.runner import run
+    from robustcheck.scan.runner import run
 
     def progress(done: int, total: int) -> None:
         conn.send(("progress", done, total))

@@ -7,9 +7,9 @@ import pytest
 import torch
 from reference_fgsm import fgsm_errors
 
-from robustcheck.config import ScanConfig
 from robustcheck.errors import DataError
-from robustcheck.runner import run
+from robustcheck.scan.config import ScanConfig
+from robustcheck.scan.runner import run
 
 
 def _result(report, attack: str, eps: float):

@@ -11,9 +11,6 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Literal
 
-from robustcheck._results import attack_result
-from robustcheck._scan import Plan, Progress, Tally, scan
-from robustcheck._sections import data_section, input_section, policy_section, versions
 from robustcheck.attacks import (
     FGSM,
     InputDomain,
@@ -22,18 +19,9 @@ from robustcheck.attacks import (
 )
 from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
-from robustcheck.checkpoint import Checkpoint, fingerprint
-from robustcheck.config import ScanConfig
-from robustcheck.contract import (
-    Normalisation,
-    NormalisedBackend,
-    check_normalisation_not_doubled,
-    quantiser_for,
-)
 from robustcheck.data import Dataset, load_dataset, select
 from robustcheck.errors import DataError, MeasurementError
 from robustcheck.exit_codes import ExitCode
-from robustcheck.fidelity import fidelity_section, tolerance_for
 from robustcheck.plugins import data_registry
 from robustcheck.policy.evaluate import evaluate, verdict
 from robustcheck.reports.json_report import read as read_report
@@ -48,10 +36,22 @@ from robustcheck.reports.model import (
     SettingsSection,
     StabilitySection,
 )
-from robustcheck.sanity import (
+from robustcheck.scan.checkpoint import Checkpoint, fingerprint
+from robustcheck.scan.config import ScanConfig
+from robustcheck.scan.contract import (
+    Normalisation,
+    NormalisedBackend,
+    check_normalisation_not_doubled,
+    quantiser_for,
+)
+from robustcheck.scan.fidelity import fidelity_section, tolerance_for
+from robustcheck.scan.loop import Plan, Progress, Tally, scan
+from robustcheck.scan.results import attack_result
+from robustcheck.scan.sanity import (
     FRAGILE_MARGIN,
     Stability,
 )
+from robustcheck.scan.sections import data_section, input_section, policy_section, versions
 
 log = logging.getLogger(__name__)
 
