@@ -38,6 +38,8 @@ bench: setup
 
 docs: setup
 	$(BIN)/python -m robustcheck.backends.onnx.twin.support_table > docs/onnx-ops.md
+	$(BIN)/robustcheck policy schema > policies/robustcheck-policy.schema.json
+	$(BIN)/python -m robustcheck.reports.schema > docs/report-schema.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info .robustcheck-cache

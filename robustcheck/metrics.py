@@ -49,6 +49,8 @@ class Counts:
     per_class_errors: list[int] = field(default_factory=list)
     per_class_high_confidence_errors: list[list[int]] = field(default_factory=list)
     """Per threshold, per true class."""
+    target_hits: int | None = None
+    """Targeted attacks: samples whose adversarial prediction is the target (never their label)."""
 
     def __post_init__(self) -> None:
         self.high_confidence_errors = self.high_confidence_errors or [0] * len(self.thresholds)
@@ -59,7 +61,16 @@ class Counts:
             [0] * self.n_classes for _ in self.thresholds
         ]
 
-    def add_batch(self, y: np.ndarray, clean_probs: np.ndarray, adv_probs: np.ndarray) -> None:
+    def add_batch(
+        self,
+        y: np.ndarray,
+        clean_probs: np.ndarray,
+        adv_probs: np.ndarray,
+        targets: np.ndarray | None = None,
+    ) -> None:
+        if targets is not None:
+            hits = correct_mask(adv_probs, targets) & (targets != y)
+            self.target_hits = (self.target_hits or 0) + int(hits.sum())
         clean_ok = correct_mask(clean_probs, y)
         adv_wrong = ~correct_mask(adv_probs, y)
         conf = confidence(adv_probs)
@@ -106,6 +117,11 @@ class Counts:
                     strict=True,
                 )
             ],
+            target_hits=(
+                None
+                if self.target_hits is None and other.target_hits is None
+                else (self.target_hits or 0) + (other.target_hits or 0)
+            ),
         )
 
 

@@ -1,57 +1,65 @@
-"""Plugins: separately installed packages that add data loaders through entry points.
+"""Plugins: separately installed packages that add data loaders or attacks through entry points.
 
 A plugin package declares, in its ``pyproject.toml``::
 
     [project.entry-points."robustcheck.data_loaders"]
-    jsonl = "robustcheck_plugin_jsonl:LOADER"
+    jsonl = "robustcheck_plugin_jsonl:LOADER"      # a robustcheck.data.registry.LoaderSpec
 
-where ``LOADER`` is a :class:`robustcheck.data.registry.LoaderSpec`. Each plugin is loaded on its
-own (after sqlfluff's plugin host): one that fails to import or to register is named in a warning
-and skipped, and never takes the built-ins down with it. Built-ins are registered the same way,
-explicitly, in :func:`robustcheck.data.registry.builtin_registry`.
+    [project.entry-points."robustcheck.attacks"]
+    overshoot = "robustcheck_plugin_attack:Overshoot"   # a robustcheck.attacks.Attack subclass
+
+Built-in attacks are declared in the same ``robustcheck.attacks`` group by robustcheck itself
+(and registered explicitly too, so a source tree without installed metadata still has them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from importlib import metadata
 
+from robustcheck.attacks import BUILTIN_ATTACKS, Attack
 from robustcheck.data.registry import LoaderRegistry, LoaderSpec, builtin_registry
+from robustcheck.registry import PluginStatus, Registry, load_plugins
 
 DATA_LOADERS = "robustcheck.data_loaders"
+ATTACKS = "robustcheck.attacks"
 
-
-@dataclass(frozen=True)
-class PluginStatus:
-    name: str
-    value: str
-    distribution: str | None
-    error: str | None = None
+__all__ = ["ATTACKS", "DATA_LOADERS", "PluginStatus", "attack_registry", "data_registry"]
 
 
 def register_plugins(
     registry: LoaderRegistry, entry_points: Iterable[metadata.EntryPoint] | None = None
 ) -> list[PluginStatus]:
     """Register every data-loader plugin that loads and validates; report each one's status."""
-    if entry_points is None:
-        entry_points = metadata.entry_points(group=DATA_LOADERS)
-    statuses = []
-    for ep in sorted(entry_points, key=lambda e: e.name):
-        dist = ep.dist.name if ep.dist is not None else None
-        try:
-            spec = ep.load()
-            if not isinstance(spec, LoaderSpec):
-                raise TypeError(f"{ep.value} is a {type(spec).__name__}, not a LoaderSpec")
-            registry.register(spec)
-        except Exception as exc:  # a broken plugin is reported, never fatal
-            statuses.append(PluginStatus(ep.name, ep.value, dist, f"{type(exc).__name__}: {exc}"))
-            continue
-        statuses.append(PluginStatus(ep.name, ep.value, dist))
-    return statuses
+
+    def register(name: str, spec: object, replaces: bool) -> None:
+        if not isinstance(spec, LoaderSpec):
+            raise TypeError(f"it is a {type(spec).__name__}, not a LoaderSpec")
+        registry.register(spec)
+
+    return load_plugins(DATA_LOADERS, register, set(), entry_points)
 
 
 def data_registry() -> tuple[LoaderRegistry, list[PluginStatus]]:
     """Built-in loaders plus installed plugins."""
     registry = builtin_registry()
     return registry, register_plugins(registry)
+
+
+def attack_registry(
+    entry_points: Iterable[metadata.EntryPoint] | None = None,
+) -> tuple[Registry[type[Attack]], list[PluginStatus]]:
+    """Built-in attacks plus installed plugins; a plugin may replace a built-in by name."""
+    registry: Registry[type[Attack]] = Registry("attack")
+    for cls in BUILTIN_ATTACKS:
+        registry.register(cls.name, cls)
+
+    def register(name: str, cls: object, replaces: bool) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Attack)):
+            raise TypeError(f"it is a {type(cls).__name__}, not an Attack subclass")
+        if cls.name != name:
+            raise ValueError(f"the class says its name is {cls.name!r}, the entry point {name!r}")
+        registry.register(name, cls, replace=replaces)
+
+    names = {cls.name for cls in BUILTIN_ATTACKS}
+    return registry, load_plugins(ATTACKS, register, names, entry_points)

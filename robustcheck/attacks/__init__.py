@@ -1,7 +1,37 @@
-"""Attacks propose a perturbation direction; the base class owns the ε budget and clipping."""
+"""Attacks propose adversarial candidates; the base class owns the ε budget, domain and loss."""
 
-from robustcheck.attacks.base import AttackDirection, InputDomain, SignAttack, perturb
-from robustcheck.attacks.fgsm import FGSM
+from robustcheck.attacks.base import (
+    Attack,
+    AttackOutput,
+    AttackParams,
+    BatchContext,
+    GradientResult,
+    InputDomain,
+    correct,
+    project,
+)
+from robustcheck.attacks.gradient import BIM, FGSM, PGD
+from robustcheck.attacks.losses import CrossEntropy, Loss, Margin, TargetedCrossEntropy
 from robustcheck.attacks.noise import RandomSignNoise
 
-__all__ = ["FGSM", "AttackDirection", "InputDomain", "RandomSignNoise", "SignAttack", "perturb"]
+BUILTIN_ATTACKS: tuple[type[Attack], ...] = (FGSM, BIM, PGD, RandomSignNoise)
+
+__all__ = [
+    "BIM",
+    "BUILTIN_ATTACKS",
+    "FGSM",
+    "PGD",
+    "Attack",
+    "AttackOutput",
+    "AttackParams",
+    "BatchContext",
+    "CrossEntropy",
+    "GradientResult",
+    "InputDomain",
+    "Loss",
+    "Margin",
+    "RandomSignNoise",
+    "TargetedCrossEntropy",
+    "correct",
+    "project",
+]

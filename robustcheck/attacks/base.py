@@ -1,18 +1,27 @@
-"""Budget handling shared by every L∞ sign attack (after foolbox 3's ``FixedEpsilonAttack``).
+"""The attack base: owns the ε budget, the valid domain, targets and the loss gradient.
 
-An attack only proposes a direction in {-1, 0, +1} per input element, computed once per
-batch; :func:`perturb` scales it by each ε of the sweep and clips to the valid input domain.
+After foolbox 3's fixed-epsilon attacks: an attack only proposes *candidates* for each ε of the
+sweep; :meth:`Attack.__call__` projects every candidate onto the L∞ ball around the clean input
+and into the valid domain itself, so no attack can exceed its budget. Everything stays a torch
+tensor on the backend's device; the perturbation arithmetic is float64, so ``x + ε`` is exact in
+raw data units before the model rounds it to its own dtype.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from robustcheck.attacks.losses import CrossEntropy, Loss
 from robustcheck.backends.base import Backend
 from robustcheck.backends.output import OutputKind
+from robustcheck.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -23,31 +32,153 @@ class InputDomain:
     hi: float
 
 
+def project(
+    candidate: torch.Tensor, x: torch.Tensor, eps: float, domain: InputDomain | None
+) -> torch.Tensor:
+    """``candidate`` clipped to ``[x - ε, x + ε]`` and to the domain, in float64."""
+    x64 = x.to(torch.float64)
+    adv = torch.minimum(torch.maximum(candidate.to(torch.float64), x64 - eps), x64 + eps)
+    if domain is not None:
+        adv = adv.clamp_(domain.lo, domain.hi)
+    return adv
+
+
+def correct(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """True where the true class is finite and strictly above every other class (ties and NaN
+    are never correct)."""
+    rows = torch.arange(scores.shape[0], device=scores.device)
+    true = scores[rows, y]
+    others = scores.clone()
+    others[rows, y] = -torch.inf
+    return torch.isfinite(true) & (true > others.max(dim=1).values)
+
+
 @dataclass(frozen=True)
-class AttackDirection:
-    signs: np.ndarray
-    """Per-element direction in {-1, 0, +1}, float64, same shape as the inputs."""
-    model_scores: np.ndarray | None = None
-    """Scores the differentiable path produced while computing the direction, if any."""
+class GradientResult:
+    gradient: torch.Tensor
+    """∇ₓJ up to a positive per-sample factor (its sign is exact), same shape as x."""
+    scores: torch.Tensor
+    """The differentiable path's scores ``[N, C]`` (float64, detached) at the same point."""
 
 
-class SignAttack(ABC):
-    """An attack whose perturbation at budget ε is ``ε · direction``."""
+TargetMode = Literal["least-likely", "all"]
 
-    name: str
+
+@dataclass
+class BatchContext:
+    """One batch as every attack sees it: the clean inputs, labels and what they cost to query."""
+
+    model: Backend
+    x: torch.Tensor
+    """Clean inputs on the model's device, in the data's dtype."""
+    y: torch.Tensor
+    """int64 labels on the model's device."""
+    kind: OutputKind
+    domain: InputDomain | None
+    clean_scores: torch.Tensor
+    """Deployed scores of the clean batch (float64), reused by every attack."""
+    seed: int = 0
+    batch_start: int = 0
+    deployed: Callable[[torch.Tensor], torch.Tensor] | None = None
+    """What the deployed model receives for an input (rounding to its dtype), if anything."""
+    gradient_evaluations: int = 0
+    """Forward+backward passes over the batch (a pass over k of n samples counts k/n)."""
+    runtime_evaluations: int = 0
+    _cache: dict[Any, GradientResult] = field(default_factory=dict)
+
+    def gradient(
+        self,
+        x: torch.Tensor,
+        loss: Loss,
+        rows: torch.Tensor | None = None,
+        target: torch.Tensor | None = None,
+    ) -> GradientResult:
+        """∇ₓ of ``loss`` at ``x`` for the samples ``rows`` (all when None): one forward and one
+        backward pass through the differentiable path."""
+        y = self.y if rows is None else self.y[rows]
+        leaf = x.detach().requires_grad_(True)
+        scores = self.model.forward(leaf)
+        grad_scores = loss.output_gradient(scores, y, target, self.kind).to(scores.dtype)
+        (grad,) = torch.autograd.grad(scores, leaf, grad_outputs=grad_scores)
+        self.gradient_evaluations += 1
+        return GradientResult(gradient=grad, scores=scores.detach().to(torch.float64))
+
+    def clean_gradient(
+        self, loss: Loss | None = None, target: torch.Tensor | None = None, key: object = None
+    ) -> GradientResult:
+        """The gradient at the clean inputs, computed once per batch for each loss and target
+        (``key`` names the target): every one-step attack and the first step of every iterative
+        one without random start share it, so an FGSM sweep costs one gradient per batch."""
+        loss = loss or CrossEntropy()
+        cache_key = (type(loss).__name__, loss.targeted, key)
+        if cache_key not in self._cache:
+            self._cache[cache_key] = self.gradient(self.x, loss, target=target)
+        return self._cache[cache_key]
+
+    def runtime_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """What the deployed model scores for the (unrounded) adversarial batch ``x``."""
+        self.runtime_evaluations += 1
+        return self.model.scores(x if self.deployed is None else self.deployed(x))
+
+    def rng(self, *stream: int) -> np.random.Generator:
+        """A generator seeded by the seed, the batch's position and ``stream``: a sample's
+        randomness never depends on earlier batches or on the device."""
+        return np.random.default_rng([self.seed, self.batch_start, *stream])
+
+
+@dataclass(frozen=True)
+class AttackOutput:
+    adversarial: dict[float, torch.Tensor]
+    """Per ε: the projected adversarial batch (float64)."""
+    targets: dict[float, torch.Tensor] | None = None
+    """Per ε, for targeted attacks: the class each sample was pushed towards."""
+
+
+class AttackParams(BaseModel):
+    """Base of every attack's parameters: strict, so a typo is an error, never a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Attack(ABC):
+    """An L∞ attack with a fixed budget ε (per ε of the sweep).
+
+    Subclasses set ``name``, a ``Params`` model and :meth:`candidates`; they never clip.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[AttackParams]] = AttackParams
+    white_box: ClassVar[bool] = True
+    """Whether the attack reads gradients (the noise baseline does not)."""
+
+    def __init__(self, params: AttackParams | None = None, *, label: str | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+        self.label = label or self.name
+        """The name results and policy rules use."""
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], *, label: str | None = None) -> Attack:
+        try:
+            params = cls.Params.model_validate(dict(options))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'parameters'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise UsageError(f"--attack {cls.name}: {problems}") from None
+        return cls(params, label=label)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, **self.params.model_dump(mode="json")}
 
     @abstractmethod
-    def direction(
-        self, model: Backend, x: np.ndarray, y: np.ndarray, kind: OutputKind, *, batch_start: int
-    ) -> AttackDirection:
-        """The perturbation direction for a batch; independent of ε."""
+    def candidates(self, ctx: BatchContext, eps: list[float]) -> AttackOutput:
+        """Proposed adversarial inputs for each ε (unclipped is fine: the base projects)."""
 
-
-def perturb(
-    x: np.ndarray, direction: AttackDirection, eps: float, domain: InputDomain | None
-) -> np.ndarray:
-    """``clip(x + ε·direction, lo, hi)`` in float64."""
-    adv = x.astype(np.float64) + eps * direction.signs
-    if domain is not None:
-        np.clip(adv, domain.lo, domain.hi, out=adv)
-    return adv
+    def __call__(self, ctx: BatchContext, eps: list[float]) -> AttackOutput:
+        proposed = self.candidates(ctx, eps)
+        return AttackOutput(
+            adversarial={e: project(proposed.adversarial[e], ctx.x, e, ctx.domain) for e in eps},
+            targets=proposed.targets,
+        )

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
+import torch
 
-from robustcheck.attacks.base import AttackDirection, SignAttack
-from robustcheck.backends.base import Backend
-from robustcheck.backends.output import OutputKind
+from robustcheck.attacks.base import Attack, AttackOutput, BatchContext
 
 
-class RandomSignNoise(SignAttack):
-    name = "noise"
+class RandomSignNoise(Attack):
+    """``x + ε·s`` with a uniformly random sign per element, drawn once per batch."""
 
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
+    name: ClassVar[str] = "noise"
+    description: ClassVar[str] = "random ±ε per element: the baseline an attack must beat"
+    white_box: ClassVar[bool] = False
 
-    def direction(
-        self, model: Backend, x: np.ndarray, y: np.ndarray, kind: OutputKind, *, batch_start: int
-    ) -> AttackDirection:
+    def signs(self, ctx: BatchContext) -> torch.Tensor:
         # Seeded by the batch's position, so a sample's noise does not depend on earlier batches.
-        rng = np.random.default_rng([self.seed, batch_start])
-        signs = rng.integers(0, 2, size=x.shape, dtype=np.int8).astype(np.float64) * 2 - 1
-        return AttackDirection(signs=signs)
+        rng = ctx.rng()
+        signs = rng.integers(0, 2, size=tuple(ctx.x.shape), dtype=np.int8) * 2 - 1
+        return torch.from_numpy(signs.astype(np.int8)).to(ctx.x.device)
+
+    def candidates(self, ctx: BatchContext, eps: list[float]) -> AttackOutput:
+        x = ctx.x.to(torch.float64)
+        signs = self.signs(ctx).to(torch.float64)
+        return AttackOutput({e: x + e * signs for e in eps})

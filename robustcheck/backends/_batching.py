@@ -1,15 +1,16 @@
-"""Running a model whose batch dimension is fixed at export time."""
+"""Running a model whose batch dimension is fixed at export time, and exact dtype rounding."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
 
 def run_in_fixed_batches(
-    fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, batch: int | None
-) -> np.ndarray:
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch: int | None
+) -> torch.Tensor:
     """Call ``fn`` on chunks of exactly ``batch`` rows (the last one zero-padded), or once."""
     if batch is None or batch == x.shape[0]:
         return fn(x)
@@ -18,7 +19,29 @@ def run_in_fixed_batches(
         chunk = x[start : start + batch]
         real = chunk.shape[0]
         if real < batch:
-            pad = np.zeros((batch - real, *chunk.shape[1:]), dtype=chunk.dtype)
-            chunk = np.concatenate([chunk, pad])
+            chunk = torch.cat([chunk, chunk.new_zeros((batch - real, *chunk.shape[1:]))])
         parts.append(fn(chunk)[:real])
-    return np.concatenate(parts)
+    return torch.cat(parts)
+
+
+def round_to(x: torch.Tensor, dtype: np.dtype) -> torch.Tensor:
+    """``x`` rounded to ``dtype`` once, as numpy would (float64 -> float16 directly, never
+    through float32), gradient passed straight through."""
+    target = _torch_dtype(np.dtype(dtype))
+    if x.dtype == target or target != torch.float16 or x.device.type != "cpu":
+        return x.to(target)  # torch's own casts round once, except float64 -> float16
+    rounded = torch.from_numpy(x.detach().numpy().astype(np.float16))
+    return rounded if not x.requires_grad else (x + (rounded.to(x.dtype) - x).detach()).to(target)
+
+
+def as_numpy(x: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+    """A contiguous host array of ``dtype`` (a zero-copy view when ``x`` already is one)."""
+    target = np.dtype(dtype)
+    host = x.detach()
+    if host.device.type != "cpu":
+        host = host.to(_torch_dtype(target)).cpu()
+    return np.ascontiguousarray(host.numpy(), dtype=target)
+
+
+def _torch_dtype(dtype: np.dtype) -> torch.dtype:
+    return torch.from_numpy(np.zeros(0, dtype=dtype)).dtype

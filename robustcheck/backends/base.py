@@ -1,19 +1,20 @@
 """The one protocol every backend meets.
 
-A backend answers two questions about a batch of inputs (numpy arrays in the model's input
-layout): what the *deployed* model scores, and what the input gradient of the loss is on a
-*differentiable* path. For PyTorch models both paths are the same module; for ONNX the scores
-come from onnxruntime and the gradient from a torch twin of the graph.
+A backend answers two questions about a batch of inputs (torch tensors on the backend's
+``device``, in the model's input layout): what the *deployed* model scores, and what the
+*differentiable* path scores, with autograd attached so an attack can take the input gradient of
+any loss. For PyTorch models both paths are the same module; for ONNX the scores come from
+onnxruntime and the gradient path is a torch twin of the graph. Tensors stay on the device: no
+host round trip per attack step.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-
-from robustcheck.backends.output import OutputKind
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -37,27 +38,24 @@ class ModelInfo:
     """Op types that read the input directly (ONNX), to spot normalisation done twice."""
 
 
-@dataclass(frozen=True)
-class GradientResult:
-    gradient: np.ndarray
-    """∇ₓJ up to a positive per-sample factor (its sign is exact), same shape as x, float64."""
-    scores: np.ndarray
-    """The differentiable path's class scores ``[N, C]`` (float64), for fidelity checks."""
-
-
 class Backend(Protocol):
-    """What attacks and the runner may ask of a model."""
+    """What attacks and the scan engine may ask of a model."""
 
     info: ModelInfo
+    device: torch.device
 
-    def scores(self, x: np.ndarray) -> np.ndarray:
-        """Class scores ``[N, C]`` (float64) from the deployed runtime."""
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores ``[N, C]`` (float64, on ``device``) from the deployed runtime."""
         ...
 
-    def differentiable_scores(self, x: np.ndarray) -> np.ndarray:
-        """Class scores ``[N, C]`` (float64) from the differentiable path, for fidelity checks."""
+    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores ``[N, C]`` (float64) from the differentiable path, without autograd."""
         ...
 
-    def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:
-        """∇ₓJ of each sample's classification loss, up to a positive per-sample factor."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores ``[N, C]`` of the differentiable path, with autograd from ``x``.
+
+        ``x`` may be any floating dtype; the backend casts it to what the model takes (the
+        cast is part of the graph, so gradients flow back to ``x``).
+        """
         ...

@@ -1,7 +1,7 @@
 """PyTorch models saved as TorchScript (``torch.jit.save``) or ``torch.export`` programs (``.pt2``).
 
 Both formats are programs: loading one runs code from the file. robustcheck never unpickles
-(``torch.load``) a model. Scores and gradients come from the same module on the CPU.
+(``torch.load``) a model. Scores and gradients come from the same module.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from robustcheck.backends._batching import run_in_fixed_batches
-from robustcheck.backends._loss import gradient_result
-from robustcheck.backends.base import GradientResult, ModelInfo
-from robustcheck.backends.output import OutputKind, class_scores, scores_shape
+from robustcheck.backends.base import ModelInfo
+from robustcheck.backends.output import scores_shape
 from robustcheck.errors import ModelError, ModelRejectedBatch, UnsupportedModelError
 
 log = logging.getLogger(__name__)
@@ -27,14 +25,15 @@ TORCH_EXPORT = "torch.export"
 
 
 class TorchProgramBackend:
-    """A TorchScript module or an exported program, evaluated in float32 on the CPU."""
+    """A TorchScript module or an exported program, evaluated in float32 on its device."""
 
     def __init__(self, module: Any, info: ModelInfo, static_batch: int | None) -> None:
         self._module = module
         self.info = info
+        self.device = torch.device("cpu")
         self._static_batch = static_batch
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _call(self, x: torch.Tensor) -> torch.Tensor:
         try:
             out = self._module(x)
         except torch.OutOfMemoryError:
@@ -47,26 +46,17 @@ class TorchProgramBackend:
             raise ModelError(
                 f"{self.info.path}: the model returned {type(out).__name__}, not a tensor of class scores"
             )
-        return out
-
-    def scores(self, x: np.ndarray) -> np.ndarray:
-        def run(chunk: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
-                out = self._forward(torch.from_numpy(np.ascontiguousarray(chunk)))
-            return class_scores(out.to(torch.float64).numpy(), self.info.path)
-
-        return run_in_fixed_batches(run, x.astype(np.float32, copy=False), self._static_batch)
-
-    def differentiable_scores(self, x: np.ndarray) -> np.ndarray:
-        return self.scores(x)
-
-    def _scores_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        out = self._forward(x)
         return out.reshape(scores_shape(tuple(out.shape), self.info.path))
 
-    def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:
-        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        return gradient_result(self._scores_tensor, xt, y, kind, self._static_batch)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return run_in_fixed_batches(self._call, x.to(torch.float32), self._static_batch)
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.forward(x).to(torch.float64)
+
+    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scores(x)
 
 
 def _last_line(exc: BaseException) -> str:

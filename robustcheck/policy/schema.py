@@ -21,7 +21,8 @@ from pydantic import (
 
 from robustcheck.vocabulary import DeployedDtype, GateOn, Layout, Severity
 
-Attack = Literal["fgsm", "noise"]
+Attack = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+"""An attack's label in the scan: a built-in (`fgsm`, `bim`, `pgd`, `noise`), a plugin's name, or a `label=`."""
 
 DEFAULT_THRESHOLD = 0.9
 FRAGMENT = "fragment"
@@ -192,7 +193,10 @@ def _unset(model: BaseModel, keep: tuple[str, ...]) -> bool:
 class Rules(_Strict):
     """The limits one attack must meet at one ε."""
 
-    attack: Attack = Field(default="fgsm", description="The attack these limits apply to.")
+    attack: Attack = Field(
+        default="fgsm",
+        description="The attack these limits apply to (its label: fgsm, bim, pgd, noise, a plugin's).",
+    )
     max_adversarial_error_rate: LimitSpec | None = Field(
         default=None, description="Fraction of all samples wrong after the attack."
     )
@@ -278,6 +282,33 @@ class InputContract(_Strict):
         return self
 
 
+class MinEpsRules(_Strict):
+    """Smallest acceptable per-sample minimal ε (raw units), by percentile of the samples."""
+
+    median: float | None = Field(default=None, gt=0, description="Median minimal ε at least this.")
+    p10: float | None = Field(default=None, gt=0, description="10th percentile at least this.")
+    p25: float | None = Field(default=None, gt=0, description="25th percentile at least this.")
+    severity: Severity = Field(default="fail", description=_SEVERITY)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> MinEpsRules:
+        if self.median is None and self.p10 is None and self.p25 is None:
+            raise ValueError("set median, p10 or p25")
+        return self
+
+
+def _attack_spec(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError(f"expected an attack such as 'pgd:steps=20', got {_short(value)}")
+    from robustcheck.scan.attack_spec import parse_attack_spec
+
+    try:
+        parse_attack_spec(value, where="attack")
+    except Exception as exc:  # UsageError: reported as a located policy error
+        raise ValueError(str(exc)) from None
+    return value
+
+
 def _schema_extra(schema: dict[str, Any]) -> None:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "robustcheck policy"
@@ -307,6 +338,21 @@ class Policy(_Strict):
         default=None, min_length=1, description="Limits at named ε (scanned in addition to --eps)."
     )
     input: InputContract | None = Field(default=None, description="The model's input contract.")
+    attacks: list[Annotated[str, BeforeValidator(_attack_spec)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="Attacks that judge, as NAME[:KEY=VALUE,...] (e.g. 'pgd:steps=20'); "
+        "--attack on the command line replaces them. Default: fgsm.",
+    )
+    require_valid: bool | None = Field(
+        default=None,
+        description="Fail when a validity check (gradient masking, PGD weaker than FGSM, ...) "
+        "marks the robustness claim unreliable.",
+    )
+    min_eps: MinEpsRules | None = Field(
+        default=None,
+        description="Limits on the per-sample minimal ε (turns on --find-min-eps).",
+    )
 
     @field_validator("version", mode="before")
     @classmethod
@@ -331,7 +377,9 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _has_rules(self, info: ValidationInfo) -> Policy:
-        if not _is_fragment(info) and _unset(self, ("version", "extends", "description", "input")):
+        if not _is_fragment(info) and _unset(
+            self, ("version", "extends", "description", "input", "attacks")
+        ):
             raise ValueError("the policy sets no rules: add budgets, all_eps or min_clean_accuracy")
         return self
 

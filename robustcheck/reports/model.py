@@ -68,6 +68,8 @@ class SettingsSection(_Strict):
     input_range_source: Literal["declared", "default", "none"]
     config_source: str | None = None
     """The project configuration that supplied settings (``robustcheck.yaml``, ...), if any."""
+    attack_parameters: list[dict[str, Any]] | None = None
+    """Each attack's name, label and parameters, in the order of ``attacks``."""
 
 
 class ClassResult(_Strict):
@@ -113,6 +115,8 @@ class AttackResult(_Strict):
     high_confidence: list[HighConfidence]
     """Every threshold tracked: τ first, then 0.5, then any a policy asks for."""
     per_class: list[ClassResult]
+    target_hits: int | None = None
+    """Targeted attacks: samples whose adversarial prediction is their target class."""
 
 
 class GradientSection(_Strict):
@@ -185,6 +189,43 @@ class ExampleImage(_Strict):
     adversarial_png: str
 
 
+class ValidityCheck(_Strict):
+    """One reason the numbers might not measure the model's robustness."""
+
+    name: str
+    status: Literal["ok", "flagged", "not_applicable"]
+    attack: str | None = None
+    eps: float | None = None
+    reason: str
+
+
+class ValiditySection(_Strict):
+    """Whether the attack, not the model, could explain the numbers (gradient masking and the
+    like). ``reliable`` is false when any check is flagged."""
+
+    reliable: bool
+    checks: list[ValidityCheck]
+
+
+class MinEpsSection(_Strict):
+    """Per-sample minimal ε along the FGSM direction, by bisection on the deployed runtime."""
+
+    method: str
+    eps_max: float
+    resolution: float
+    """Grid step: every value is a multiple of it."""
+    n: int
+    clean_errors: int
+    """Samples wrong without perturbation (minimal ε 0)."""
+    not_found: int
+    """Samples not fooled at ``eps_max``."""
+    median: float | None
+    """``null`` when at least half the samples were not fooled at ``eps_max``."""
+    percentiles: dict[str, float | None]
+    histogram: list[int]
+    """Samples per equal bin over (0, eps_max] (clean errors in the first)."""
+
+
 class EnvironmentSection(_Strict):
     device: str
     threads: int
@@ -216,6 +257,8 @@ class Report(_Strict):
     checks: list[Check]
     policy: PolicySection | None = None
     examples: list[ExampleImage] = Field(default_factory=list)
+    validity: ValiditySection | None = None
+    min_eps: MinEpsSection | None = None
     warnings: list[str] = Field(default_factory=list)
     versions: Versions
     environment: EnvironmentSection

@@ -46,7 +46,12 @@ class ScanConfig(BaseModel):
     std: list[float] | None = None
     deployed_dtype: DeployedDtype | None = None
     allow_low_accuracy: bool = False
+    attacks: list[str] | None = Field(default=None, min_length=1)
+    """Attack specifications ``NAME[:KEY=VALUE,...]`` (see robustcheck.scan.attack_spec); default:
+    the policy's ``attacks``, else ``fgsm``."""
     noise_baseline: bool = True
+    find_min_eps: bool = False
+    """Per-sample minimal ε along the FGSM direction (also on when the policy has min_eps rules)."""
     fidelity_tolerance: float | None = Field(default=None, gt=0)
     """Largest acceptable |p_gradient_path - p_deployed| before gradients count as untrustworthy;
     default 1e-3, or 1e-2 for float16 models (whose twin runs in float32)."""
@@ -76,6 +81,26 @@ class ScanConfig(BaseModel):
         if any(e <= 0 for e in eps):
             raise ValueError("every eps must be greater than 0")
         return sorted(set(eps))
+
+    @field_validator("attacks")
+    @classmethod
+    def _attack_syntax(cls, attacks: list[str] | None) -> list[str] | None:
+        from robustcheck.scan.attack_spec import parse_attack_spec
+
+        if attacks is None:
+            return None
+        labels = [parse_attack_spec(a).shown_label for a in attacks]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ValueError(
+                f"attack {repeated[0]!r} is given twice: give one of them a label, e.g. "
+                f"{repeated[0]}:...,label={repeated[0]}-2"
+            )
+        if "noise" in labels:
+            raise ValueError(
+                "the noise baseline runs by default (--no-noise-baseline turns it off)"
+            )
+        return attacks
 
     @field_validator("std")
     @classmethod

@@ -8,13 +8,14 @@ float16 tensors) rounds every adversarial input before it is scored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from robustcheck.attacks import InputDomain
-from robustcheck.backends.base import Backend, GradientResult, ModelInfo
-from robustcheck.backends.output import OutputKind
+from robustcheck.backends._batching import round_to
+from robustcheck.backends.base import Backend, ModelInfo
 from robustcheck.errors import DataError, UsageError
 
 UINT8_LEVELS = 255
@@ -45,29 +46,31 @@ class Normalisation:
             channel_axis=axis,
         )
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        # float32, as a model that normalises itself would compute it
-        return (x.astype(np.float32) - self.mean) / self.std
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        # float32, as a model that normalises itself would compute it; differentiable
+        mean = torch.from_numpy(self.mean).to(x.device)
+        std = torch.from_numpy(self.std).to(x.device)
+        return (x.to(torch.float32) - mean) / std
 
 
 class NormalisedBackend:
-    """A backend seen through ``(x - mean) / std``: scores and gradients in raw units."""
+    """A backend seen through ``(x - mean) / std``: scores and gradients in raw units (the
+    normalisation is part of the differentiable path, so autograd applies the chain rule)."""
 
     def __init__(self, inner: Backend, norm: Normalisation) -> None:
         self._inner = inner
         self._norm = norm
         self.info: ModelInfo = inner.info
+        self.device = inner.device
 
-    def scores(self, x: np.ndarray) -> np.ndarray:
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
         return self._inner.scores(self._norm.apply(x))
 
-    def differentiable_scores(self, x: np.ndarray) -> np.ndarray:
+    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
         return self._inner.differentiable_scores(self._norm.apply(x))
 
-    def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:
-        result = self._inner.loss_gradient(self._norm.apply(x), y, kind)
-        # chain rule through (x - mean) / std
-        return replace(result, gradient=result.gradient / self._norm.std.astype(np.float64))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._inner.forward(self._norm.apply(x))
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,13 @@ class Quantiser:
             return None
         return (self.domain.hi - self.domain.lo) / UINT8_LEVELS
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.dtype == "float16":
-            return x.astype(np.float16).astype(np.float64)
+            return round_to(x.to(torch.float64), np.dtype(np.float16)).to(torch.float64)
         step = self.step
         assert step is not None and self.domain is not None
-        return self.domain.lo + np.round((x - self.domain.lo) / step) * step
+        x = x.to(torch.float64)
+        return self.domain.lo + torch.round((x - self.domain.lo) / step) * step
 
 
 def quantiser_for(

@@ -1,24 +1,29 @@
-"""The scan loop: stream batches, attack once per batch, score every ε on the deployed path."""
+"""The scan loop: stream batches, run every attack on each, score every ε on the deployed path.
+
+Each batch becomes one :class:`~robustcheck.attacks.BatchContext` on the backend's device; attacks
+share its clean scores and its clean-input gradient (one forward+backward per batch serves an
+FGSM sweep). Only per-batch counts leave the device.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
-from robustcheck.attacks import AttackDirection, InputDomain, SignAttack, perturb
+from robustcheck.attacks import Attack, BatchContext, InputDomain, project
 from robustcheck.backends.base import Backend
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
 from robustcheck.data import Batch, Dataset
 from robustcheck.errors import DataError, ModelRejectedBatch
-from robustcheck.metrics import Counts
-from robustcheck.reports.model import ExampleImage
+from robustcheck.metrics import Counts, correct_mask
 from robustcheck.scan.checkpoint import Checkpoint
 from robustcheck.scan.contract import Quantiser, check_eps_zero
-from robustcheck.scan.examples import MAX_EXAMPLES, collect_examples
+from robustcheck.scan.examples import Examples, collect_examples, merge_examples
 from robustcheck.scan.fidelity import Agreement
+from robustcheck.scan.min_eps import MinEps, MinEpsPlan, find_min_eps
 from robustcheck.scan.sanity import (
     Stability,
     check_finite,
@@ -34,12 +39,19 @@ Progress = Callable[[int, int], None]
 @dataclass(frozen=True)
 class Plan:
     eps: list[float]
-    attacks: list[SignAttack]
+    attacks: list[Attack]
     domain: InputDomain | None
     quantiser: Quantiser | None
     batch_size: int
     thresholds: tuple[float, ...]
     output_kind: OutputKind | None
+    seed: int = 0
+    min_eps: MinEpsPlan | None = None
+
+    @property
+    def example_attack(self) -> str:
+        """Examples show the first white-box attack (FGSM by default)."""
+        return next((a.label for a in self.attacks if a.white_box), self.attacks[0].label)
 
 
 @dataclass
@@ -53,8 +65,11 @@ class Tally:
     gradient_evaluations: int = 0
     clean: Agreement = field(default_factory=Agreement)
     adversarial: Agreement = field(default_factory=Agreement)
-    examples: list[ExampleImage] = field(default_factory=list)
+    examples: Examples = field(default_factory=dict)
     stability: Stability = field(default_factory=Stability)
+    only_fooled_by: dict[str, int] = field(default_factory=dict)
+    """``"a>b@eps"`` → samples attack ``a`` fooled and attack ``b`` did not (validity checks)."""
+    min_eps: MinEps | None = None
 
 
 def scan(
@@ -65,6 +80,8 @@ def scan(
     checkpoint: Checkpoint | None = None,
 ) -> Tally:
     """Scan every batch, merging per-batch tallies; batches in ``checkpoint`` are not redone."""
+    from robustcheck.scan.state import tally_from_state, tally_state
+
     total: Tally | None = None
     first = True
     starts = []
@@ -73,19 +90,8 @@ def scan(
         if checkpoint is not None and batch.start in checkpoint.done:
             part = tally_from_state(checkpoint.done[batch.start], plan)
         else:
-            # Examples are the first flipped samples in file order: later batches make none
-            # once earlier ones have enough (rendering them is a fifth of a small scan's time).
-            wanted = MAX_EXAMPLES - (0 if total is None else len(total.examples))
             try:
-                part = _scan_batch(
-                    plan,
-                    dataset,
-                    backend,
-                    batch,
-                    first,
-                    None if total is None else total.kind,
-                    wanted,
-                )
+                part = _scan_batch(plan, dataset, backend, batch, first, total)
             except ModelRejectedBatch as exc:
                 if total is not None:
                     raise
@@ -109,94 +115,129 @@ def scan(
     return total
 
 
+def _host(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
 def _scan_batch(
     plan: Plan,
     dataset: Dataset,
     backend: Backend,
     batch: Batch,
     first: bool,
-    kind: OutputKind | None,
-    examples_wanted: int,
+    before: Tally | None,
 ) -> Tally:
     where = backend.info.path
-    x = batch.x
+    x = torch.from_numpy(batch.x).to(backend.device)
     if plan.quantiser is not None and plan.quantiser.dtype == "float16":
         x = plan.quantiser(x)  # the deployed model only ever sees float16 values
     clean = backend.scores(x)
-    check_finite(clean, where, batch.start)
+    clean_np = _host(clean)
+    check_finite(clean_np, where, batch.start)
     if first:
-        check_repeatable(clean, backend.scores(x), where)
-        check_input_dependence(x, clean, where)
-    tally = _start(plan, clean, kind)
-    clean_probs = to_probabilities(clean, tally.kind)
+        check_repeatable(clean_np, _host(backend.scores(x)), where)
+        check_input_dependence(_host(x), clean_np, where)
+    tally = _start(plan, clean_np, None if before is None else before.kind)
+    clean_probs = to_probabilities(clean_np, tally.kind)
     tally.stability.add(clean_probs)
     y = batch.y if batch.y is not None else np.argmax(clean_probs, axis=1)
     _check_labels(dataset, y, tally.n_classes)
+    ctx = BatchContext(
+        model=backend,
+        x=x,
+        y=torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64)).to(backend.device),
+        kind=tally.kind,
+        domain=plan.domain,
+        clean_scores=clean,
+        seed=plan.seed,
+        batch_start=batch.start,
+        deployed=plan.quantiser,
+    )
+    gradient = ctx.clean_gradient()
+    _record_gradient(tally, gradient.gradient, _host(gradient.scores), clean_probs)
+    if first:
+        replay = ctx.runtime_scores(project(x, x, 0.0, plan.domain))
+        check_eps_zero(clean_np, _host(replay), str(dataset.path))
+    fooled: dict[tuple[str, float], np.ndarray] = {}
+    wanted = _examples_wanted(before)
+    x_host = _host(x)
     for attack in plan.attacks:
-        direction = attack.direction(backend, x, y, tally.kind, batch_start=batch.start)
-        _record_direction(tally, direction, clean_probs)
-        if first and attack is plan.attacks[0]:
-            replay = backend.scores(_adversarial(plan, x, direction, 0.0))
-            check_eps_zero(clean, replay, str(dataset.path))
+        output = attack(ctx, plan.eps)
         for eps in plan.eps:
-            _score(
-                plan,
-                tally,
-                backend,
-                attack,
-                direction,
-                eps,
-                x,
-                y,
-                clean_probs,
-                batch.indices,
-                first,
-                examples_wanted,
+            x_adv = output.adversarial[eps]
+            targets = None if output.targets is None else _host(output.targets[eps])
+            deployed = _deployed(plan, x_adv)
+            adv_probs = _score(
+                plan, tally, ctx, attack, eps, x_adv, deployed, y, clean_probs, targets, first
             )
+            fooled[(attack.label, eps)] = ~correct_mask(adv_probs, y)
+            if wanted and attack.label == plan.example_attack:
+                collect_examples(
+                    tally.examples, batch.indices, x_host, y, clean_probs, _host(deployed),
+                    adv_probs, eps,
+                )  # fmt: skip
+    _cross_attack(plan, tally, fooled)
+    if plan.min_eps is not None:
+        tally.min_eps = find_min_eps(plan.min_eps, ctx, gradient.gradient, y)
+    tally.gradient_evaluations = ctx.gradient_evaluations
     return tally
 
 
-def _adversarial(plan: Plan, x: np.ndarray, direction: AttackDirection, eps: float) -> np.ndarray:
-    adv = perturb(x, direction, eps, plan.domain)
-    return adv if plan.quantiser is None else plan.quantiser(adv)
+def _examples_wanted(before: Tally | None) -> bool:
+    from robustcheck.scan.examples import MAX_EXAMPLES
+
+    if before is None:
+        return True
+    # Once every ε has a full table from earlier batches (file order), later ones add nothing.
+    return not before.examples or any(len(s) < MAX_EXAMPLES for s in before.examples.values())
+
+
+def _deployed(plan: Plan, x_adv: torch.Tensor) -> torch.Tensor:
+    return x_adv if plan.quantiser is None else plan.quantiser(x_adv)
 
 
 def _score(
     plan: Plan,
     tally: Tally,
-    backend: Backend,
-    attack: SignAttack,
-    direction: AttackDirection,
+    ctx: BatchContext,
+    attack: Attack,
     eps: float,
-    x: np.ndarray,
+    x_adv: torch.Tensor,
+    deployed: torch.Tensor,
     y: np.ndarray,
     clean_probs: np.ndarray,
-    indices: np.ndarray,
+    targets: np.ndarray | None,
     first: bool,
-    examples_wanted: int,
-) -> None:
-    key = (attack.name, eps)
-    x_adv = _adversarial(plan, x, direction, eps)
-    adv_probs = to_probabilities(backend.scores(x_adv), tally.kind)
-    tally.counts[key].add_batch(y, clean_probs, adv_probs)
+) -> np.ndarray:
+    """Count one attack at one ε on the deployed runtime; returns the adversarial probabilities."""
+    key = (attack.label, eps)
+    adv_probs = to_probabilities(_host(ctx.model.scores(deployed)), tally.kind)
+    tally.counts[key].add_batch(y, clean_probs, adv_probs, targets)
     if tally.unrounded is not None:
-        raw = perturb(x, direction, eps, plan.domain)
-        tally.unrounded[key].add_batch(
-            y, clean_probs, to_probabilities(backend.scores(raw), tally.kind)
-        )
-    if examples_wanted > 0 and attack.name == "fgsm" and eps == plan.eps[-1]:
-        collect_examples(
-            tally.examples, indices, x, y, clean_probs, x_adv, adv_probs, eps, examples_wanted
-        )
-    if first and direction.model_scores is not None:
-        twin = to_probabilities(backend.differentiable_scores(x_adv), tally.kind)
+        raw = to_probabilities(_host(ctx.model.scores(x_adv)), tally.kind)
+        tally.unrounded[key].add_batch(y, clean_probs, raw, targets)
+    if first and attack.white_box:
+        twin = to_probabilities(_host(ctx.model.differentiable_scores(deployed)), tally.kind)
         tally.adversarial.add(twin, adv_probs)
+    return adv_probs
+
+
+def _cross_attack(plan: Plan, tally: Tally, fooled: dict[tuple[str, float], np.ndarray]) -> None:
+    """For each pair of white-box attacks: samples the first fooled and the second did not."""
+    labels = [a.label for a in plan.attacks if a.white_box]
+    for a in labels:
+        for b in labels:
+            if a == b:
+                continue
+            for eps in plan.eps:
+                only = int((fooled[(a, eps)] & ~fooled[(b, eps)]).sum())
+                tally.only_fooled_by[f"{a}>{b}@{eps!r}"] = only
 
 
 def _start(plan: Plan, clean: np.ndarray, kind: OutputKind | None) -> Tally:
     kind = kind or plan.output_kind or detect_output_kind(clean)
     n_classes = int(clean.shape[1])
-    keys = [(a.name, e) for a in plan.attacks for e in plan.eps]
+    keys = [(a.label, e) for a in plan.attacks for e in plan.eps]
     counts = {k: Counts(n_classes, plan.thresholds) for k in keys}
     unrounded = None
     if plan.quantiser is not None and plan.quantiser.dtype == "uint8":
@@ -204,13 +245,12 @@ def _start(plan: Plan, clean: np.ndarray, kind: OutputKind | None) -> Tally:
     return Tally(kind=kind, n_classes=n_classes, counts=counts, unrounded=unrounded)
 
 
-def _record_direction(tally: Tally, direction: AttackDirection, clean_probs: np.ndarray) -> None:
-    if direction.model_scores is None:
-        return
-    tally.gradient_evaluations += 1
-    rows = direction.signs.reshape(direction.signs.shape[0], -1)
-    tally.zero_gradient += int((~rows.any(axis=1)).sum())
-    tally.clean.add(to_probabilities(direction.model_scores, tally.kind), clean_probs)
+def _record_gradient(
+    tally: Tally, gradient: torch.Tensor, twin_scores: np.ndarray, clean_probs: np.ndarray
+) -> None:
+    rows = gradient.reshape(gradient.shape[0], -1)
+    tally.zero_gradient += int((rows == 0).all(dim=1).sum())
+    tally.clean.add(to_probabilities(twin_scores, tally.kind), clean_probs)
 
 
 def _check_labels(dataset: Dataset, y: np.ndarray, n_classes: int) -> None:
@@ -236,50 +276,17 @@ def merge(a: Tally, b: Tally) -> Tally:
         gradient_evaluations=a.gradient_evaluations + b.gradient_evaluations,
         clean=a.clean.merge(b.clean),
         adversarial=a.adversarial.merge(b.adversarial),
-        examples=(a.examples + b.examples)[:MAX_EXAMPLES],
+        examples=merge_examples(a.examples, b.examples),
         stability=a.stability.merge(b.stability),
-    )
-
-
-def tally_state(tally: Tally) -> dict[str, Any]:
-    """A JSON-able record of one batch's tally (checkpoint files)."""
-
-    def counts(table: dict[tuple[str, float], Counts]) -> dict[str, Any]:
-        return {f"{name}@{eps!r}": asdict(c) for (name, eps), c in table.items()}
-
-    return {
-        "kind": tally.kind.value,
-        "n_classes": tally.n_classes,
-        "counts": counts(tally.counts),
-        "unrounded": None if tally.unrounded is None else counts(tally.unrounded),
-        "zero_gradient": tally.zero_gradient,
-        "gradient_evaluations": tally.gradient_evaluations,
-        "clean": asdict(tally.clean),
-        "adversarial": asdict(tally.adversarial),
-        "stability": asdict(tally.stability),
-        "examples": [e.model_dump() for e in tally.examples],
-    }
-
-
-def tally_from_state(state: dict[str, Any], plan: Plan) -> Tally:
-    def counts(table: dict[str, Any]) -> dict[tuple[str, float], Counts]:
-        out = {}
-        for a in plan.attacks:
-            for e in plan.eps:
-                fields = dict(table[f"{a.name}@{e!r}"])
-                fields["thresholds"] = tuple(fields["thresholds"])
-                out[(a.name, e)] = Counts(**fields)
-        return out
-
-    return Tally(
-        kind=OutputKind(state["kind"]),
-        n_classes=int(state["n_classes"]),
-        counts=counts(state["counts"]),
-        unrounded=None if state["unrounded"] is None else counts(state["unrounded"]),
-        zero_gradient=int(state["zero_gradient"]),
-        gradient_evaluations=int(state["gradient_evaluations"]),
-        clean=Agreement(**state["clean"]),
-        adversarial=Agreement(**state["adversarial"]),
-        stability=Stability(**state["stability"]),
-        examples=[ExampleImage.model_validate(e) for e in state["examples"]],
+        only_fooled_by={
+            k: a.only_fooled_by.get(k, 0) + b.only_fooled_by.get(k, 0)
+            for k in sorted(set(a.only_fooled_by) | set(b.only_fooled_by))
+        },
+        min_eps=(
+            b.min_eps
+            if a.min_eps is None
+            else a.min_eps
+            if b.min_eps is None
+            else a.min_eps.merge(b.min_eps)
+        ),
     )

@@ -41,6 +41,7 @@ def attack_result(
             HighConfidence(threshold=tau, count=k, rate=k / n, interval=_interval(k, n))
             for tau, k in zip(counts.thresholds, counts.high_confidence_errors, strict=True)
         ],
+        target_hits=counts.target_hits,
         per_class=[
             ClassResult(
                 label=c,

@@ -138,7 +138,7 @@ INVALID = [
         V + "budgets:\n  - {eps: 0.1, max_accuracy_drop: 0.1}\n  - {eps: 0.1, max_accuracy_drop: 0.2}\n",
         "p.yaml:2: budgets: budgets[0] and budgets[1] both set fgsm eps=0.1: merge them",
     ),
-    (budget("attack: pgd", "max_accuracy_drop: 0.1"), "p.yaml:4: budgets[0].attack: Input should be 'fgsm' or 'noise'"),
+    (budget("attack: PGD", "max_accuracy_drop: 0.1"), "p.yaml:4: budgets[0].attack: String should match pattern '^[a-z][a-z0-9_-]{0,39}$'"),
     (budget("max_adversarial_error_rate: -0.1"), "p.yaml:4: budgets[0].max_adversarial_error_rate: Input should be greater than or equal to 0"),
     (budget("max_adverserial_error_rate: 0.3"), "p.yaml:4: budgets[0].max_adverserial_error_rate: unknown key (did you mean 'max_adversarial_error_rate'?)"),
     (budget("max_attack_success_rate: true"), "p.yaml:4: budgets[0].max_attack_success_rate: expected a number or a mapping with `limit`, got True"),

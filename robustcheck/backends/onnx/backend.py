@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustcheck.backends._batching import run_in_fixed_batches
-from robustcheck.backends._loss import gradient_result
-from robustcheck.backends.base import GradientResult, ModelInfo
+from robustcheck.backends._batching import as_numpy, round_to, run_in_fixed_batches
+from robustcheck.backends.base import ModelInfo
 from robustcheck.backends.onnx.io import (
     InputSpec,
     OutputSpec,
@@ -20,7 +19,7 @@ from robustcheck.backends.onnx.io import (
 from robustcheck.backends.onnx.model_file import read_onnx
 from robustcheck.backends.onnx.runtime import create_session, providers_for
 from robustcheck.backends.onnx.twin import OnnxTwin, default_registry, non_differentiable_nodes
-from robustcheck.backends.output import OutputKind, class_scores, scores_shape
+from robustcheck.backends.output import class_scores, scores_shape
 from robustcheck.backends.threads import default_threads
 from robustcheck.errors import UnsupportedModelError
 from robustcheck.vocabulary import Device
@@ -35,45 +34,64 @@ class OnnxBackend:
         input_spec: InputSpec,
         output_spec: OutputSpec,
         twin_dtype: torch.dtype,
+        device: torch.device,
     ) -> None:
         self.info = info
+        self.device = device
         self._session = session
         self._twin = twin
         self._input = input_spec
         self._output = output_spec
         self._twin_dtype = twin_dtype
 
-    def scores(self, x: np.ndarray) -> np.ndarray:
-        def run(chunk: np.ndarray) -> np.ndarray:
-            feed = {self._input.name: np.ascontiguousarray(chunk, dtype=self._input.dtype)}
-            (raw,) = self._session.run([self._output.name], feed)  # type: ignore[attr-defined]
-            array = (
-                zipmap_to_array(raw) if self._output.zipmap else np.asarray(raw, dtype=np.float64)
-            )
-            return class_scores(array, self.info.path)
-
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        run = self._run_bound if self.device.type == "cuda" else self._run_host
         return run_in_fixed_batches(run, x, self._input.static_batch)
+
+    def _run_host(self, chunk: torch.Tensor) -> torch.Tensor:
+        # A zero-copy view when the batch already has the deployed dtype.
+        feed = {self._input.name: as_numpy(chunk, self._input.dtype)}
+        (raw,) = self._session.run([self._output.name], feed)  # type: ignore[attr-defined]
+        return self._class_scores(raw)
+
+    def _run_bound(self, chunk: torch.Tensor) -> torch.Tensor:
+        """CUDA: onnxruntime reads the batch where it lies (I/O binding); only [N, C] comes back."""
+        feed = round_to(chunk.detach(), self._input.dtype).contiguous()
+        binding = self._session.io_binding()  # type: ignore[attr-defined]
+        binding.bind_input(
+            name=self._input.name,
+            device_type="cuda",
+            device_id=feed.device.index or 0,
+            element_type=self._input.dtype,
+            shape=tuple(feed.shape),
+            buffer_ptr=feed.data_ptr(),
+        )
+        binding.bind_output(self._output.name, "cpu")
+        self._session.run_with_iobinding(binding)  # type: ignore[attr-defined]
+        (raw,) = binding.copy_outputs_to_cpu()
+        return self._class_scores(raw).to(self.device)
+
+    def _class_scores(self, raw: object) -> torch.Tensor:
+        array = (
+            zipmap_to_array(raw)  # type: ignore[arg-type]
+            if self._output.zipmap
+            else np.asarray(raw, dtype=np.float64)
+        )
+        return torch.from_numpy(class_scores(array, self.info.path))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return run_in_fixed_batches(self._twin_forward, x, self._input.static_batch)
 
     def _twin_forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self._twin.run({self._input.name: x}, outputs=[self._output.name])[self._output.name]
-        return out.reshape(scores_shape(tuple(out.shape), self.info.path))
-
-    def _as_twin_input(self, x: np.ndarray) -> torch.Tensor:
         # Round to the deployed dtype first, so the twin sees exactly what the runtime sees.
-        deployed = np.ascontiguousarray(x, dtype=self._input.dtype)
-        return torch.from_numpy(deployed).to(self._twin_dtype)
+        feed = round_to(x, self._input.dtype).to(self._twin_dtype)
+        out = self._twin.run({self._input.name: feed}, outputs=[self._output.name])
+        value = out[self._output.name]
+        return value.reshape(scores_shape(tuple(value.shape), self.info.path))
 
-    def differentiable_scores(self, x: np.ndarray) -> np.ndarray:
-        def run(chunk: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return self._twin_forward(self._as_twin_input(chunk)).to(torch.float64).numpy()
-
-        return run_in_fixed_batches(run, x, self._input.static_batch)
-
-    def loss_gradient(self, x: np.ndarray, y: np.ndarray, kind: OutputKind) -> GradientResult:
-        return gradient_result(
-            self._twin_forward, self._as_twin_input(x), y, kind, self._input.static_batch
-        )
+    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.forward(x).to(torch.float64)
 
 
 def load_onnx(
@@ -102,7 +120,8 @@ def load_onnx(
         )
     # fp16 models: differentiate a float32 twin; the fidelity certificate shows what that costs.
     twin_dtype = torch.float64 if input_spec.dtype == np.float64 else torch.float32
-    twin.to(dtype=twin_dtype)
+    torch_device = torch.device("cuda" if providers[0] != "CPUExecutionProvider" else "cpu")
+    twin.to(dtype=twin_dtype, device=torch_device)
     info = ModelInfo(
         path=where,
         format="onnx",
@@ -111,10 +130,10 @@ def load_onnx(
         input_shape=input_spec.shape,
         input_dtype=str(input_spec.dtype),
         output_name=output_spec.name,
-        device="cuda" if providers[0] != "CPUExecutionProvider" else "cpu",
+        device=torch_device.type,
         threads=threads,
         differentiable_path="onnx-twin-vs-onnxruntime",
         notes=(output_spec.note,) if output_spec.note else (),
         input_consumers=tuple(n.op_type for n in model.graph.node if input_spec.name in n.input),
     )
-    return OnnxBackend(info, session, twin, input_spec, output_spec, twin_dtype)
+    return OnnxBackend(info, session, twin, input_spec, output_spec, twin_dtype, torch_device)

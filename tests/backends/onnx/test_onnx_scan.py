@@ -25,10 +25,10 @@ def _errors(report, attack="fgsm"):
 def test_twin_agrees_with_onnxruntime_and_fgsm_matches_torchscript(onnx_zoo, arch, exporter):
     entry = onnx_zoo.get(arch, exporter)
     backend = load_backend(entry.onnx[exporter])
-    x = np.load(entry.data)["x"]
-    runtime = backend.scores(x)
+    x = torch.from_numpy(np.load(entry.data)["x"])
+    runtime = backend.scores(x).numpy()
     kind = detect_output_kind(runtime)
-    twin = backend.differentiable_scores(x)
+    twin = backend.differentiable_scores(x).numpy()
     assert np.abs(to_probabilities(twin, kind) - to_probabilities(runtime, kind)).max() < 1e-4
 
     onnx_report = run(ScanConfig(model=entry.onnx[exporter], data=entry.data, eps=EPS))

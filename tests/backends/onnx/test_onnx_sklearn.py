@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from skl2onnx import to_onnx
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -88,7 +89,8 @@ def test_sklearn_models_scan_like_an_exact_reference(flat, kind, zipmap):
     path = _export(model, x_train, directory / f"{kind}-{zipmap}.onnx", zipmap)
 
     backend = load_backend(path)
-    runtime, twin = backend.scores(x_test), backend.differentiable_scores(x_test)
+    xt = torch.from_numpy(x_test)
+    runtime, twin = backend.scores(xt).numpy(), backend.differentiable_scores(xt).numpy()
     assert np.abs(runtime - twin).max() < 1e-5
     assert np.abs(runtime - model.predict_proba(x_test)).max() < 1e-4
 

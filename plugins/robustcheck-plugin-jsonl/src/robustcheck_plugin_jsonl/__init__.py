@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from robustcheck.files import file_sha256
 from robustcheck.data.base import ArraySource, Dataset
 from robustcheck.data.options import LoadOptions
 from robustcheck.data.registry import LoaderSpec
 from robustcheck.errors import DataError
+from robustcheck.files import file_sha256
 
 MAX_BYTES = 64 * 1024**2
 
