@@ -16,6 +16,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -c "import torch" 2>/dev/null || { [ -z "$(TORCH_SPEC)" ] || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"; }
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-jsonl
+	$(BIN)/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-overshoot
 	@touch $@
 
 setup: $(VENV)/.installed

@@ -169,6 +169,21 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 )
 @click.option("--no-noise", is_flag=True, help="Skip the random-sign noise baseline.")
 @click.option(
+    "--attack",
+    "attacks",
+    multiple=True,
+    metavar="NAME[:KEY=VALUE,...]",
+    help="An attack to run; repeat for several (e.g. --attack fgsm --attack pgd:steps=20,restarts=2). "
+    "Built-ins: fgsm, bim, pgd (plus plugins: robustcheck plugins). "
+    "Default: the policy's attacks, else fgsm. See docs/attacks.md.",
+)
+@click.option(
+    "--find-min-eps",
+    is_flag=True,
+    help="Per sample, the smallest ε up to the largest --eps that fools the model along the FGSM "
+    "direction (bisection, forwards only): median, percentiles and a histogram.",
+)
+@click.option(
     "--policy",
     "policy_ref",
     metavar="FILE|builtin:NAME",
@@ -320,6 +335,8 @@ def scan_with(opts: dict[str, Any], *, project: ProjectConfig | None = None) -> 
             x_key=opts["x_key"],
             y_key=opts["y_key"],
             noise_baseline=not opts["no_noise"],
+            attacks=list(opts["attacks"]) or None,
+            find_min_eps=opts["find_min_eps"],
             policy=policy,
             policy_source=source,
             config_source=None if project is None else project.source,
@@ -377,6 +394,7 @@ _FLAGS = {
     "output": "--output",
     "isolate": "--no-isolation",
     "noise_baseline": "--no-noise",
+    "attacks": "--attack",
 }
 
 

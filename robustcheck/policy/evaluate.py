@@ -27,6 +27,7 @@ from robustcheck.policy._measure import (
     rate,
     success_rate,
 )
+from robustcheck.policy._scan_rules import min_eps_checks, require_valid
 from robustcheck.policy.schema import (
     ClassRules,
     HighConfidenceLimit,
@@ -35,7 +36,15 @@ from robustcheck.policy.schema import (
     Policy,
     Rules,
 )
-from robustcheck.reports.model import AttackResult, Check, CheckStatus, Report, Verdict
+from robustcheck.reports.model import (
+    AttackResult,
+    Check,
+    CheckStatus,
+    MinEpsSection,
+    Report,
+    ValiditySection,
+    Verdict,
+)
 from robustcheck.vocabulary import GateOn, Severity
 
 Kind = Literal["max_rate", "min_rate", "max_count", "max_increase"]
@@ -63,6 +72,8 @@ def evaluate(
     *,
     baseline: Report | None = None,
     class_names: list[str] | None = None,
+    validity: ValiditySection | None = None,
+    min_eps: MinEpsSection | None = None,
 ) -> list[Check]:
     """Every check the policy asks for, in a stable order (global, then by attack and ε).
 
@@ -82,6 +93,10 @@ def evaluate(
                 checks.append(_error(rule, block.attack, eps, scope, reason))
             else:
                 checks.append(_judge(rule, result, block.attack, eps, scope))
+    if policy.require_valid:
+        checks.append(require_valid(validity))
+    if policy.min_eps is not None:
+        checks.extend(min_eps_checks(policy.min_eps, min_eps))
     return checks
 
 

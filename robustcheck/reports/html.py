@@ -10,6 +10,7 @@ import re
 from string import Template
 
 from robustcheck.reports import _format as fmt
+from robustcheck.reports import _html_trust
 from robustcheck.reports._markup import Markup, concat, el, fill, lines, void
 from robustcheck.reports._svg import error_curve
 from robustcheck.reports.model import AttackResult, Check, ExampleImage, Report
@@ -61,6 +62,7 @@ dd { margin: 0; overflow-wrap: anywhere; }
 .chart text { font-size: 11px; fill: #1c2833; dominant-baseline: middle; }
 .chart .ytick { text-anchor: end; }
 .chart .xtick, .chart .xlabel, .chart .ylabel { text-anchor: middle; }
+.bar { background: #5b7db1; height: 0.8em; min-width: 1px; }
 .examples { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 12px; }
 .example { margin: 0; border: 1px solid #d5d8dc; border-radius: 6px; padding: 8px; }
 .example .images { display: flex; gap: 6px; }
@@ -80,6 +82,8 @@ def render(report: Report) -> str:
             _checks(report.checks),
             _per_class(report),
             _diagnostics(report),
+            _html_trust.validity(report),
+            _html_trust.min_eps(report),
             _warnings(report.warnings),
             _examples(report),
             _provenance(report),
@@ -121,6 +125,11 @@ def _banner(report: Report, word: str) -> Markup:
         "header",
         el("h1", f"robustcheck: {word}"),
         el("p", f"exit {report.exit_code} · {summary}"),
+        *(
+            [el("p", "robustness claim UNRELIABLE: see Validity")]
+            if report.validity is not None and not report.validity.reliable
+            else []
+        ),
         el("p", f"model {m.path} · data {d.path} ({d.n_samples} samples)"),
         class_=f"banner verdict-{report.verdict if report.complete else 'error'}",
     )

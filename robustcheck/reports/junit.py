@@ -24,6 +24,7 @@ from typing import Literal
 
 from robustcheck.reports import _format as fmt
 from robustcheck.reports._escape import one_line, xml_text
+from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Check, Report
 
 Outcome = Literal["pass", "failure", "error"]
@@ -66,6 +67,7 @@ def _cases(report: Report) -> list[_Case]:
         return [_Case(SCAN_SUITE, SCAN_SUITE, "scan", "error", "incomplete", message, details)]
     cases = _check_cases(report.checks) if report.checks else _measured_cases(report.results)
     cases.append(_fidelity_case(report))
+    cases.append(_validity_case(report))
     outcomes = {case.outcome for case in cases}
     wanted = _VERDICT_OUTCOME.get(report.verdict)
     if wanted is not None and wanted not in outcomes:
@@ -156,6 +158,15 @@ def _fidelity_case(report: Report) -> _Case:
         case.details = details
     else:
         case.system_out = f"WARN: low fidelity accepted (--allow-low-fidelity): {details}"
+    return case
+
+
+def _validity_case(report: Report) -> _Case:
+    """Validity is reported, not judged here: a policy's require_valid rule is the gate."""
+    case = _Case(SCAN_SUITE, SCAN_SUITE, "validity")
+    lines = validity_lines(report) or ["validity: not measured"]
+    min_eps = min_eps_line(report)
+    case.system_out = "\n".join([*lines, *([min_eps] if min_eps else [])])
     return case
 
 

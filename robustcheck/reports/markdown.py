@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from robustcheck.reports import _format as fmt
 from robustcheck.reports._escape import guard_workflow_commands, markdown_text
+from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Check, Report
 
 _RESULT_HEADER = [
@@ -124,7 +125,21 @@ def _diagnostics(report: Report) -> list[str]:
         f"**Gradients**: {g.evaluations} evaluations; all-zero input gradient (FGSM cannot "
         f"move them) on {g.zero_gradient_samples} of {report.data.n_samples} samples.",
         "",
+        *_trust_lines(report),
     ]
+
+
+def _trust_lines(report: Report) -> list[str]:
+    out = []
+    validity = validity_lines(report)
+    if validity:
+        out += [f"**Validity**: {markdown_text(validity[0].removeprefix('validity: '))}", ""]
+        out += [f"- {markdown_text(line.strip())}" for line in validity[1:]]
+        out += [""] if len(validity) > 1 else []
+    min_eps = min_eps_line(report)
+    if min_eps:
+        out += [f"**Minimal ε**: {markdown_text(min_eps.removeprefix('minimal ε '))}", ""]
+    return out
 
 
 def _warnings(warnings: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Report
 
 
@@ -19,7 +20,8 @@ def _row(r: AttackResult) -> list[str]:
         _pct(r.clean_error_rate),
         _pct(r.adversarial_error_rate) + interval,
         _pct(r.attack_success_rate),
-        f"{r.high_confidence_misclassifications}/{r.n}",
+        f"{r.high_confidence_misclassifications}/{r.n}"
+        + ("" if r.target_hits is None else f" (hits {r.target_hits})"),
         "-" if conf is None else f"{conf:.3f}",
     ]
 
@@ -57,6 +59,9 @@ def render(report: Report) -> str:
         "",
         f"gradients: {g.evaluations} evaluations, {g.zero_gradient_samples} samples with zero gradient",
     ]
+    lines += validity_lines(report)
+    min_eps = min_eps_line(report)
+    lines += [min_eps] if min_eps else []
     lines += [f"warning: {w}" for w in report.warnings]
     for check in report.checks:
         lines.append(f"{check.status.upper():5}  {check.message}")

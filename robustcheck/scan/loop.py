@@ -178,7 +178,7 @@ def _scan_batch(
                 )  # fmt: skip
     _cross_attack(plan, tally, fooled)
     if plan.min_eps is not None:
-        tally.min_eps = find_min_eps(plan.min_eps, ctx, gradient.gradient, y)
+        tally.min_eps = find_min_eps(plan.min_eps, ctx, gradient.gradient)
     tally.gradient_evaluations = ctx.gradient_evaluations
     return tally
 

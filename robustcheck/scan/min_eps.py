@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from robustcheck.attacks import BatchContext, correct
+from robustcheck.reports.model import MinEpsSection
 
 GRID = 1024
 PERCENTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -86,9 +87,7 @@ def _fooled_at(
     return ~correct(ctx.runtime_scores(adv), ctx.y[rows])
 
 
-def find_min_eps(
-    plan: MinEpsPlan, ctx: BatchContext, gradient: torch.Tensor, y: np.ndarray
-) -> MinEps:
+def find_min_eps(plan: MinEpsPlan, ctx: BatchContext, gradient: torch.Tensor) -> MinEps:
     signs = torch.sign(gradient).to(torch.float64)
     n = ctx.x.shape[0]
     result = MinEps(plan.eps_max, plan.grid)
@@ -109,3 +108,17 @@ def find_min_eps(
     result.histogram[0] += int(clean_wrong.sum())
     result.not_found = int((~reaches & ~clean_wrong).sum())
     return result
+
+
+def min_eps_section(result: MinEps) -> MinEpsSection:
+    return MinEpsSection(
+        method="bisection along the FGSM direction, scored on the deployed runtime",
+        eps_max=result.eps_max,
+        resolution=result.eps_max / result.grid,
+        n=result.n,
+        clean_errors=result.histogram[0],
+        not_found=result.not_found,
+        median=result.percentile(0.5),
+        percentiles={f"p{round(q * 100)}": result.percentile(q) for q in PERCENTILES},
+        histogram=result.coarse(),
+    )

@@ -27,10 +27,12 @@ from robustcheck.reports.model import (
     EnvironmentSection,
     GradientSection,
     Interval,
+    MinEpsSection,
     ModelSection,
     Report,
     SettingsSection,
     StabilitySection,
+    ValiditySection,
 )
 from robustcheck.scan.attack_spec import parse_attack_spec
 from robustcheck.scan.checkpoint import Checkpoint, fingerprint
@@ -44,13 +46,14 @@ from robustcheck.scan.contract import (
 from robustcheck.scan.examples import shown
 from robustcheck.scan.fidelity import fidelity_section, tolerance_for
 from robustcheck.scan.loop import Plan, Progress, Tally, scan
-from robustcheck.scan.min_eps import MinEpsPlan
+from robustcheck.scan.min_eps import MinEpsPlan, min_eps_section
 from robustcheck.scan.results import attack_result
 from robustcheck.scan.sanity import (
     FRAGILE_MARGIN,
     Stability,
 )
 from robustcheck.scan.sections import data_section, input_section, policy_section, versions
+from robustcheck.scan.validity import validity_section
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +120,11 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         ]
     tolerance = tolerance_for(backend.info, config.fidelity_tolerance)
     fidelity = fidelity_section(backend.info, tally.clean, tally.adversarial, tolerance)
-    checks = _evaluate(config, results, dataset)
+    validity = validity_section(
+        attacks, results, tally.zero_gradient, dataset.n_samples, tally.only_fooled_by, fidelity
+    )
+    min_eps = None if tally.min_eps is None else min_eps_section(tally.min_eps)
+    checks = _evaluate(config, results, dataset, validity, min_eps)
     outcome = verdict(checks, strict=config.strict)
     warnings += _near_threshold(checks, tally.stability, dataset.n_samples)
     if not fidelity.trusted and not config.allow_low_fidelity:
@@ -169,6 +176,8 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         checks=checks,
         policy=policy_section(config),
         examples=shown(tally.examples, gating_eps(checks, plan)),
+        validity=validity,
+        min_eps=min_eps,
         warnings=warnings,
         versions=versions(),
         environment=EnvironmentSection(
@@ -381,12 +390,25 @@ def _near_threshold(checks: list[Check], stability: Stability, n: int) -> list[s
     return notes
 
 
-def _evaluate(config: ScanConfig, results: list[AttackResult], dataset: Dataset) -> list[Check]:
+def _evaluate(
+    config: ScanConfig,
+    results: list[AttackResult],
+    dataset: Dataset,
+    validity: ValiditySection,
+    min_eps: MinEpsSection | None,
+) -> list[Check]:
     if config.policy is None:
         return []
     baseline = read_report(config.baseline) if config.baseline is not None else None
     names = None if dataset.class_names is None else list(dataset.class_names)
-    return evaluate(config.policy, results, baseline=baseline, class_names=names)
+    return evaluate(
+        config.policy,
+        results,
+        baseline=baseline,
+        class_names=names,
+        validity=validity,
+        min_eps=min_eps,
+    )
 
 
 def _exit_code(outcome: str, *, exit_zero: bool) -> ExitCode:

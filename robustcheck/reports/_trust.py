@@ -1,0 +1,47 @@
+"""One wording, shared by every renderer, for the validity checks and the minimal-ε search."""
+
+from __future__ import annotations
+
+from robustcheck.reports.model import MinEpsSection, Report
+
+UNRELIABLE = "UNRELIABLE"
+
+
+def validity_headline(report: Report) -> str | None:
+    """``None`` when the report has no validity section."""
+    v = report.validity
+    if v is None:
+        return None
+    flagged = [c for c in v.checks if c.status == "flagged"]
+    if not flagged:
+        ran = sum(c.status == "ok" for c in v.checks)
+        return f"validity: reliable ({ran} checks passed, {len(v.checks) - ran} not applicable)"
+    return (
+        f"validity: {UNRELIABLE}: {len(flagged)} check(s) flagged; the numbers may measure the "
+        "attack's weakness, not the model's robustness"
+    )
+
+
+def validity_lines(report: Report) -> list[str]:
+    """The headline and one line per flagged check."""
+    headline = validity_headline(report)
+    if headline is None or report.validity is None:
+        return []
+    flagged = [c for c in report.validity.checks if c.status == "flagged"]
+    return [headline, *(f"  {c.name}: {c.reason}" for c in flagged)]
+
+
+def _value(section: MinEpsSection, value: float | None) -> str:
+    return f"> {section.eps_max:g}" if value is None else f"{value:.4g}"
+
+
+def min_eps_line(report: Report) -> str | None:
+    m = report.min_eps
+    if m is None:
+        return None
+    parts = ", ".join(f"{k} {_value(m, v)}" for k, v in m.percentiles.items())
+    return (
+        f"minimal ε (FGSM direction, resolution {m.resolution:.3g}): median "
+        f"{_value(m, m.median)}; {parts}; {m.clean_errors} wrong when clean, {m.not_found} not "
+        f"fooled at {m.eps_max:g}"
+    )

@@ -1,0 +1,239 @@
+"""Validity checks: could the attack, rather than the model, explain the numbers?
+
+A model that masks or shatters its gradients looks robust to gradient attacks without being so
+(Athalye, Carlini & Wagner, *Obfuscated Gradients Give a False Sense of Security*, ICML 2018).
+Each check here looks for one signature of that, or of a broken measurement, and says why in one
+line. Any flagged check marks the robustness claim unreliable; the policy rule ``require_valid``
+turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from robustcheck.attacks import FGSM, PGD, Attack
+from robustcheck.metrics import wilson_interval
+from robustcheck.reports.model import (
+    AttackResult,
+    FidelitySection,
+    ValidityCheck,
+    ValiditySection,
+)
+
+MAX_ZERO_GRADIENT_FRACTION = 0.1
+"""More samples than this with an all-zero input gradient: the gradient cannot be followed."""
+MASKING_RATIO = 0.25
+"""FGSM flipping fewer than this share of what an iterative attack with random starts flips..."""
+MASKING_MIN_FLIPPED = 0.1
+"""...once that attack flips at least this share of the samples: the gradient-masking signature."""
+BEATS_NOISE_FACTOR = 1.5
+"""A gradient attack must flip at least this many times what noise of the same size flips..."""
+MIN_NOISE_FLIPS = 5
+"""...once noise flips at least this many samples (below that, both are at the clean error)."""
+FGSM_ONLY_FRACTION = 0.02
+"""Samples FGSM fools and an iterative attack does not, beyond this share (and 2 samples)."""
+
+
+def _untargeted(attack: Attack) -> bool:
+    return attack.white_box and getattr(attack.params, "target", None) is None
+
+
+def _iterative(attack: Attack) -> bool:
+    return isinstance(attack, PGD) and not isinstance(attack, FGSM) and _untargeted(attack)
+
+
+def _flipped(result: AttackResult) -> int:
+    return result.adversarial_errors - (result.n - result.clean_correct)
+
+
+def validity_section(
+    attacks: list[Attack],
+    results: list[AttackResult],
+    zero_gradient: int,
+    n: int,
+    only_fooled_by: dict[str, int],
+    fidelity: FidelitySection,
+) -> ValiditySection:
+    by_key = {(r.attack, r.eps): r for r in results}
+    checks = [
+        *_beats_noise(attacks, by_key),
+        *_monotone(attacks, results),
+        *_iterative_not_weaker(attacks, by_key, only_fooled_by, n),
+        *_gradients(attacks, by_key, zero_gradient, n),
+        _fidelity(fidelity),
+    ]
+    return ValiditySection(reliable=not any(c.status == "flagged" for c in checks), checks=checks)
+
+
+def _ok(name: str, reason: str) -> ValidityCheck:
+    return ValidityCheck(name=name, status="ok", reason=reason)
+
+
+def _skipped(name: str, reason: str) -> ValidityCheck:
+    return ValidityCheck(name=name, status="not_applicable", reason=reason)
+
+
+def _beats_noise(
+    attacks: list[Attack], by_key: dict[tuple[str, float], AttackResult]
+) -> list[ValidityCheck]:
+    name = "beats_noise"
+    flagged = []
+    compared = False
+    for attack in filter(_untargeted, attacks):
+        for (label, eps), result in sorted(by_key.items()):
+            noise = by_key.get(("noise", eps))
+            if label != attack.label or noise is None:
+                continue
+            compared = True
+            if _flipped(noise) >= MIN_NOISE_FLIPS and _flipped(
+                result
+            ) < BEATS_NOISE_FACTOR * _flipped(noise):
+                flagged.append(
+                    ValidityCheck(
+                        name=name,
+                        status="flagged",
+                        attack=label,
+                        eps=eps,
+                        reason=f"{label} at ε={eps:g} is no stronger than random noise of the same "
+                        f"size (it flips {_flipped(result)} samples, noise {_flipped(noise)}): its "
+                        "gradient points nowhere useful (masked or shattered gradients)",
+                    )
+                )
+    if flagged:
+        return flagged
+    if not compared:
+        return [_skipped(name, "no noise baseline to compare with")]
+    return [_ok(name, "every gradient attack fools more samples than noise of the same size")]
+
+
+def _monotone(attacks: list[Attack], results: list[AttackResult]) -> list[ValidityCheck]:
+    name = "error_rises_with_eps"
+    flagged = []
+    for attack in attacks:
+        rows = sorted((r for r in results if r.attack == attack.label), key=lambda r: r.eps)
+        for small, large in itertools.pairwise(rows):
+            lo_small = wilson_interval(small.adversarial_errors, small.n)
+            hi_large = wilson_interval(large.adversarial_errors, large.n)
+            if lo_small and hi_large and hi_large[1] < lo_small[0]:
+                flagged.append(
+                    ValidityCheck(
+                        name=name,
+                        status="flagged",
+                        attack=attack.label,
+                        eps=large.eps,
+                        reason=f"{attack.label} error falls from {small.adversarial_error_rate:.1%} "
+                        f"at ε={small.eps:g} to {large.adversarial_error_rate:.1%} at "
+                        f"ε={large.eps:g}, beyond the 95% intervals: a larger budget should never "
+                        "help the model",
+                    )
+                )
+    return flagged or [_ok(name, "adversarial error never falls significantly as ε grows")]
+
+
+def _iterative_not_weaker(
+    attacks: list[Attack],
+    by_key: dict[tuple[str, float], AttackResult],
+    only_fooled_by: dict[str, int],
+    n: int,
+) -> list[ValidityCheck]:
+    name = "iterative_not_weaker"
+    one_step = [a for a in attacks if isinstance(a, FGSM) and _untargeted(a)]
+    iterative = [a for a in attacks if _iterative(a)]
+    if not one_step or not iterative:
+        return [_skipped(name, "needs FGSM and an untargeted iterative attack (bim, pgd)")]
+    flagged = []
+    allowed = max(2, int(FGSM_ONLY_FRACTION * n))
+    for f in one_step:
+        for it in iterative:
+            for (label, eps), fr in sorted(by_key.items()):
+                ir = by_key.get((it.label, eps))
+                if label != f.label or ir is None:
+                    continue
+                only = only_fooled_by.get(f"{f.label}>{it.label}@{eps!r}", 0)
+                if ir.adversarial_errors < fr.adversarial_errors or only > allowed:
+                    flagged.append(
+                        ValidityCheck(
+                            name=name,
+                            status="flagged",
+                            attack=it.label,
+                            eps=eps,
+                            reason=_weaker_reason(it.label, f.label, eps, ir, fr, only),
+                        )
+                    )
+    return flagged or [_ok(name, "iterative attacks fool at least what FGSM fools")]
+
+
+def _weaker_reason(
+    it: str, f: str, eps: float, ir: AttackResult, fr: AttackResult, only: int
+) -> str:
+    if ir.adversarial_errors < fr.adversarial_errors:
+        what = f"is weaker than {f} ({ir.adversarial_errors} vs {fr.adversarial_errors} errors)"
+    else:
+        what = f"misses {only} samples that {f} fools"
+    return (
+        f"{it} at ε={eps:g} {what}: the iterative attack is not converging (more steps or "
+        "restarts), or the gradient is noisy"
+    )
+
+
+def _gradients(
+    attacks: list[Attack],
+    by_key: dict[tuple[str, float], AttackResult],
+    zero_gradient: int,
+    n: int,
+) -> list[ValidityCheck]:
+    name = "gradient_masking"
+    flagged = []
+    if zero_gradient > MAX_ZERO_GRADIENT_FRACTION * n:
+        flagged.append(
+            ValidityCheck(
+                name=name,
+                status="flagged",
+                reason=f"{zero_gradient} of {n} samples have an all-zero input gradient: a "
+                "quantising or saturating layer hides the direction an attacker would follow",
+            )
+        )
+    random_start = [
+        a for a in attacks if _iterative(a) and getattr(a.params, "random_start", False)
+    ]
+    one_step = [a for a in attacks if isinstance(a, FGSM) and _untargeted(a)]
+    for f in one_step:
+        for it in random_start:
+            for (label, eps), ir in sorted(by_key.items()):
+                fr = by_key.get((f.label, eps))
+                if label != it.label or fr is None:
+                    continue
+                if _flipped(ir) >= MASKING_MIN_FLIPPED * n and _flipped(
+                    fr
+                ) < MASKING_RATIO * _flipped(ir):
+                    flagged.append(
+                        ValidityCheck(
+                            name=name,
+                            status="flagged",
+                            attack=f.label,
+                            eps=eps,
+                            reason=f"{f.label} at ε={eps:g} flips {_flipped(fr)} samples where "
+                            f"{it.label} from random starts flips {_flipped(ir)}: the gradient at "
+                            "the input is uninformative (the gradient-masking signature)",
+                        )
+                    )
+    return flagged or [_ok(name, "input gradients are informative")]
+
+
+def _fidelity(fidelity: FidelitySection) -> ValidityCheck:
+    name = "twin_agrees_on_adversarial_inputs"
+    if fidelity.paths == "same-module":
+        return _skipped(name, "scores and gradients come from the same module")
+    diff = fidelity.adversarial_max_abs_probability_difference
+    agree = fidelity.adversarial_top1_agreement
+    if diff is None or agree is None:
+        return _skipped(name, "no adversarial inputs were compared")
+    if diff > fidelity.tolerance:
+        return ValidityCheck(
+            name=name,
+            status="flagged",
+            reason=f"on adversarial inputs the gradient twin and onnxruntime differ by up to "
+            f"{diff:.2g} in probability (top-1 agreement {agree:.1%}): the attack follows a model "
+            "that is not the deployed one",
+        )
+    return _ok(name, f"twin and runtime agree on adversarial inputs (max difference {diff:.2g})")
