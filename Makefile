@@ -35,6 +35,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/bench_scan.py
+	$(BIN)/python bench/bench_attacks.py
 	$(BIN)/python bench/bench_memory.py
 
 docs: setup

@@ -1,8 +1,9 @@
 """Scan time vs the floor: one forward+backward per sample plus one runtime forward per ε.
 
 Run by hand (`make bench` or `python bench/bench_scan.py`); prints a Markdown table. The floor
-is measured with the same backend calls the scan makes, without the scan's bookkeeping:
-``loss_gradient`` once per batch and ``scores`` once for the clean batch and once per ε. Scan
+is a hand-written loop in plain torch (and onnxruntime for the ONNX model), sharing no code with
+robustcheck: one forward+backward of the network per batch, then one forward per ε (on
+onnxruntime for ONNX) plus the clean forward. Scan
 times include loading and hashing the model and data; every measurement is warmed up once.
 The noise baseline doubles the ε forwards, so scans are timed with and without it.
 """
@@ -20,8 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustcheck.backends.loader import load_backend
-from robustcheck.backends.output import OutputKind
 from robustcheck.cli import demo_model as demo
 from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.runner import run
@@ -40,14 +39,31 @@ def _best(fn, repeat: int) -> float:
 def _floor(
     model: Path, x: np.ndarray, y: np.ndarray, eps: list[float], batch: int
 ) -> Callable[[], None]:
-    backend = load_backend(model)
+    module = torch.jit.load(str(model.with_suffix(".pt")))
+    session = None
+    if model.suffix == ".onnx":
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+    def forward(xb: torch.Tensor) -> None:
+        if session is None:
+            with torch.inference_mode():
+                module(xb)
+        else:
+            session.run(None, {"input": xb.numpy()})
 
     def once() -> None:
         for start in range(0, len(x), batch):
-            xb, yb = x[start : start + batch], y[start : start + batch]
-            backend.loss_gradient(xb, yb, OutputKind.LOGITS)
-            for _ in range(1 + len(eps)):
-                backend.scores(xb)
+            xb = torch.from_numpy(x[start : start + batch]).requires_grad_(True)
+            yb = torch.from_numpy(y[start : start + batch])
+            loss = torch.nn.functional.cross_entropy(module(xb), yb)
+            (grad,) = torch.autograd.grad(loss, xb)
+            forward(xb.detach())
+            for e in eps:
+                forward((xb.detach() + e * grad.sign()).clamp(0, 1))
 
     return once
 
@@ -55,7 +71,7 @@ def _floor(
 def _models(directory: Path, x: np.ndarray) -> dict[str, Path]:
     files = demo.prepare(directory)
     module = torch.jit.load(str(files.model))
-    onnx_path = directory / "digits_cnn.onnx"
+    onnx_path = files.model.with_suffix(".onnx")
     torch.onnx.export(
         module,
         (torch.from_numpy(x[:2]),),

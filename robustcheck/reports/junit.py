@@ -67,7 +67,6 @@ def _cases(report: Report) -> list[_Case]:
         return [_Case(SCAN_SUITE, SCAN_SUITE, "scan", "error", "incomplete", message, details)]
     cases = _check_cases(report.checks) if report.checks else _measured_cases(report.results)
     cases.append(_fidelity_case(report))
-    cases.append(_validity_case(report))
     outcomes = {case.outcome for case in cases}
     wanted = _VERDICT_OUTCOME.get(report.verdict)
     if wanted is not None and wanted not in outcomes:
@@ -161,15 +160,6 @@ def _fidelity_case(report: Report) -> _Case:
     return case
 
 
-def _validity_case(report: Report) -> _Case:
-    """Validity is reported, not judged here: a policy's require_valid rule is the gate."""
-    case = _Case(SCAN_SUITE, SCAN_SUITE, "validity")
-    lines = validity_lines(report) or ["validity: not measured"]
-    min_eps = min_eps_line(report)
-    case.system_out = "\n".join([*lines, *([min_eps] if min_eps else [])])
-    return case
-
-
 def _set_counts(element: ET.Element, cases: list[_Case]) -> None:
     outcomes = Counter(case.outcome for case in cases)
     element.set("tests", str(len(cases)))
@@ -188,10 +178,17 @@ def _suite(report: Report, name: str, cases: list[_Case]) -> ET.Element:
             ET.SubElement(properties, "property", name=key, value=one_line(value))
     for case in cases:
         suite.append(_testcase(case))
-    if name == SCAN_SUITE and report.warnings:
+    notes = [*_trust(report), *(f"warning: {w}" for w in report.warnings)]
+    if name == SCAN_SUITE and notes:
         out = ET.SubElement(suite, "system-out")
-        out.text = xml_text("\n".join(f"warning: {w}" for w in report.warnings))
+        out.text = xml_text("\n".join(notes))
     return suite
+
+
+def _trust(report: Report) -> list[str]:
+    """Validity and minimal ε are reported here; the gate is the policy's require_valid rule."""
+    min_eps = min_eps_line(report)
+    return [*validity_lines(report), *([min_eps] if min_eps else [])]
 
 
 def _properties(report: Report) -> list[tuple[str, str]]:

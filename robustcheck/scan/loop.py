@@ -21,7 +21,7 @@ from robustcheck.errors import DataError, ModelRejectedBatch
 from robustcheck.metrics import Counts, correct_mask
 from robustcheck.scan.checkpoint import Checkpoint
 from robustcheck.scan.contract import Quantiser, check_eps_zero
-from robustcheck.scan.examples import Examples, collect_examples, merge_examples
+from robustcheck.scan.examples import MAX_EXAMPLES, Examples, collect_examples, merge_examples
 from robustcheck.scan.fidelity import Agreement
 from robustcheck.scan.min_eps import MinEps, MinEpsPlan, find_min_eps
 from robustcheck.scan.sanity import (
@@ -119,13 +119,37 @@ def _host(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
+@dataclass
+class _Batch:
+    """One batch in flight: the plan, its tally, the attacks' context and the clean results."""
+
+    plan: Plan
+    tally: Tally
+    ctx: BatchContext
+    y: np.ndarray
+    clean_probs: np.ndarray
+    first: bool
+
+    def score(
+        self, attack: Attack, eps: float, x_adv: torch.Tensor, targets: np.ndarray | None
+    ) -> np.ndarray:
+        """Count one attack at one ε on the deployed runtime; return the adversarial probabilities."""
+        model, kind = self.ctx.model, self.tally.kind
+        deployed = _deployed(self.plan, x_adv)
+        adv_probs = to_probabilities(_host(model.scores(deployed)), kind)
+        key = (attack.label, eps)
+        self.tally.counts[key].add_batch(self.y, self.clean_probs, adv_probs, targets)
+        if self.tally.unrounded is not None:
+            raw = to_probabilities(_host(model.scores(x_adv)), kind)
+            self.tally.unrounded[key].add_batch(self.y, self.clean_probs, raw, targets)
+        if self.first and attack.white_box:
+            twin = to_probabilities(_host(model.differentiable_scores(deployed)), kind)
+            self.tally.adversarial.add(twin, adv_probs)
+        return adv_probs
+
+
 def _scan_batch(
-    plan: Plan,
-    dataset: Dataset,
-    backend: Backend,
-    batch: Batch,
-    first: bool,
-    before: Tally | None,
+    plan: Plan, dataset: Dataset, backend: Backend, batch: Batch, first: bool, before: Tally | None
 ) -> Tally:
     where = backend.info.path
     x = torch.from_numpy(batch.x).to(backend.device)
@@ -158,6 +182,7 @@ def _scan_batch(
     if first:
         replay = ctx.runtime_scores(project(x, x, 0.0, plan.domain))
         check_eps_zero(clean_np, _host(replay), str(dataset.path))
+    job = _Batch(plan, tally, ctx, y, clean_probs, first)
     fooled: dict[tuple[str, float], np.ndarray] = {}
     wanted = _examples_wanted(before)
     x_host = _host(x)
@@ -166,16 +191,13 @@ def _scan_batch(
         for eps in plan.eps:
             x_adv = output.adversarial[eps]
             targets = None if output.targets is None else _host(output.targets[eps])
-            deployed = _deployed(plan, x_adv)
-            adv_probs = _score(
-                plan, tally, ctx, attack, eps, x_adv, deployed, y, clean_probs, targets, first
-            )
+            adv_probs = job.score(attack, eps, x_adv, targets)
             fooled[(attack.label, eps)] = ~correct_mask(adv_probs, y)
             if wanted and attack.label == plan.example_attack:
+                adv_host = _host(_deployed(plan, x_adv))
                 collect_examples(
-                    tally.examples, batch.indices, x_host, y, clean_probs, _host(deployed),
-                    adv_probs, eps,
-                )  # fmt: skip
+                    tally.examples, batch.indices, x_host, y, clean_probs, adv_host, adv_probs, eps
+                )
     _cross_attack(plan, tally, fooled)
     if plan.min_eps is not None:
         tally.min_eps = find_min_eps(plan.min_eps, ctx, gradient.gradient)
@@ -184,8 +206,6 @@ def _scan_batch(
 
 
 def _examples_wanted(before: Tally | None) -> bool:
-    from robustcheck.scan.examples import MAX_EXAMPLES
-
     if before is None:
         return True
     # Once every ε has a full table from earlier batches (file order), later ones add nothing.
@@ -194,32 +214,6 @@ def _examples_wanted(before: Tally | None) -> bool:
 
 def _deployed(plan: Plan, x_adv: torch.Tensor) -> torch.Tensor:
     return x_adv if plan.quantiser is None else plan.quantiser(x_adv)
-
-
-def _score(
-    plan: Plan,
-    tally: Tally,
-    ctx: BatchContext,
-    attack: Attack,
-    eps: float,
-    x_adv: torch.Tensor,
-    deployed: torch.Tensor,
-    y: np.ndarray,
-    clean_probs: np.ndarray,
-    targets: np.ndarray | None,
-    first: bool,
-) -> np.ndarray:
-    """Count one attack at one ε on the deployed runtime; returns the adversarial probabilities."""
-    key = (attack.label, eps)
-    adv_probs = to_probabilities(_host(ctx.model.scores(deployed)), tally.kind)
-    tally.counts[key].add_batch(y, clean_probs, adv_probs, targets)
-    if tally.unrounded is not None:
-        raw = to_probabilities(_host(ctx.model.scores(x_adv)), tally.kind)
-        tally.unrounded[key].add_batch(y, clean_probs, raw, targets)
-    if first and attack.white_box:
-        twin = to_probabilities(_host(ctx.model.differentiable_scores(deployed)), tally.kind)
-        tally.adversarial.add(twin, adv_probs)
-    return adv_probs
 
 
 def _cross_attack(plan: Plan, tally: Tally, fooled: dict[tuple[str, float], np.ndarray]) -> None:

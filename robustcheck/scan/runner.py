@@ -11,15 +11,14 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Literal
 
-from robustcheck.attacks import Attack, InputDomain, RandomSignNoise
+from robustcheck.attacks import InputDomain
 from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
 from robustcheck.data import Dataset, load_dataset, select
 from robustcheck.errors import DataError, MeasurementError
 from robustcheck.exit_codes import ExitCode
-from robustcheck.plugins import attack_registry, data_registry
+from robustcheck.plugins import data_registry
 from robustcheck.policy.evaluate import evaluate, verdict
-from robustcheck.policy.schema import Rules
 from robustcheck.reports.json_report import read as read_report
 from robustcheck.reports.model import (
     AttackResult,
@@ -34,7 +33,7 @@ from robustcheck.reports.model import (
     StabilitySection,
     ValiditySection,
 )
-from robustcheck.scan.attack_spec import parse_attack_spec
+from robustcheck.scan.attack_plan import build_attacks, gating_eps, min_eps_plan
 from robustcheck.scan.checkpoint import Checkpoint, fingerprint
 from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.contract import (
@@ -46,7 +45,7 @@ from robustcheck.scan.contract import (
 from robustcheck.scan.examples import shown
 from robustcheck.scan.fidelity import fidelity_section, tolerance_for
 from robustcheck.scan.loop import Plan, Progress, Tally, scan
-from robustcheck.scan.min_eps import MinEpsPlan, min_eps_section
+from robustcheck.scan.min_eps import min_eps_section
 from robustcheck.scan.results import attack_result
 from robustcheck.scan.sanity import (
     FRAGILE_MARGIN,
@@ -93,7 +92,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         thresholds=_thresholds(config),
         output_kind=config.output_kind,
         seed=config.seed,
-        min_eps=_min_eps_plan(config),
+        min_eps=min_eps_plan(config),
     )
     checkpoint = None
     if config.checkpoint is not None:
@@ -186,53 +185,6 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         started_at=started_at,
         duration_s=round(time.perf_counter() - t0, 3),
     )
-
-
-def build_attacks(config: ScanConfig) -> tuple[list[Attack], list[str]]:
-    """The configured attacks from the registry (built-ins and plugins), then the noise baseline."""
-    registry, plugins = attack_registry()
-    notes = [
-        f"attack plugin {p.name!r} ({p.value}) was skipped: {p.error}" for p in plugins if p.error
-    ]
-    notes += [
-        f"attack {p.name!r} is provided by plugin {p.distribution or p.value}, replacing the built-in"
-        for p in plugins
-        if p.replaces_builtin
-    ]
-    texts = config.attacks or (config.policy.attacks if config.policy else None) or ["fgsm"]
-    specs = [parse_attack_spec(text) for text in texts]
-    # A policy rule on a built-in attack that was not configured runs it with its defaults.
-    named = {r.attack for r in _policy_blocks(config)} - {s.shown_label for s in specs} - {"noise"}
-    specs += [parse_attack_spec(name) for name in sorted(named) if name in registry]
-    attacks = [registry.get(s.name).from_options(s.options, label=s.label) for s in specs]
-    if config.noise_baseline:
-        attacks.append(RandomSignNoise())
-    return attacks, notes
-
-
-def _policy_blocks(config: ScanConfig) -> list[Rules]:
-    if config.policy is None:
-        return []
-    return [
-        *(config.policy.budgets or []),
-        *([config.policy.all_eps] if config.policy.all_eps else []),
-    ]
-
-
-def _min_eps_plan(config: ScanConfig) -> MinEpsPlan | None:
-    wanted = config.find_min_eps or (
-        config.policy is not None and config.policy.min_eps is not None
-    )
-    return MinEpsPlan(eps_max=max(config.eps)) if wanted else None
-
-
-def gating_eps(checks: list[Check], plan: Plan) -> float:
-    """The ε the examples illustrate: the first failing (else warning) rule's, else the largest."""
-    for status in ("fail", "warn"):
-        for check in checks:
-            if check.status == status and check.eps is not None and check.eps in plan.eps:
-                return check.eps
-    return plan.eps[-1]
 
 
 def _load_data(config: ScanConfig) -> tuple[Dataset, str | None]:

@@ -28,10 +28,13 @@ from robustcheck.reports.model import (
     GradientSection,
     HighConfidence,
     Interval,
+    MinEpsSection,
     ModelSection,
     PolicySection,
     Report,
     SettingsSection,
+    ValidityCheck,
+    ValiditySection,
     Versions,
 )
 
@@ -197,6 +200,33 @@ def build_report() -> Report:
             resolved={"version": 1, "budgets": [{"eps": 0.1, "max_adversarial_error_rate": 0.3}]},
         ),
         examples=_examples(),
+        validity=ValiditySection(
+            reliable=False,
+            checks=[
+                ValidityCheck(
+                    name="beats_noise",
+                    status="flagged",
+                    attack="fgsm",
+                    eps=0.05,
+                    reason="fgsm at ε=0.05 is no stronger than random noise of the same size",
+                ),
+                ValidityCheck(name="error_rises_with_eps", status="ok", reason="never falls"),
+                ValidityCheck(
+                    name="iterative_not_weaker", status="not_applicable", reason="no pgd"
+                ),
+            ],
+        ),
+        min_eps=MinEpsSection(
+            method="bisection along the FGSM direction, scored on the deployed runtime",
+            eps_max=0.1,
+            resolution=0.1 / 1024,
+            n=100,
+            clean_errors=6,
+            not_found=46,
+            median=0.0875,
+            percentiles={"p10": 0.0, "p25": 0.05, "p50": 0.0875, "p75": None},
+            histogram=[6, 0, 4, 10, 14, 20],
+        ),
         warnings=["no --input-range: assuming [0, 1] because the data lies in it"],
         versions=Versions(
             robustcheck="0.1.0", python="3.11.7", numpy="2.0.0", onnx="1.17.0", onnxruntime="1.20.1"

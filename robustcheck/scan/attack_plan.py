@@ -1,0 +1,60 @@
+"""What a scan runs: the configured attacks (from the registry), the minimal-ε search, and the ε
+the report's examples illustrate."""
+
+from __future__ import annotations
+
+from robustcheck.attacks import Attack, RandomSignNoise
+from robustcheck.plugins import attack_registry
+from robustcheck.policy.schema import Rules
+from robustcheck.reports.model import Check
+from robustcheck.scan.attack_spec import parse_attack_spec
+from robustcheck.scan.config import ScanConfig
+from robustcheck.scan.loop import Plan
+from robustcheck.scan.min_eps import MinEpsPlan
+
+
+def build_attacks(config: ScanConfig) -> tuple[list[Attack], list[str]]:
+    """The configured attacks from the registry (built-ins and plugins), then the noise baseline."""
+    registry, plugins = attack_registry()
+    notes = [
+        f"attack plugin {p.name!r} ({p.value}) was skipped: {p.error}" for p in plugins if p.error
+    ]
+    notes += [
+        f"attack {p.name!r} is provided by plugin {p.distribution or p.value}, replacing the built-in"
+        for p in plugins
+        if p.replaces_builtin
+    ]
+    texts = config.attacks or (config.policy.attacks if config.policy else None) or ["fgsm"]
+    specs = [parse_attack_spec(text) for text in texts]
+    # A policy rule on a built-in attack that was not configured runs it with its defaults.
+    named = {r.attack for r in policy_blocks(config)} - {s.shown_label for s in specs} - {"noise"}
+    specs += [parse_attack_spec(name) for name in sorted(named) if name in registry]
+    attacks = [registry.get(s.name).from_options(s.options, label=s.label) for s in specs]
+    if config.noise_baseline:
+        attacks.append(RandomSignNoise())
+    return attacks, notes
+
+
+def policy_blocks(config: ScanConfig) -> list[Rules]:
+    if config.policy is None:
+        return []
+    return [
+        *(config.policy.budgets or []),
+        *([config.policy.all_eps] if config.policy.all_eps else []),
+    ]
+
+
+def min_eps_plan(config: ScanConfig) -> MinEpsPlan | None:
+    wanted = config.find_min_eps or (
+        config.policy is not None and config.policy.min_eps is not None
+    )
+    return MinEpsPlan(eps_max=max(config.eps)) if wanted else None
+
+
+def gating_eps(checks: list[Check], plan: Plan) -> float:
+    """The ε the examples illustrate: the first failing (else warning) rule's, else the largest."""
+    for status in ("fail", "warn"):
+        for check in checks:
+            if check.status == status and check.eps is not None and check.eps in plan.eps:
+                return check.eps
+    return plan.eps[-1]
