@@ -147,6 +147,10 @@ class PGD(Attack):
         attackable = torch.ones_like(ctx.y, dtype=torch.bool) if target is None else ctx.y != target
         best = x.clone()
         done = ~attackable
+        # The ball and the domain as per-element bounds, computed once per ε.
+        lo, hi = x - eps, x + eps
+        if ctx.domain is not None:
+            lo, hi = lo.clamp_(min=ctx.domain.lo), hi.clamp_(max=ctx.domain.hi)
         for restart in range(p.restarts):
             adv = x.clone()
             if p.random_start:
@@ -162,14 +166,16 @@ class PGD(Attack):
                     clean = ctx.clean_gradient(loss, target, key)
                     grad, scores = clean.gradient[rows], clean.scores[rows]
                 else:
-                    result = ctx.gradient(adv[rows], loss, rows=rows, target=sub_target)
-                    grad, scores = result.gradient, result.scores
+                    grad, scores = _gradient(ctx, adv, rows, active, loss, target)
                 if p.early_stop and step > 0:
                     fooled = _fooled(scores, ctx.y[rows], sub_target)
                     active[rows[fooled]] = False
                     rows, grad = rows[~fooled], grad[~fooled]
-                step_to = adv[rows] + alpha * torch.sign(grad).to(torch.float64)
-                adv[rows] = project(step_to, x[rows], eps, ctx.domain)
+                move = alpha * torch.sign(grad).to(torch.float64)
+                if rows.numel() == adv.shape[0]:
+                    adv = torch.clamp(adv + move, lo, hi)
+                else:
+                    adv[rows] = torch.clamp(adv[rows] + move, lo[rows], hi[rows])
             if p.restarts == 1:
                 best[~done] = adv[~done]
                 break
@@ -178,6 +184,34 @@ class PGD(Attack):
             best[first] = adv[first]
             done |= fooled
         return best
+
+
+BUCKETS = 8
+"""Early stop shrinks the batch; padding it to one of this many sizes keeps the number of input
+shapes small (TorchScript re-specialises its graph for every new shape)."""
+
+
+def _gradient(
+    ctx: BatchContext,
+    adv: torch.Tensor,
+    rows: torch.Tensor,
+    active: torch.Tensor,
+    loss: Any,
+    target: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient and scores at ``adv[rows]``, computed on a batch padded to a bucket size with
+    rows that are no longer active (their results are discarded)."""
+    n, k = adv.shape[0], rows.numel()
+    if k == n:
+        result = ctx.gradient(adv, loss, target=target)
+        return result.gradient, result.scores
+    unit = max(1, n // BUCKETS)
+    size = min(n, -(-k // unit) * unit)
+    padded = torch.cat([rows, (~active).nonzero().squeeze(1)[: size - k]])
+    result = ctx.gradient(
+        adv[padded], loss, rows=padded, target=None if target is None else target[padded]
+    )
+    return result.gradient[:k], result.scores[:k]
 
 
 def _fooled(scores: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
