@@ -63,6 +63,7 @@ def _onnx(path: Path, sha256: str, options: LoadOptions) -> Backend:
         device=options.device,
         output=options.output,
         allow_external_data=options.allow_external_data,
+        threads=options.threads,
     )
 
 
@@ -71,6 +72,7 @@ class LoadOptions:
     device: Device = "auto"
     output: str | None = None
     allow_external_data: bool = False
+    threads: int = 1
 
 
 LOADERS: dict[str, Callable[[Path, str, LoadOptions], Backend]] = {
@@ -88,11 +90,15 @@ def load_backend(
     device: Device = "auto",
     output: str | None = None,
     allow_external_data: bool = False,
+    threads: int | None = None,
 ) -> Backend:
-    """Open ``path`` with the backend its format calls for."""
+    """Open ``path`` with the backend its format calls for; ``threads`` intra-op threads for
+    torch and onnxruntime (default: up to 4)."""
     fmt = detect_format(path, model_format)
     check_model_file(path, fmt)
     sha256 = file_sha256(path)
-    deterministic_torch()
-    options = LoadOptions(device=device, output=output, allow_external_data=allow_external_data)
+    count = deterministic_torch(threads)
+    options = LoadOptions(
+        device=device, output=output, allow_external_data=allow_external_data, threads=count
+    )
     return LOADERS[fmt](path, sha256, options)

@@ -12,7 +12,8 @@ def default_threads() -> int:
     return max(1, min(DEFAULT_THREADS, os.cpu_count() or 1))
 
 
-def deterministic_torch() -> None:
+def deterministic_torch(threads: int | None = None) -> int:
+    """Deterministic eager kernels and a fixed intra-op thread count; returns the count."""
     import torch
 
     # torch.use_deterministic_algorithms also sets inductor's flag, importing torch._inductor
@@ -22,4 +23,6 @@ def deterministic_torch() -> None:
         eager_only(True, warn_only=True)
     else:
         torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.set_num_threads(default_threads())
+    count = threads or default_threads()
+    torch.set_num_threads(count)
+    return count

@@ -42,6 +42,13 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1, max=1024),
+    default=None,
+    help="Intra-op threads for torch and onnxruntime [default: up to 4]. Results are "
+    "reproducible for a fixed count; on a loaded CI runner 1 is often fastest.",
+)
+@click.option(
     "--high-confidence",
     "high_confidence",
     type=FiniteFloat(0, 1, min_open=True),
@@ -322,6 +329,7 @@ def scan_with(opts: dict[str, Any], *, project: ProjectConfig | None = None) -> 
             deployed_dtype=contract["deployed_dtype"],
             allow_low_accuracy=opts["allow_low_accuracy"],
             batch_size=opts["batch_size"],
+            threads=opts["threads"],
             high_confidence=opts["high_confidence"],
             seed=opts["seed"],
             input_range=contract["input_range"],

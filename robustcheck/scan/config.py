@@ -21,6 +21,9 @@ class ScanConfig(BaseModel):
     data: Path
     eps: list[float] = Field(min_length=1)
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
+    threads: int | None = Field(default=None, ge=1, le=1024)
+    """Intra-op threads for torch and onnxruntime (default: up to 4). Fixed, because reductions
+    may round differently with another count; 1 is fastest on a loaded CI runner."""
     high_confidence: float = Field(default=DEFAULT_HIGH_CONFIDENCE, gt=0, le=1)
     seed: int = 0
     input_range: tuple[float, float] | None = None

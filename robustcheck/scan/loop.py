@@ -142,7 +142,8 @@ class _Batch:
         if self.tally.unrounded is not None:
             raw = to_probabilities(_host(model.scores(x_adv)), kind)
             self.tally.unrounded[key].add_batch(self.y, self.clean_probs, raw, targets)
-        if self.first and attack.white_box:
+        if self.first and attack.white_box and model.info.differentiable_path != "same-module":
+            # A twin is compared with its runtime; a PyTorch module would be compared with itself.
             twin = to_probabilities(_host(model.differentiable_scores(deployed)), kind)
             self.tally.adversarial.add(twin, adv_probs)
         return adv_probs

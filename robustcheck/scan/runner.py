@@ -68,12 +68,14 @@ _MAX_ZERO_GRADIENT_FRACTION = 0.5
 def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
+    attacks, attack_notes = build_attacks(config)  # bad attack settings fail before any loading
     backend = load_backend(
         config.model,
         model_format=config.model_format,
         device=config.device,
         output=config.output,
         allow_external_data=config.allow_external_data,
+        threads=config.threads,
     )
     dataset, manifest = _load_data(config)
     check_input_shape(backend, dataset)
@@ -82,7 +84,6 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     check_normalisation_not_doubled(backend.info, norm)
     if norm is not None:
         backend = NormalisedBackend(backend, norm)
-    attacks, attack_notes = build_attacks(config)
     plan = Plan(
         eps=config.eps,
         attacks=attacks,

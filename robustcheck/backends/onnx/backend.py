@@ -101,13 +101,14 @@ def load_onnx(
     device: Device = "auto",
     output: str | None = None,
     allow_external_data: bool = False,
+    threads: int | None = None,
 ) -> OnnxBackend:
     where = str(path)
     model = read_onnx(path, allow_external_data=allow_external_data)
     registry = default_registry()
     twin = OnnxTwin(model, registry, source=where)  # lists every unsupported operator at once
     providers = providers_for(device)
-    threads = default_threads()
+    threads = threads or default_threads()
     session = create_session(model.SerializeToString(), where, providers, threads)
     input_spec = choose_input(session, where)
     output_spec = choose_output(session, where, output)

