@@ -14,6 +14,7 @@ from typing import Literal
 from robustcheck.attacks import InputDomain
 from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
+from robustcheck.boundary import guarded
 from robustcheck.data import Dataset, load_dataset, select
 from robustcheck.errors import DataError, MeasurementError
 from robustcheck.exit_codes import ExitCode
@@ -34,6 +35,7 @@ from robustcheck.reports.model import (
     ValiditySection,
 )
 from robustcheck.scan.attack_plan import build_attacks, gating_eps, min_eps_plan
+from robustcheck.scan.binary import BinaryBackend
 from robustcheck.scan.checkpoint import Checkpoint, fingerprint
 from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.contract import (
@@ -65,6 +67,7 @@ _LOW_ACCURACY_FRACTION = 0.25
 _MAX_ZERO_GRADIENT_FRACTION = 0.5
 
 
+@guarded("model", "data")  # foreign exceptions from the model or data: one line, exit 3 or 5
 def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
@@ -82,6 +85,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     check_normalisation_not_doubled(backend.info, norm)
     if norm is not None:
         backend = NormalisedBackend(backend, norm)
+    backend = binary = BinaryBackend(backend, config.output_kind)
     attacks, attack_notes = build_attacks(config)
     plan = Plan(
         eps=config.eps,
@@ -100,7 +104,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             config.checkpoint, _fingerprint(config, backend, dataset, manifest)
         )
     tally = scan(plan, dataset, backend, progress, checkpoint)
-    warnings = [*backend.info.notes, *dataset.notes, *attack_notes, *warnings]
+    warnings = [*backend.info.notes, *binary.note(), *dataset.notes, *attack_notes, *warnings]
     warnings += _fail_closed(tally, dataset, backend, config.allow_low_accuracy)
     results = [
         attack_result(label, eps, c, dataset.class_names)
