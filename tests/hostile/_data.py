@@ -52,6 +52,11 @@ def _npz(arrays: Arrays, model: str = "cnn_pt"):
     return build
 
 
+def _y_key_absent(tmp: Path, fx: Shared) -> list[str]:
+    """``--y-key labels`` on a file without it: never silently labelled by the model itself."""
+    return [*_npz(lambda fx: {"x": fx.x, "y": fx.y})(tmp, fx), "--y-key", "labels"]
+
+
 def _npy(array: Callable[[Shared], np.ndarray], model: str = "cnn_pt2"):
     def build(tmp: Path, fx: Shared) -> list[str]:
         np.save(tmp / "data.npy", array(fx), allow_pickle=True)
@@ -305,6 +310,12 @@ NPZ_CASES = [
         DATA_NPZ,
     ),
     Case("npz-no-x-member", _npz(lambda fx: {"inputs": fx.x, "y": fx.y}), INPUT, "--x-key"),
+    Case(
+        "npz-y-key-names-an-absent-array",
+        _y_key_absent,
+        INPUT,
+        "{tmp}/data.npz: no label array named 'labels'",
+    ),
     Case("npz-random-bytes", data_file("data.npz", lambda fx: random_bytes(2048)), INPUT, DATA_NPZ),
 ]
 
