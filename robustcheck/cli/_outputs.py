@@ -96,6 +96,10 @@ def append_step_summary(report: Report) -> None:
     if not target:
         return
     try:
+        check_output_target(Path(target), "step summary")  # appending to a device writes to it
+    except RuntimeEnvironmentError as exc:
+        raise RuntimeEnvironmentError(f"$GITHUB_STEP_SUMMARY {exc.message}") from None
+    try:
         with Path(target).open("a", encoding="utf-8") as handle:
             handle.write(markdown.render(report))
     except OSError as exc:

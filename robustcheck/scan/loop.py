@@ -29,6 +29,7 @@ from robustcheck.scan.sanity import (
     check_finite,
     check_input_dependence,
     check_repeatable,
+    check_rows,
     check_ties,
 )
 
@@ -157,6 +158,7 @@ def _scan_batch(
         x = plan.quantiser(x)  # the deployed model only ever sees float16 values
     clean = backend.scores(x)
     clean_np = _host(clean)
+    check_rows(clean_np, x.shape[0], where)
     check_finite(clean_np, where, batch.start)
     if first:
         check_repeatable(clean_np, _host(backend.scores(x)), where)

@@ -209,6 +209,19 @@ def _onnx_allocates_exabytes(tmp: Path, fx: Shared) -> list[str]:
     return scan(tmp, _onnx.save(model, tmp / "model.onnx"), fx.npz)
 
 
+def _onnx_one_row_for_the_batch(tmp: Path, fx: Shared) -> list[str]:
+    """Scores reshaped to ``[1, N*10]``: one row for the whole batch (found by the fuzz test)."""
+    model = _onnx.linear(fx.linear_weights)
+    graph = model.graph
+    graph.initializer.append(numpy_helper.from_array(np.array([1, -1], np.int64), "one_row"))
+    last = graph.node[-1]
+    graph.node.insert(
+        len(graph.node) - 1, helper.make_node("Reshape", [last.input[0], "one_row"], ["row"])
+    )
+    last.input[0] = "row"
+    return scan(tmp, _onnx.save(model, tmp / "model.onnx"), fx.npz)
+
+
 LFS_POINTER = (
     "version https://git-lfs.github.com/spec/v1\n"
     "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
@@ -288,6 +301,12 @@ CASES = [
         _torchscript(_Detached()),
         INPUT,
         "gradient is exactly zero",
+    ),
+    Case(
+        "model-onnx-one-score-row-for-the-batch",
+        _onnx_one_row_for_the_batch,
+        INPUT,
+        "rows of class scores for a batch of",
     ),
     Case(
         "model-onnx-allocates-exabytes",
