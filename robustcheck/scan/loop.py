@@ -154,6 +154,8 @@ def _scan_batch(
 ) -> Tally:
     where = backend.info.path
     x = torch.from_numpy(batch.x).to(backend.device)
+    if not x.is_floating_point():  # integer data (uint8 pixels in an .npz): attacks need reals
+        x = x.to(torch.float32)
     if plan.quantiser is not None and plan.quantiser.dtype == "float16":
         x = plan.quantiser(x)  # the deployed model only ever sees float16 values
     clean = backend.scores(x)

@@ -41,6 +41,7 @@ from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.contract import (
     Normalisation,
     NormalisedBackend,
+    check_eps_below_range,
     check_normalisation_not_doubled,
     quantiser_for,
 )
@@ -81,6 +82,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     dataset, manifest = _load_data(config)
     check_input_shape(backend, dataset)
     domain, domain_source, warnings = resolve_domain(config.input_range, dataset)
+    check_eps_below_range(config.eps, domain, domain_source)
     norm = _normalisation(config, dataset)
     check_normalisation_not_doubled(backend.info, norm)
     if norm is not None:
