@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The CPU build of torch; set TORCH_SPEC to another requirement (or "" to keep what is installed).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test lint bench docs clean
+.PHONY: setup demo test lint fuzz bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# A long CLI fuzzing campaign (the test suite runs 150 cases); figures in docs/fuzzing.md.
+FUZZ_CASES ?= 2000
+fuzz: setup
+	$(BIN)/python tests/fuzz/campaign.py --cases $(FUZZ_CASES)
 
 bench: setup
 	$(BIN)/python bench/bench_scan.py

@@ -3,13 +3,18 @@
 Built on ``yaml.SafeLoader``. It refuses what makes a gate hard to read or review: anchors and
 aliases, merge keys (``<<``), duplicate keys, non-string keys, custom tags and deep nesting.
 It records the line of every value so validation errors can point into the file.
+
+Scalars are read by the YAML 1.2 core schema, not PyYAML's YAML 1.1: ``010`` is ten (not eight),
+``1:30`` and ``yes`` are strings (not 90 and true), ``1e-3`` is a number. Only ``true``/``false``,
+``null``/``~``, decimal, ``0o`` and ``0x`` integers, and decimal floats with ``.inf``/``.nan``
+are anything but strings.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -20,10 +25,16 @@ Location = tuple[str | int, ...]
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null")}
-# PyYAML follows YAML 1.1, where `1e-3` is a string; a policy author means a number.
-_EXPONENT_FLOAT = re.compile(
-    r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$", re.ASCII
-)
+_CORE_SCHEMA = {  # YAML 1.2.2, section 10.3.2: tag -> (regex, first characters)
+    "null": (r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    "bool": (r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    "int": (r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    "float": (
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        list("-+0123456789."),
+    ),
+}
 
 
 class YamlError(Exception):
@@ -42,7 +53,28 @@ class Document:
     """1-based line of the value at each location (the key's line for mapping values)."""
 
 
+def _in_core_schema(tag: str) -> bool:
+    return tag in {_CORE + name for name in ("null", "bool", "int", "float")}
+
+
+def _core_int(loader: yaml.SafeLoader, node: ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)  # "010" is ten: no leading-zero octal
+
+
+def _core_float(loader: yaml.SafeLoader, node: ScalarNode) -> float:
+    text = str(loader.construct_scalar(node)).lower()
+    return float(text.replace(".inf", "inf").replace(".nan", "nan"))
+
+
 class _Loader(yaml.SafeLoader):
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers if not _in_core_schema(tag)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
@@ -78,8 +110,13 @@ def _represent_str(dumper: _Dumper, data: str) -> Any:
 
 
 _Dumper.add_representer(str, _represent_str)
+# The dumper keeps YAML 1.1's resolvers as well: it quotes any string either schema reads as
+# something else, so what it writes loads back unchanged.
 for _cls in (_Loader, _Dumper):
-    _cls.add_implicit_resolver(_CORE + "float", _EXPONENT_FLOAT, list("-+0123456789."))
+    for _tag, (_pattern, _first) in _CORE_SCHEMA.items():
+        _cls.add_implicit_resolver(_CORE + _tag, re.compile(_pattern, re.ASCII), _first)
+_Loader.add_constructor(_CORE + "int", _core_int)
+_Loader.add_constructor(_CORE + "float", _core_float)
 
 
 def parse(text: str) -> Document:

@@ -2,7 +2,9 @@
 
 Inputs: regular files only (checked on the open descriptor, so the file cannot be swapped in
 between), FIFOs refused without blocking, small files size-capped, content hashed as it is read.
-Outputs: written to a temporary file beside the target, fsynced, then renamed over it.
+Outputs: written to a temporary file beside the target, fsynced, then renamed over it. A target
+that exists must be a regular file (a device, FIFO, socket or folder is refused, untouched);
+missing folders on the way to it are created. ``-`` is standard output.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from robustcheck.errors import DataError, InputError
+from robustcheck.errors import DataError, InputError, RuntimeEnvironmentError
 
 CHUNK = 1 << 20
+STDOUT = "-"
+"""The output path that means standard output."""
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -106,8 +110,40 @@ def manifest_sha256(entries: Iterable[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file in the same directory, fsync, then rename over ``path``."""
+def is_stdout(path: Path | str) -> bool:
+    return str(path) == STDOUT
+
+
+def check_output_target(path: Path, what: str = "report") -> None:
+    """Refuse an existing target that is not a regular file (symlinks followed): renaming over a
+    device, FIFO, socket or folder would replace it, and ``/dev/full`` would become a file."""
+    try:
+        info = path.stat()
+    except (OSError, RuntimeError):  # missing, or unreadable: writing it says why
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise RuntimeEnvironmentError(
+            f"{path}: is {_file_kind(info.st_mode)}, not a regular file; "
+            f"refusing to write the {what} there",
+            hint="name a file, or - for standard output" if what == "report" else None,
+        )
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "a special file")
+
+
+def write_text_atomic(path: Path, text: str, what: str = "report") -> None:
+    """Write to a temporary file in the same directory, fsync, then rename over ``path``, which
+    must not exist or be a regular file; missing folders on the way are created."""
+    check_output_target(path, what)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

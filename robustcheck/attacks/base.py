@@ -99,7 +99,11 @@ class BatchContext:
         leaf = x.detach().requires_grad_(True)
         scores = self.model.forward(leaf)
         grad_scores = loss.output_gradient(scores, y, target, self.kind).to(scores.dtype)
-        (grad,) = torch.autograd.grad(scores, leaf, grad_outputs=grad_scores)
+        grad = None
+        if scores.requires_grad:  # else no differentiable path at all: the zero-gradient case
+            (grad,) = torch.autograd.grad(scores, leaf, grad_outputs=grad_scores, allow_unused=True)
+        if grad is None:  # the input is not on the path (a detach()): a zero gradient
+            grad = torch.zeros_like(leaf)
         self.gradient_evaluations += 1
         return GradientResult(gradient=grad, scores=scores.detach().to(torch.float64))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from robustcheck.backends.base import Backend
 from robustcheck.backends.threads import deterministic_torch
+from robustcheck.boundary import foreign_errors
 from robustcheck.errors import ModelError, UsageError
 from robustcheck.files import file_sha256, regular_file_stat
 from robustcheck.vocabulary import MODEL_FORMATS, SUFFIX_FORMATS, Device
@@ -101,4 +102,5 @@ def load_backend(
     options = LoadOptions(
         device=device, output=output, allow_external_data=allow_external_data, threads=count
     )
-    return LOADERS[fmt](path, sha256, options)
+    with foreign_errors(path):
+        return LOADERS[fmt](path, sha256, options)

@@ -1,4 +1,8 @@
-"""Report files of one scan: stubs first, then the final reports, each written atomically."""
+"""Report files of one scan: stubs first, then the final reports, each written atomically.
+
+A target that exists must be a regular file; ``-`` is standard output (no stub: a stream cannot be
+rewritten, so it gets one document, the report or the error stub).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
+
 from robustcheck.errors import RobustcheckError, RuntimeEnvironmentError, UsageError
 from robustcheck.exit_codes import ExitCode
-from robustcheck.files import write_text_atomic
+from robustcheck.files import check_output_target, is_stdout, write_text_atomic
 from robustcheck.reports import html, json_report, junit, markdown
 from robustcheck.reports.model import Report
 from robustcheck.reports.stub import render_stub
@@ -28,9 +34,17 @@ class ReportTargets:
     paths: dict[str, Path]
     """Format name → output path, for the formats asked for."""
 
+    @property
+    def to_stdout(self) -> bool:
+        return any(is_stdout(p) for p in self.paths.values())
+
+    @property
+    def _files(self) -> dict[str, Path]:
+        return {fmt: path for fmt, path in self.paths.items() if not is_stdout(path)}
+
     def check_not_inputs(self, inputs: list[Path]) -> None:
         resolved = {_real(p) for p in inputs}
-        for fmt, path in self.paths.items():
+        for fmt, path in self._files.items():
             if _real(path) in resolved:
                 raise UsageError(
                     f"--{fmt} {path}: is also an input of the scan; refusing to overwrite it"
@@ -38,7 +52,20 @@ class ReportTargets:
         if len({_real(p) for p in self.paths.values()}) < len(self.paths):
             raise UsageError("two report flags name the same file")
 
+    def check_writable(self) -> None:
+        """Refuse, before anything is written, a target that exists and is not a regular file."""
+        for fmt, path in self._files.items():
+            try:
+                check_output_target(path)
+            except RuntimeEnvironmentError as exc:
+                raise RuntimeEnvironmentError(f"--{fmt} {exc.message}", hint=exc.hint) from None
+
     def write_stubs(self, message: str, exit_code: int | None = None) -> None:
+        for fmt, path in self._files.items():
+            _write(path, render_stub(fmt, message, exit_code))
+
+    def write_failure(self, message: str, exit_code: int) -> None:
+        """Every target a stub saying why the scan failed, standard output included."""
         for fmt, path in self.paths.items():
             _write(path, render_stub(fmt, message, exit_code))
 
@@ -57,7 +84,7 @@ class ReportTargets:
                     f"internal error: {type(exc).__name__}",
                     int(ExitCode.INTERNAL_ERROR),
                 )
-            for fmt, path in self.paths.items():
+            for fmt, path in self._files.items():
                 with contextlib.suppress(RobustcheckError):
                     _write(path, render_stub(fmt, f"the scan failed: {message}", code))
             raise
@@ -68,6 +95,10 @@ def append_step_summary(report: Report) -> None:
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return
+    try:
+        check_output_target(Path(target), "step summary")  # appending to a device writes to it
+    except RuntimeEnvironmentError as exc:
+        raise RuntimeEnvironmentError(f"$GITHUB_STEP_SUMMARY {exc.message}") from None
     try:
         with Path(target).open("a", encoding="utf-8") as handle:
             handle.write(markdown.render(report))
@@ -83,6 +114,9 @@ def _real(path: Path) -> str:
 
 
 def _write(path: Path, text: str) -> None:
+    if is_stdout(path):
+        click.echo(text, nl=not text.endswith("\n"))
+        return
     try:
         write_text_atomic(path, text)
     except OSError as exc:

@@ -92,7 +92,7 @@ def init(path: Path, force: bool) -> int:
     if path.exists() and not force:
         raise UsageError(f"{path} already exists", hint="pass --force to overwrite it")
     try:
-        write_text_atomic(path, builtin_text(STARTER))
+        write_text_atomic(path, builtin_text(STARTER), "policy")
     except OSError as exc:
         raise RuntimeEnvironmentError(f"{path}: cannot write: {exc.strerror or exc}") from None
     out(f"wrote {path}")

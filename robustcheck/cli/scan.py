@@ -14,14 +14,15 @@ import click
 
 from robustcheck.cli._options import FiniteFloat, debug_option
 from robustcheck.cli._project import effective
-from robustcheck.cli._terminal import out
+from robustcheck.cli._terminal import err, out
 from robustcheck.vocabulary import DEPLOYED_DTYPES, DEVICES, LAYOUTS, REPORT_FORMATS
 
 if TYPE_CHECKING:
     from robustcheck.cli.config_file import ProjectConfig
 
 _POSITIVE = FiniteFloat(min=0, min_open=True)
-_REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
+_REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
+"""A report target: ``-`` is standard output; an existing non-regular file is refused (exit 5)."""
 
 
 @click.command()
@@ -170,9 +171,9 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 )
 @click.option(
     "--y-key",
-    default="y",
-    show_default=True,
-    help="Name of the label array; without one, clean predictions are the labels.",
+    default=None,
+    help="Name of the label array in the .npz [default: y]; it must exist when named. Without "
+    "a label array (and no --y-key), clean predictions are the labels.",
 )
 @click.option("--no-noise", is_flag=True, help="Skip the random-sign noise baseline.")
 @click.option(
@@ -218,7 +219,7 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
     "--json",
     "json_path",
     type=_REPORT_PATH,
-    help="Write the JSON report (the source of truth) here.",
+    help="Write the JSON report (the source of truth) here (- for standard output).",
 )
 @click.option("--junit", "junit_path", type=_REPORT_PATH, help="Write a JUnit XML report here.")
 @click.option(
@@ -464,6 +465,7 @@ def run_and_report(
         ReportTargets({"checkpoint": config.checkpoint}).check_not_inputs(inputs)
         inputs.append(config.checkpoint)
     targets.check_not_inputs(inputs)
+    targets.check_writable()
     targets.write_stubs("the scan started and has not finished (or was interrupted)")
     try:
         with _progress_bar(progress) as callback:
@@ -478,12 +480,13 @@ def run_and_report(
                 report = run(config, progress=callback)
         append_step_summary(report)  # before the reports: a failure here must not leave a PASS
     except RobustcheckError as exc:
-        targets.write_stubs(f"the scan failed: {exc.one_line()}", int(exc.exit_code))
+        targets.write_failure(f"the scan failed: {exc.one_line()}", int(exc.exit_code))
         raise
     targets.write(report)
-    out(text.render(report))
+    show = err if targets.to_stdout else out  # standard output holds the report alone
+    show(text.render(report))
     for fmt, path in paths.items():
-        out(f"{fmt} report: {path}")
+        show(f"{fmt} report: {'standard output' if str(path) == '-' else path}")
     return report.exit_code
 
 

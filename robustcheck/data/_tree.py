@@ -46,7 +46,12 @@ def entries(root: Path, directory: Path) -> list[Entry]:
 
 
 def refuse_symlink(root: Path, path: Path) -> None:
-    target = path.resolve()
+    try:
+        target = path.resolve()
+    except (RuntimeError, OSError):  # a loop: RuntimeError before Python 3.13, ELOOP after
+        raise DataError(
+            f"{path}: is a symlink loop; symlinks inside an image folder are not followed"
+        ) from None
     if target == root.resolve() or root.resolve() in target.parents:
         raise DataError(f"{path}: is a symlink; symlinks inside an image folder are not followed")
     raise SecurityRefusal(f"{path}: is a symlink that leads outside {root}")

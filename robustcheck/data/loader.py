@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from robustcheck.boundary import foreign_errors
 from robustcheck.data import limits
 from robustcheck.data.base import Dataset
 from robustcheck.data.options import FLAGS, ClassOrder, Layout, LoadOptions
@@ -18,7 +19,7 @@ def load_dataset(
     *,
     data_format: str | None = None,
     x_key: str = "x",
-    y_key: str = "y",
+    y_key: str | None = None,
     label_column: str | None = None,
     feature_columns: list[str] | None = None,
     labels_file: Path | None = None,
@@ -49,7 +50,8 @@ def load_dataset(
         kind = "a directory" if spec.directory else "a file"
         raise DataError(f"{path}: the {spec.name} format reads {kind}")
     _check_applicable(spec, options)
-    return spec.load(path, options)
+    with foreign_errors(None, path):
+        return spec.load(path, options)
 
 
 def _check_path(path: Path) -> bool:

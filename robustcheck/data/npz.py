@@ -64,6 +64,12 @@ def load_npz(path: Path, options: LoadOptions) -> Dataset:
             check_input_shape(x_where, header.shape, header.dtype.itemsize)
             x = _read_member(archive, info, header, x_where)
             y = None
+            if y_key is not None and y_key not in members:  # named: never silently unlabelled
+                raise DataError(
+                    f"{path}: no label array named {y_key!r} (found: {', '.join(sorted(members))})",
+                    hint="leave --y-key out to label samples with the model's own predictions",
+                )
+            y_key = y_key or "y"
             if y_key in members:
                 y_info, y_header = members[y_key]
                 y = _read_member(archive, y_info, y_header, f"{path}: array {y_key!r}")

@@ -23,7 +23,8 @@ FLAGS: dict[str, str] = {
 @dataclass(frozen=True)
 class LoadOptions:
     x_key: str = "x"
-    y_key: str = "y"
+    y_key: str | None = None
+    """None: ``y`` when the file has it, else no labels; a named key must exist."""
     label_column: str | None = None
     feature_columns: tuple[str, ...] | None = None
     labels_file: Path | None = None

@@ -139,7 +139,7 @@ class MaxIncrease(_Strict):
 
 def _class_key(value: Any) -> Any:
     if isinstance(value, bool):
-        raise ValueError("got a boolean: quote class names such as 'yes' or 'no'")
+        raise ValueError("got a boolean: quote class names such as 'true' or 'false'")
     if isinstance(value, (str, int)):
         return value
     raise ValueError(f"expected a class name (string) or an integer label, got {_short(value)}")

@@ -34,7 +34,8 @@ class ScanConfig(BaseModel):
     """ONNX: the output holding class scores (default: detected)."""
     allow_external_data: bool = False
     x_key: str = "x"
-    y_key: str = "y"
+    y_key: str | None = None
+    """None: ``y`` when the file has it; a named key must exist."""
     data_format: str | None = None
     labels_file: Path | None = None
     label_column: str | None = None

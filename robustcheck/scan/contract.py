@@ -135,3 +135,19 @@ def check_eps_zero(clean: np.ndarray, replayed: np.ndarray, where: str) -> None:
             "or rounding to the deployed dtype changes the data itself (check --input-range and "
             "--deployed-dtype)"
         )
+
+
+def check_eps_below_range(eps: list[float], domain: InputDomain | None, source: str) -> None:
+    """An ε at least the width of the valid range can move any input to any other: the attack
+    then measures the range, not the model. A usage error naming the range."""
+    if domain is None:
+        return
+    width = domain.hi - domain.lo
+    too_large = [e for e in eps if e >= width]
+    if too_large:
+        origin = "--input-range" if source == "declared" else "the default input range"
+        raise UsageError(
+            f"--eps {max(too_large):g}: not smaller than the whole valid input range "
+            f"[{domain.lo:g}, {domain.hi:g}] ({origin}); such an ε can replace every input",
+            hint="ε is in raw data units: pick a fraction of the range",
+        )

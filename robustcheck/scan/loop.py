@@ -29,6 +29,7 @@ from robustcheck.scan.sanity import (
     check_finite,
     check_input_dependence,
     check_repeatable,
+    check_rows,
     check_ties,
 )
 
@@ -154,10 +155,13 @@ def _scan_batch(
 ) -> Tally:
     where = backend.info.path
     x = torch.from_numpy(batch.x).to(backend.device)
+    if not x.is_floating_point():  # integer data (uint8 pixels in an .npz): attacks need reals
+        x = x.to(torch.float32)
     if plan.quantiser is not None and plan.quantiser.dtype == "float16":
         x = plan.quantiser(x)  # the deployed model only ever sees float16 values
     clean = backend.scores(x)
     clean_np = _host(clean)
+    check_rows(clean_np, x.shape[0], where)
     check_finite(clean_np, where, batch.start)
     if first:
         check_repeatable(clean_np, _host(backend.scores(x)), where)

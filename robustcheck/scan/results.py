@@ -11,6 +11,14 @@ def _interval(k: int, n: int) -> Interval | None:
     return None if bounds is None else Interval(lo=bounds[0], hi=bounds[1])
 
 
+def _name(class_names: tuple[str, ...] | None, label: int) -> str | None:
+    """The name of ``label``; a sample may name fewer classes than the model has (a folder
+    holding only some classes), and the model's other classes then have no name."""
+    if class_names is None or label >= len(class_names):
+        return None
+    return class_names[label]
+
+
 def attack_result(
     attack: str, eps: float, counts: Counts, class_names: tuple[str, ...] | None = None
 ) -> AttackResult:
@@ -45,7 +53,7 @@ def attack_result(
         per_class=[
             ClassResult(
                 label=c,
-                class_name=None if class_names is None else class_names[c],
+                class_name=_name(class_names, c),
                 n=counts.per_class_n[c],
                 clean_correct=counts.per_class_clean_correct[c],
                 adversarial_errors=counts.per_class_errors[c],

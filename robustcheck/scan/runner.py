@@ -14,6 +14,7 @@ from typing import Literal
 from robustcheck.attacks import InputDomain
 from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
+from robustcheck.boundary import guarded
 from robustcheck.data import Dataset, load_dataset, select
 from robustcheck.errors import DataError, MeasurementError
 from robustcheck.exit_codes import ExitCode
@@ -34,11 +35,13 @@ from robustcheck.reports.model import (
     ValiditySection,
 )
 from robustcheck.scan.attack_plan import build_attacks, gating_eps, min_eps_plan
+from robustcheck.scan.binary import BinaryBackend
 from robustcheck.scan.checkpoint import Checkpoint, fingerprint
 from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.contract import (
     Normalisation,
     NormalisedBackend,
+    check_eps_below_range,
     check_normalisation_not_doubled,
     quantiser_for,
 )
@@ -65,6 +68,7 @@ _LOW_ACCURACY_FRACTION = 0.25
 _MAX_ZERO_GRADIENT_FRACTION = 0.5
 
 
+@guarded("model", "data")  # foreign exceptions from the model or data: one line, exit 3 or 5
 def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
@@ -80,10 +84,12 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     dataset, manifest = _load_data(config)
     check_input_shape(backend, dataset)
     domain, domain_source, warnings = resolve_domain(config.input_range, dataset)
+    check_eps_below_range(config.eps, domain, domain_source)
     norm = _normalisation(config, dataset)
     check_normalisation_not_doubled(backend.info, norm)
     if norm is not None:
         backend = NormalisedBackend(backend, norm)
+    backend = binary = BinaryBackend(backend, config.output_kind)
     plan = Plan(
         eps=config.eps,
         attacks=attacks,
@@ -101,7 +107,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             config.checkpoint, _fingerprint(config, backend, dataset, manifest)
         )
     tally = scan(plan, dataset, backend, progress, checkpoint)
-    warnings = [*backend.info.notes, *dataset.notes, *attack_notes, *warnings]
+    warnings = [*backend.info.notes, *binary.note(), *dataset.notes, *attack_notes, *warnings]
     warnings += _fail_closed(tally, dataset, backend, config.allow_low_accuracy)
     results = [
         attack_result(label, eps, c, dataset.class_names)

@@ -36,6 +36,16 @@ class Stability:
         return Stability(self.n + other.n, self.tied + other.tied, self.fragile + other.fragile)
 
 
+def check_rows(scores: np.ndarray, n: int, where: str) -> None:
+    """One row of class scores per input sample: an output reshaped across the batch
+    (``[1, N·C]``) would otherwise be read as one sample with N·C classes."""
+    if scores.shape[0] != n:
+        raise MeasurementError(
+            f"{where}: the model returned {scores.shape[0]} rows of class scores for a batch of "
+            f"{n} samples (output shape {list(scores.shape)}); expected one row per sample"
+        )
+
+
 def check_finite(scores: np.ndarray, where: str, start: int) -> None:
     bad = ~np.isfinite(scores).all(axis=1)
     if bad.any():

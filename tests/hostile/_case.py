@@ -15,6 +15,7 @@ import numpy as np
 from robustcheck.exit_codes import ExitCode
 
 OK = {int(ExitCode.OK)}
+FAILED = {int(ExitCode.POLICY_FAILED)}
 USAGE = {int(ExitCode.USAGE_ERROR)}
 INPUT = {int(ExitCode.INPUT_ERROR)}
 SECURITY = {int(ExitCode.SECURITY_REFUSAL)}

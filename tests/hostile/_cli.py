@@ -146,6 +146,12 @@ def _report_directory(tmp: Path, fx: Shared) -> list[str]:
     return scan(tmp, fx.cnn_pt, fx.npz, "--json", str(tmp / "reports"), report=False)
 
 
+def _report_fifo(tmp: Path, fx: Shared) -> list[str]:
+    """A FIFO where the report goes: renaming over it would replace it (as it did /dev/full)."""
+    os.mkfifo(tmp / "report.pipe")
+    return scan(tmp, fx.cnn_pt, fx.npz, "--json", str(tmp / "report.pipe"), report=False)
+
+
 def _summary_directory(tmp: Path, fx: Shared) -> list[str]:
     (tmp / "summary").mkdir()
     return scan(tmp, fx.cnn_pt, fx.npz)
@@ -165,6 +171,13 @@ ARG_CASES = [
     Case("arg-eps-negative", _args("--eps", "-0.1"), USAGE, "--eps"),
     Case("arg-eps-nan", _args("--eps", "nan"), USAGE, "--eps"),
     Case("arg-eps-inf", _args("--eps", "inf"), USAGE, "--eps"),
+    Case(
+        "arg-eps-the-whole-declared-range",
+        _args("--eps", "10", "--input-range", "0", "1"),
+        USAGE,
+        "--eps 10: not smaller than the whole valid input range [0, 1]",
+    ),
+    Case("arg-eps-the-whole-default-range", _args("--eps", "1"), USAGE, "[0, 1]"),
     Case("arg-no-eps", _bare("{model}", "--data", "{data}"), USAGE, "--eps"),
     Case("arg-no-data", _bare("{model}", "--eps", "0.1"), USAGE, "--data"),
     Case("arg-no-model", _bare("--data", "{data}", "--eps", "0.1"), USAGE, "MODEL"),
@@ -231,7 +244,8 @@ ARG_CASES = [
         USAGE | ENVIRONMENT,
         READ_ONLY_MISSING,
     ),
-    Case("arg-json-is-a-directory", _report_directory, USAGE, "--json"),
+    Case("arg-json-is-a-directory", _report_directory, ENVIRONMENT, "--json {tmp}/reports: is a"),
+    Case("arg-json-is-a-fifo", _report_fifo, ENVIRONMENT, "--json {tmp}/report.pipe: is a FIFO"),
     Case(
         "arg-two-reports-same-path",
         _args("--junit", "{tmp}/out.txt", "--markdown", "{tmp}/out.txt"),

@@ -12,7 +12,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from hostile._case import INPUT, OK, REPORT, SECURITY, Case, Shared, random_bytes, scan, write
+from hostile._case import (
+    FAILED,
+    INPUT,
+    OK,
+    REPORT,
+    SECURITY,
+    Case,
+    Shared,
+    random_bytes,
+    scan,
+    write,
+)
 
 from robustcheck.cli import main
 
@@ -50,6 +61,18 @@ def _npz(arrays: Arrays, model: str = "cnn_pt"):
         return scan(tmp, getattr(fx, model), tmp / "data.npz")
 
     return build
+
+
+def _y_key_absent(tmp: Path, fx: Shared) -> list[str]:
+    """``--y-key labels`` on a file without it: never silently labelled by the model itself."""
+    return [*_npz(lambda fx: {"x": fx.x, "y": fx.y})(tmp, fx), "--y-key", "labels"]
+
+
+def _uint8_pixels(tmp: Path, fx: Shared) -> list[str]:
+    """Integer pixels in an .npz (found by the fuzz test: the attack asked them for gradients)."""
+    pixels = np.round(fx.x * 255).astype(np.uint8)
+    argv = _npz(lambda fx: {"x": pixels, "y": fx.y})(tmp, fx)
+    return [*argv, "--mean", "0", "--std", "255", "--input-range", "0", "255"]
 
 
 def _npy(array: Callable[[Shared], np.ndarray], model: str = "cnn_pt2"):
@@ -305,6 +328,13 @@ NPZ_CASES = [
         DATA_NPZ,
     ),
     Case("npz-no-x-member", _npz(lambda fx: {"inputs": fx.x, "y": fx.y}), INPUT, "--x-key"),
+    Case("npz-uint8-pixels", _uint8_pixels, OK | FAILED, None),
+    Case(
+        "npz-y-key-names-an-absent-array",
+        _y_key_absent,
+        INPUT,
+        "{tmp}/data.npz: no label array named 'labels'",
+    ),
     Case("npz-random-bytes", data_file("data.npz", lambda fx: random_bytes(2048)), INPUT, DATA_NPZ),
 ]
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from hostile import _onnx
 from hostile._case import INPUT, SECURITY, Case, Shared, scan
+from onnx import TensorProto, helper, numpy_helper
 
 ALLOW = "--allow-external-data"
 
@@ -72,6 +74,18 @@ def _entries(**entries: str):
     return build
 
 
+def _sparse_escaping(tmp: Path, fx: Shared) -> list[str]:
+    """A sparse initializer whose values live in a file outside the model's folder."""
+    model = _onnx.linear(fx.linear_weights)
+    values = numpy_helper.from_array(np.ones(2, np.float32), "S")
+    values.ClearField("raw_data")
+    values.data_location = TensorProto.EXTERNAL
+    values.external_data.add(key="location", value="../../outside.bin")
+    indices = numpy_helper.from_array(np.array([0, 3], np.int64), "S_indices")
+    model.graph.sparse_initializer.append(helper.make_sparse_tensor(values, indices, [4]))
+    return scan(tmp, _onnx.save(model, tmp / "model.onnx"), fx.npz)
+
+
 def _fifo(tmp: Path, fx: Shared) -> list[str]:
     model = _model(tmp, fx)
     (tmp / "weights.bin").unlink()
@@ -106,4 +120,10 @@ CASES = [
         MODEL,
     ),
     Case("external-location-is-fifo", _fifo, SECURITY, "weights.bin"),
+    Case(
+        "external-sparse-initializer-escaping",
+        _sparse_escaping,
+        SECURITY,
+        "tensor 'S' from '../../outside.bin'",
+    ),
 ]

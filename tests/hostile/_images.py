@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from hostile._case import INPUT, SECURITY, Case, Shared, scan, write
+from hostile._case import FAILED, INPUT, OK, SECURITY, Case, Shared, scan, write
 from PIL import Image
 
 
@@ -73,6 +73,17 @@ def _flat(entry: Callable[[Path], str]):
     return build
 
 
+def _fewer_classes(tmp: Path, fx: Shared) -> list[str]:
+    """Digits 0 and 1 only, no classes.txt, for the ten-class CNN: a sample lacking classes scans."""
+    root = tmp / "images"
+    for label in (0, 1):
+        (root / str(label)).mkdir(parents=True)
+        for i, image in enumerate(fx.x[fx.y == label][:5]):
+            pixels = np.round(image[0] * 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / str(label) / f"{i:03d}.png")
+    return scan(tmp, fx.cnn_pt, root, "--mean", "0", "--std", "255", "--input-range", "0", "255")
+
+
 def _empty_root(tmp: Path, fx: Shared) -> list[str]:
     (tmp / "images").mkdir()
     return scan(tmp, fx.cnn_pt, tmp / "images")
@@ -120,6 +131,13 @@ CASES = [
         f"{IMAGES}/2",
     ),
     Case("images-no-images-at-all", _empty_root, INPUT, IMAGES),
+    Case("images-fewer-classes-than-the-model", _fewer_classes, OK | FAILED, None),
+    Case(
+        "images-symlink-loop",
+        _folder(lambda root, tmp: (root / "1" / "loop.png").symlink_to("loop.png")),
+        INPUT,
+        "loop.png",
+    ),
     Case(
         "images-truncated-png",
         _folder(lambda root, tmp: _truncate(root / "1" / "001.png")),

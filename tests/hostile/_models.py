@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 from hostile import _onnx
-from hostile._case import INPUT, Case, Shared, random_bytes, scan, write
-from onnx import TensorProto, numpy_helper
+from hostile._case import (
+    ENVIRONMENT,
+    FAILED,
+    INPUT,
+    OK,
+    REPORT,
+    Case,
+    Shared,
+    random_bytes,
+    scan,
+    write,
+)
+from onnx import TensorProto, helper, numpy_helper
 
 PWNED = "pwned-by-unpickling"
 """A pickled payload creates this file when it is unpickled; the tree snapshot catches it."""
@@ -154,11 +167,72 @@ def _onnx_with_nan_weights(tmp: Path, fx: Shared) -> list[str]:
     return scan(tmp, _onnx.save(_onnx.linear(weights), tmp / "model.onnx"), fx.npz)
 
 
+class _OneLogit(torch.nn.Module):
+    """A binary classifier: one logit per sample."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], -1).sum(dim=1, keepdim=True) - 20.0
+
+
+class _Detached(torch.nn.Module):
+    """Scores that depend on the input, but through no differentiable path."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.detach().reshape(x.shape[0], -1)[:, :10] * 3.0
+
+
+def _torchscript(module: torch.nn.Module, labels: bool = True):
+    def build(tmp: Path, fx: Shared) -> list[str]:
+        model = tmp / "model.pt"
+        torch.jit.save(torch.jit.script(module), str(model))
+        data = fx.npz
+        if not labels:
+            data = tmp / "unlabelled.npz"
+            np.savez(data, x=fx.x)
+        return scan(tmp, model, data, "--allow-low-accuracy")
+
+    return build
+
+
+def _onnx_allocates_exabytes(tmp: Path, fx: Shared) -> list[str]:
+    """The linear model plus a ConstantOfShape that asks onnxruntime for 4 EiB while scoring."""
+    model = _onnx.linear(fx.linear_weights)
+    graph = model.graph
+    graph.initializer.append(numpy_helper.from_array(np.full(3, 2**20, np.int64), "huge_shape"))
+    graph.node.insert(0, helper.make_node("ConstantOfShape", ["huge_shape"], ["huge"]))
+    graph.node.insert(1, helper.make_node("ReduceSum", ["huge"], ["huge_sum"], keepdims=0))
+    last = graph.node[-1]  # Identity -> logits: add the sum on the way
+    graph.node.insert(
+        len(graph.node) - 1, helper.make_node("Add", [last.input[0], "huge_sum"], ["plus"])
+    )
+    last.input[0] = "plus"
+    return scan(tmp, _onnx.save(model, tmp / "model.onnx"), fx.npz)
+
+
+def _onnx_one_row_for_the_batch(tmp: Path, fx: Shared) -> list[str]:
+    """Scores reshaped to ``[1, N*10]``: one row for the whole batch (found by the fuzz test)."""
+    model = _onnx.linear(fx.linear_weights)
+    graph = model.graph
+    graph.initializer.append(numpy_helper.from_array(np.array([1, -1], np.int64), "one_row"))
+    last = graph.node[-1]
+    graph.node.insert(
+        len(graph.node) - 1, helper.make_node("Reshape", [last.input[0], "one_row"], ["row"])
+    )
+    last.input[0] = "row"
+    return scan(tmp, _onnx.save(model, tmp / "model.onnx"), fx.npz)
+
+
 LFS_POINTER = (
     "version https://git-lfs.github.com/spec/v1\n"
     "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
     "size 1048576\n"
 )
+
+
+def _two_classes(tmp: Path, fx: Shared) -> None:
+    report = json.loads((tmp / REPORT).read_text(encoding="utf-8"))
+    assert report["model"]["n_classes"] == 2, report["model"]
+
 
 CASES = [
     Case("model-pt-truncated", _truncated("cnn_pt", ".pt"), INPUT, "{tmp}/model.pt"),
@@ -215,4 +289,29 @@ CASES = [
     Case("model-pt-pickle-payload", _pickle_payload(".pt"), INPUT, "{tmp}/model.pt"),
     Case("model-pt2-pickle-payload", _pickle_payload(".pt2"), INPUT, "{tmp}/model.pt2"),
     Case("model-name-with-control-characters", _control_characters, INPUT, "evil"),
+    Case(
+        "model-single-output-column",
+        _torchscript(_OneLogit(), labels=False),
+        OK | FAILED,
+        None,
+        verify=_two_classes,
+    ),
+    Case(
+        "model-no-differentiable-path",
+        _torchscript(_Detached()),
+        INPUT,
+        "gradient is exactly zero",
+    ),
+    Case(
+        "model-onnx-one-score-row-for-the-batch",
+        _onnx_one_row_for_the_batch,
+        INPUT,
+        "rows of class scores for a batch of",
+    ),
+    Case(
+        "model-onnx-allocates-exabytes",
+        _onnx_allocates_exabytes,
+        INPUT | ENVIRONMENT,
+        "{tmp}/model.onnx",
+    ),
 ]

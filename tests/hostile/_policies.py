@@ -59,7 +59,14 @@ def _nested(depth: int) -> str:
 
 POLICY = "{tmp}/policy.yaml"
 
+SEXAGESIMAL = (
+    "version: 1\nbudgets:\n  - eps: 0.1\n    max_high_confidence_misclassifications:\n"
+    "      count: 1:30\n"
+)
+"""YAML 1.1 reads ``1:30`` as 90; under YAML 1.2 it is a string, which no count can be."""
+
 CASES = [
+    Case("policy-sexagesimal-count", _policy(SEXAGESIMAL), INPUT, POLICY),
     Case("policy-nan-limit", _policy(BUDGET.format(limit=".nan")), INPUT, POLICY),
     Case("policy-inf-limit", _policy(BUDGET.format(limit=".inf")), INPUT, POLICY),
     Case("policy-limit-above-one", _policy(BUDGET.format(limit="1.5")), INPUT, POLICY),

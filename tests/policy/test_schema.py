@@ -160,7 +160,7 @@ INVALID = [
     (per_class("- class: 1.5", "  max_adversarial_error_rate: 0.1"), "p.yaml:5: budgets[0].per_class[0].class: expected a class name (string) or an integer label, got 1.5"),
     (per_class("- class: -1", "  max_adversarial_error_rate: 0.1"), "p.yaml:5: budgets[0].per_class[0].class: a label is at least 0"),
     (per_class("- class: ''", "  max_adversarial_error_rate: 0.1"), "p.yaml:5: budgets[0].per_class[0].class: a class name is not empty"),
-    (per_class("- class: yes", "  max_adversarial_error_rate: 0.1"), "p.yaml:5: budgets[0].per_class[0].class: got a boolean: quote class names such as 'yes' or 'no'"),
+    (per_class("- class: true", "  max_adversarial_error_rate: 0.1"), "p.yaml:5: budgets[0].per_class[0].class: got a boolean: quote class names such as 'true' or 'false'"),
     (per_class("- class: a", "  max_adversarial_error_rate: 2"), "p.yaml:6: budgets[0].per_class[0].max_adversarial_error_rate: Input should be less than or equal to 1"),
     (per_class("- class: a", "  max_high_confidence_misclassifications: {count: x}"), "p.yaml:6: budgets[0].per_class[0].max_high_confidence_misclassifications.count: Input should be a valid integer"),
     (per_class("- class: a", "  max_accuracy_drop: 0.1"), "p.yaml:6: budgets[0].per_class[0].max_accuracy_drop: unknown key (allowed here: class, max_adversarial_error_rate, max_high_confidence_misclassifications)"),

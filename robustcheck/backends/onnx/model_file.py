@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ class ExternalRef:
     location: str
     offset: int
     length: int | None
+    tensor: str = ""
 
 
 def check_model_size(path: Path, size: int) -> None:
@@ -58,7 +59,8 @@ def read_onnx(path: Path, *, allow_external_data: bool = False) -> onnx.ModelPro
         if not allow_external_data:
             names = ", ".join(sorted({r.location for r in refs})[:5])
             raise SecurityRefusal(
-                f"{path}: the model loads weights from external files ({names})",
+                f"{path}: the model loads weights from external files ({names}; "
+                f"first: tensor {refs[0].tensor[:80]!r} from {refs[0].location[:200]!r})",
                 hint="pass --allow-external-data to read them from the model's directory",
             )
         check_external_files(path, refs)
@@ -71,17 +73,28 @@ def read_onnx(path: Path, *, allow_external_data: bool = False) -> onnx.ModelPro
 
 
 def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
-    """Every tensor a graph stores: initializers and attribute tensors, subgraphs included."""
+    """Every tensor a graph stores: initializers and attribute tensors, dense and sparse (their
+    values and indices), subgraphs included."""
     yield from graph.initializer
+    yield from _sparse_parts(graph.sparse_initializer)
     for node in graph.node:
         for attr in node.attribute:
             if attr.HasField("t"):
                 yield attr.t
             yield from attr.tensors
+            if attr.HasField("sparse_tensor"):
+                yield from _sparse_parts([attr.sparse_tensor])
+            yield from _sparse_parts(attr.sparse_tensors)
             if attr.HasField("g"):
                 yield from _tensors(attr.g)
             for sub in attr.graphs:
                 yield from _tensors(sub)
+
+
+def _sparse_parts(tensors: Iterable[onnx.SparseTensorProto]) -> Iterator[onnx.TensorProto]:
+    for sparse in tensors:
+        yield sparse.values
+        yield sparse.indices
 
 
 def external_refs(model: onnx.ModelProto, path: Path) -> list[ExternalRef]:
@@ -101,6 +114,7 @@ def external_refs(model: onnx.ModelProto, path: Path) -> list[ExternalRef]:
                 location=info.get("location", ""),
                 offset=int(offset),
                 length=int(length) if length else None,
+                tensor=tensor.name,
             )
         )
     return refs

@@ -14,7 +14,9 @@ from robustcheck.vocabulary import Device
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
-_QUIET = 3  # onnxruntime severity: errors only
+_QUIET = 4
+"""onnxruntime severity: fatal only. Every error also reaches robustcheck as an exception, which
+says it in one line; onnxruntime's own multi-line coloured log would only repeat it."""
 
 
 def gpu_present() -> bool:
@@ -47,6 +49,7 @@ def providers_for(device: Device) -> list[str]:
 def create_session(model_bytes: bytes, where: str, providers: list[str], threads: int) -> object:
     import onnxruntime as ort
 
+    ort.set_default_logger_severity(_QUIET)  # the process-wide logger, used while loading
     options = ort.SessionOptions()
     options.log_severity_level = _QUIET
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -1,0 +1,158 @@
+"""The one boundary between robustcheck and the libraries it drives on untrusted inputs.
+
+torch, onnxruntime, onnx, numpy and Pillow raise their own exceptions (and builtin ones) from deep
+inside on a hostile model or data file. :func:`foreign_errors` turns each into a domain error with
+the right exit code and one line naming the file; an exception raised by robustcheck's own code is
+a bug and goes through unchanged (exit 6).
+
+Who is to blame is read from the traceback. An exception is *foreign* when its type belongs to one
+of those libraries (``onnxruntime.capi.onnxruntime_pybind11_state.Fail``, ``torch.jit.Error``,
+``PIL.UnidentifiedImageError``), or when it was raised inside their code or inside code generated
+from the model (TorchScript, ``torch.export`` graphs). The robustcheck frame nearest to the raise
+says which input was being read: the data package blames the data, anything else the model.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from robustcheck.errors import (
+    DataError,
+    ModelError,
+    RobustcheckError,
+    RuntimeEnvironmentError,
+)
+
+FOREIGN = frozenset({"torch", "onnx", "onnxruntime", "numpy", "PIL", "google", "scipy"})
+"""Top-level packages whose exceptions are about the input they were given."""
+_DATA = "robustcheck.data"
+_OUT_OF_MEMORY = ("failed to allocate memory", "bad_alloc", "out of memory", "cannot allocate")
+_NO_SPACE = (errno.ENOMEM, errno.ENOSPC, errno.EDQUOT)
+_MAX_REASON = 300
+_ORT_NOISE = (
+    re.compile(r"\[ONNXRuntimeError\] : \d+ : \w+ : "),  # the status code, said again in words
+    re.compile(r"/onnxruntime_src/\S+:\d+ .*?\)\s(?=[A-Z])"),  # source file and C++ signature
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextmanager
+def foreign_errors(model: Path | str | None, data: Path | str | None = None) -> Iterator[None]:
+    """Turn foreign exceptions raised inside the block into domain errors naming ``model`` or
+    ``data`` (whichever the failing code was reading)."""
+    try:
+        yield
+    except RobustcheckError:
+        raise
+    except MemoryError:
+        raise RuntimeEnvironmentError(
+            f"{model or data}: out of memory", hint="try a smaller --batch-size"
+        ) from None
+    except Exception as exc:
+        converted = translate(exc, model, data)
+        if converted is None:
+            raise
+        raise converted from exc
+
+
+def guarded(model_arg: str, data_arg: str | None = None) -> Callable[[F], F]:
+    """Decorate a function so its foreign exceptions name the files in the arguments (or
+    attributes of its first argument) called ``model_arg`` and ``data_arg``."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            model = _argument(model_arg, args, kwargs)
+            data = None if data_arg is None else _argument(data_arg, args, kwargs)
+            with foreign_errors(model, data):
+                return function(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def translate(
+    exc: BaseException, model: Path | str | None, data: Path | str | None = None
+) -> RobustcheckError | None:
+    """The domain error for a foreign exception, or None when robustcheck itself raised it."""
+    frames = _frames(exc.__traceback__)
+    if not (_foreign_type(exc) or (frames and _foreign_frame(frames[-1]))):
+        return None
+    blame_data = data is not None and (model is None or _caller_module(frames).startswith(_DATA))
+    where = str(data if blame_data or model is None else model)
+    reason = _reason(exc)
+    if _out_of_memory(exc, reason):
+        return RuntimeEnvironmentError(
+            f"{where}: out of memory ({reason})", hint="try a smaller --batch-size"
+        )
+    if blame_data:
+        return DataError(f"{where}: cannot read the data ({reason})")
+    return ModelError(f"{where}: the model failed ({reason})")
+
+
+def _argument(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if name in kwargs:
+        return kwargs[name]
+    return getattr(args[0], name, None) if args else None
+
+
+def _frames(tb: TracebackType | None) -> list[tuple[str, str]]:
+    """(module name, file name) of each frame, outermost first."""
+    frames = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        frames.append((str(tb.tb_frame.f_globals.get("__name__", "")), code.co_filename))
+        tb = tb.tb_next
+    return frames
+
+
+def _top(module: str) -> str:
+    return module.split(".", 1)[0]
+
+
+def _foreign_type(exc: BaseException) -> bool:
+    return _top(type(exc).__module__) in FOREIGN
+
+
+def _foreign_frame(frame: tuple[str, str]) -> bool:
+    """Library code, or code generated from a model (TorchScript, fx: ``<eval_with_key>.3``)."""
+    module, filename = frame
+    return _top(module) in FOREIGN or filename.startswith("<")
+
+
+def _caller_module(frames: list[tuple[str, str]]) -> str:
+    """The robustcheck module nearest to the raise."""
+    for module, _ in reversed(frames):
+        if _top(module) == "robustcheck":
+            return module
+    return ""
+
+
+def _reason(exc: BaseException) -> str:
+    """The informative last line of a foreign message (TorchScript and onnxruntime prefix it with
+    tracebacks and source paths), stripped of terminal colours."""
+    text = str(exc).replace("\x1b", "")
+    for noise in _ORT_NOISE:
+        text = noise.sub("", text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    name = type(exc).__name__
+    reason = f"{name}: {last}" if last else name
+    return reason if len(reason) <= _MAX_REASON else reason[: _MAX_REASON - 1] + "…"
+
+
+def _out_of_memory(exc: BaseException, reason: str) -> bool:
+    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+        return True
+    if type(exc).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (CUDA and CPU)
+        return True
+    return any(marker in reason.lower() for marker in _OUT_OF_MEMORY)
