@@ -43,6 +43,10 @@ bench: setup
 	$(BIN)/python bench/bench_attacks.py
 	$(BIN)/python bench/bench_memory.py
 
+bench-peers: setup
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/bench_peers.py
+
 docs: setup
 	$(BIN)/python -m robustcheck.backends.onnx.twin.support_table > docs/onnx-ops.md
 	$(BIN)/robustcheck policy schema > policies/robustcheck-policy.schema.json
