@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The CPU build of torch; set TORCH_SPEC to another requirement (or "" to keep what is installed).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test lint bench docs clean
+.PHONY: setup demo test lint dist bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# sdist and wheel in dist/, checked by twine (tests/release/ installs the wheel into a fresh venv).
+# --no-isolation builds with the setuptools in .venv, so no download is needed.
+dist: setup
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 bench: setup
 	$(BIN)/python bench/bench_scan.py
 	$(BIN)/python bench/bench_attacks.py
@@ -44,4 +51,4 @@ docs: setup
 	$(BIN)/python -m robustcheck.reports.schema > docs/report-schema.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info .robustcheck-cache
+	rm -rf $(VENV) build dist *.egg-info .robustcheck-cache
