@@ -187,7 +187,8 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
     "--policy",
     "policy_ref",
     metavar="FILE|builtin:NAME",
-    help="ε-budget policy (YAML). Default: the bundled default policy (builtin:default).",
+    help="ε-budget policy (YAML). Default: builtin:default, which fails when FGSM flips more than "
+    "half of the correctly classified samples at any ε.",
 )
 @click.option(
     "--baseline",
@@ -197,6 +198,8 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
 @click.option("--strict", is_flag=True, help="Warnings fail the gate.")
 @click.option(
     "--exit-zero",
+    "--report-only",
+    "exit_zero",
     is_flag=True,
     help="Report only: exit 0 when the gate fails (errors still do not).",
 )

@@ -131,6 +131,7 @@ def _banner(report: Report, word: str) -> Markup:
             else []
         ),
         el("p", f"model {m.path} · data {d.path} ({d.n_samples} samples)"),
+        *([el("p", f"policy {fmt.policy_judge(report.policy.source)}")] if report.policy else []),
         class_=f"banner verdict-{report.verdict if report.complete else 'error'}",
     )
 

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DIST_NAME = "robustcheck-gate"
 
 
-def _run(*args: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _run(
+    *args: object, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
@@ -33,8 +35,9 @@ def test_the_built_wheel_installs_into_a_fresh_venv_and_runs_the_demo(tmp_path):
     venv.EnvBuilder(with_pip=False).create(fresh)
     python = fresh / "bin" / "python"
     site = Path(
-        _run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=tmp_path)
-        .stdout.strip()
+        _run(
+            python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=tmp_path
+        ).stdout.strip()
     )
     # Dependencies (torch, onnx, ...) come from this environment's site-packages, appended after
     # the fresh one; its .pth files are not processed, so the editable source tree stays invisible.
