@@ -124,7 +124,7 @@ def test_several_outputs_pick_class_scores_and_output_overrides(
                 str(report),
                 "--report-only",
             ]
-        )  # fmt: skip
+        )
         == 0
     )
     import json
