@@ -51,7 +51,14 @@ from robustcheck.scan.sanity import (
     FRAGILE_MARGIN,
     Stability,
 )
-from robustcheck.scan.sections import data_section, input_section, policy_section, versions
+from robustcheck.scan.sections import (
+    data_section,
+    input_section,
+    model_input_shape,
+    policy_section,
+    shape_hint,
+    versions,
+)
 from robustcheck.scan.validity import validity_section
 
 log = logging.getLogger(__name__)
@@ -146,7 +153,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             output_kind=tally.kind.value,
             output_kind_source="declared" if config.output_kind else "detected",
             n_classes=tally.n_classes,
-            input_shape=list(backend.info.input_shape),
+            input_shape=model_input_shape(backend.info.input_shape, dataset.sample_shape),
         ),
         data=data_section(config, dataset, manifest),
         settings=SettingsSection(
@@ -265,7 +272,7 @@ def check_input_shape(backend: Backend, dataset: Dataset) -> None:
         raise DataError(
             f"{dataset.path}: samples have shape {list(sample)} but {backend.info.path} expects "
             f"[{shown}] (input {backend.info.input_name!r})",
-            hint="check the layout (NCHW vs NHWC) and image size",
+            hint=shape_hint(dataset.format),
         )
 
 
