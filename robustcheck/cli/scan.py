@@ -260,7 +260,8 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False)
     "config",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Project configuration (YAML, or a pyproject.toml's [tool.robustcheck]). "
-    "Default: robustcheck.yaml, else pyproject.toml, in the working directory.",
+    "Default: robustcheck.yaml, else pyproject.toml, in the working directory or the nearest "
+    "folder above it, up to the repository root.",
 )
 @click.option("--no-config", is_flag=True, help="Ignore the project configuration.")
 @click.option(
