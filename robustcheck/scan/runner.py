@@ -40,6 +40,7 @@ from robustcheck.scan.contract import (
     Normalisation,
     NormalisedBackend,
     check_normalisation_not_doubled,
+    eps_warnings,
     quantiser_for,
 )
 from robustcheck.scan.examples import shown
@@ -85,6 +86,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     dataset, manifest = _load_data(config)
     check_input_shape(backend, dataset)
     domain, domain_source, warnings = resolve_domain(config.input_range, dataset)
+    warnings += eps_warnings(config.eps, domain)
     norm = _normalisation(config, dataset)
     check_normalisation_not_doubled(backend.info, norm)
     if norm is not None:
