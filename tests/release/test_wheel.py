@@ -68,3 +68,16 @@ def test_the_built_wheel_installs_into_a_fresh_venv_and_runs_the_demo(tmp_path):
     report = json.loads((tmp_path / "reports" / "report.json").read_text())
     assert report["complete"] is True
     assert report["policy"]["source"] == "default"
+
+
+def test_plugins_depend_on_the_published_distribution():
+    """`robustcheck` on PyPI is another project: a plugin depending on it would install that."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    for pyproject in (ROOT / "plugins").glob("*/pyproject.toml"):
+        dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+        assert "robustcheck" not in dependencies, pyproject
+        assert DIST_NAME in dependencies, pyproject
