@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The CPU build of torch; set TORCH_SPEC to another requirement (or "" to keep what is installed).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test lint fuzz bench docs clean
+.PHONY: setup demo test lint fuzz dist bench bench-peers docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ FUZZ_CASES ?= 2000
 fuzz: setup
 	$(BIN)/python tests/fuzz/campaign.py --cases $(FUZZ_CASES)
 
+# sdist and wheel in dist/, checked by twine (tests/release/ installs the wheel into a fresh venv).
+# --no-isolation builds with the setuptools in .venv, so no download is needed.
+dist: setup
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 bench: setup
 	$(BIN)/python bench/bench_scan.py
 	$(BIN)/python bench/bench_attacks.py
@@ -53,4 +60,4 @@ docs: setup
 	$(BIN)/python -m robustcheck.reports.schema > docs/report-schema.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info .robustcheck-cache
+	rm -rf $(VENV) build dist *.egg-info .robustcheck-cache

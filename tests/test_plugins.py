@@ -31,6 +31,7 @@ def test_example_plugin_is_installed_and_scans(capsys, cnn_model, digits, tmp_pa
             "0.1",
             "--json",
             str(report),
+            "--report-only",
         ]
     )
     assert code == 0, capsys.readouterr().err

@@ -90,22 +90,46 @@ class ReportTargets:
             raise
 
 
-def append_step_summary(report: Report) -> None:
-    """GitHub Actions shows ``$GITHUB_STEP_SUMMARY`` on the run page; it is appended to, by convention."""
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return
-    try:
-        check_output_target(Path(target), "step summary")  # appending to a device writes to it
-    except RuntimeEnvironmentError as exc:
-        raise RuntimeEnvironmentError(f"$GITHUB_STEP_SUMMARY {exc.message}") from None
-    try:
-        with Path(target).open("a", encoding="utf-8") as handle:
-            handle.write(markdown.render(report))
-    except OSError as exc:
-        raise RuntimeEnvironmentError(
-            f"$GITHUB_STEP_SUMMARY {target}: cannot append ({exc.strerror})"
-        ) from None
+@dataclass
+class StepSummary:
+    """``$GITHUB_STEP_SUMMARY``, which GitHub Actions shows on the run page; appended to, by
+    convention. One scan appends its report once; an error after that (or instead) appends a short
+    error section, so the page never shows a verdict the exit code contradicts."""
+
+    enabled: bool = True
+    """False with ``--no-step-summary``."""
+    report_written: bool = False
+    error_written: bool = False
+
+    def append_report(self, report: Report) -> None:
+        if not self.report_written:
+            self._append(markdown.render(report))
+            self.report_written = True
+
+    def append_error(self, message: str, exit_code: int) -> None:
+        """Best effort: the error itself is what the run reports, not a failing summary."""
+        if self.error_written:
+            return
+        self.error_written = True
+        with contextlib.suppress(RobustcheckError):
+            self._append(render_stub("markdown", message, exit_code))
+
+    def _append(self, text: str) -> None:
+        target = os.environ.get("GITHUB_STEP_SUMMARY")
+        if not self.enabled or not target:
+            return
+        try:
+            check_output_target(Path(target), "step summary")  # appending to a device writes to it
+        except RuntimeEnvironmentError as exc:
+            raise RuntimeEnvironmentError(f"$GITHUB_STEP_SUMMARY {exc.message}") from None
+        try:
+            with Path(target).open("a", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise RuntimeEnvironmentError(
+                f"$GITHUB_STEP_SUMMARY {target}: cannot append ({exc.strerror})",
+                hint="--no-step-summary skips it",
+            ) from None
 
 
 def _real(path: Path) -> str:

@@ -1,7 +1,8 @@
 """Project configuration: the defaults of ``robustcheck scan`` kept in the repository.
 
-``robustcheck.yaml`` in the working directory, else ``[tool.robustcheck]`` in its
-``pyproject.toml`` (or the file named by ``--config``). Keys are the long names of the scan's flags
+``robustcheck.yaml``, else ``[tool.robustcheck]`` in a ``pyproject.toml``, in the working
+directory or the nearest folder above it up to the repository root (or the file named by
+``--config``). Keys are the long names of the scan's flags
 (``data``, ``eps``, ``policy``, ``json``, ``input-range``, ...; ``_`` may stand for ``-``) plus
 ``model``. Relative paths are relative to the configuration file. This module only reads and
 locates; which keys exist and what their values mean is the command line's business, so flags and
@@ -55,7 +56,12 @@ class ProjectConfig(BaseModel):
 
 
 def find_project_config(cwd: Path, explicit: Path | None = None) -> ProjectConfig | None:
-    """The configuration ``explicit`` names, else the one in ``cwd``, else ``None``."""
+    """The configuration ``explicit`` names, else the nearest one from ``cwd`` upwards.
+
+    Like ruff and pytest, each folder from ``cwd`` up is searched for ``robustcheck.yaml``, then a
+    ``pyproject.toml`` with a ``[tool.robustcheck]`` table; the search stops at the repository
+    root (a folder holding ``.git``) or the filesystem root.
+    """
     if explicit is not None:
         if explicit.suffix.lower() == ".toml":
             config = read_pyproject(explicit, shown=str(explicit))
@@ -63,10 +69,24 @@ def find_project_config(cwd: Path, explicit: Path | None = None) -> ProjectConfi
                 raise UsageError(f"--config {explicit}: has no [{PYPROJECT_TABLE}] table")
             return config
         return read_yaml(explicit, shown=str(explicit))
-    if os.path.lexists(cwd / CONFIG_FILE):
-        return read_yaml(cwd / CONFIG_FILE, shown=CONFIG_FILE)
-    if os.path.lexists(cwd / PYPROJECT):
-        return read_pyproject(cwd / PYPROJECT, shown=PYPROJECT)
+    start = cwd.absolute()
+    for folder in (start, *start.parents):
+        found = _config_in(folder, start, cwd)
+        if found is not None:
+            return found
+        if os.path.lexists(folder / ".git"):
+            return None
+    return None
+
+
+def _config_in(folder: Path, start: Path, cwd: Path) -> ProjectConfig | None:
+    for name, reader in ((CONFIG_FILE, read_yaml), (PYPROJECT, read_pyproject)):
+        if os.path.lexists(folder / name):
+            # Shown and resolved relative to the working directory: `../robustcheck.yaml`.
+            shown = os.path.relpath(folder / name, start)
+            config = reader(cwd / shown, shown=shown)
+            if config is not None:
+                return config
     return None
 
 

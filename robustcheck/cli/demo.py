@@ -23,7 +23,11 @@ DEMO_EPS = (0.05, 0.1, 0.25)
 )
 @debug_option
 def demo(out_dir: Path) -> int:
-    """Scan a small CNN trained on scikit-learn's digits (no download, seconds on a CPU)."""
+    """Scan a small CNN trained on scikit-learn's digits (no download, seconds on a CPU).
+
+    Exits 0 when the scan finished, whatever its verdict (the demo shows the gate; it is not
+    one); an error exits with its code as a scan would.
+    """
     from robustcheck.cli import demo_model as demo_lib
     from robustcheck.cli.scan import run_and_report
     from robustcheck.scan.config import ScanConfig
@@ -47,7 +51,7 @@ def demo(out_dir: Path) -> int:
     }
     code = run_and_report(config, paths=paths, progress=None)
     out(
-        "\nGate a CI job on it:\n"
-        f"  robustcheck scan {files.model} --data {files.data} --eps 0.1 --policy builtin:strict\n"
+        f"\nA scan with this verdict exits {code}. Gate a CI job on it:\n"
+        f"  robustcheck scan {files.model} --data {files.data} --eps 0.1\n"
     )
-    return code
+    return 0

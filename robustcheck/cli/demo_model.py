@@ -39,7 +39,7 @@ def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     except ImportError:
         raise RuntimeEnvironmentError(
             "the demo needs scikit-learn for its bundled digits data",
-            hint="pip install 'robustcheck[demo]'",
+            hint="pip install 'robustcheck-gate[demo]'",
         ) from None
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[:, None, :, :]

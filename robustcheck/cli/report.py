@@ -39,26 +39,35 @@ def render(
 ) -> int:
     """Render a saved JSON report as JSON, JUnit XML, Markdown or HTML.
 
-    A PATH of - writes to standard output. Without any option, prints the text summary. Exits 0
-    whatever the report's verdict; exits 3 when REPORT.json is not a readable report.
+    A PATH of - writes to standard output. Without any option, prints the text summary. An
+    incomplete report (the stub a scan that did not finish leaves) renders as that error in every
+    format. Exits 0 whatever the report's verdict; exits 3 when REPORT.json is not a readable report.
+    `scan` already appends its summary to $GITHUB_STEP_SUMMARY: do not append it again.
 
     \b
     Example:
-      robustcheck report render scan.json --junit junit.xml --markdown - >> "$GITHUB_STEP_SUMMARY"
+      robustcheck report render scan.json --junit junit.xml --markdown summary.md
     """
     from robustcheck.reports import html, json_report, junit, markdown, text
+    from robustcheck.reports.stub import IncompleteReport
 
-    loaded = load_report(report_path)
-    renderers: list[tuple[Path | None, Callable[[Report], str]]] = [
-        (json_path, json_report.render),
-        (junit_path, junit.render),
-        (markdown_path, markdown.render),
-        (html_path, html.render),
+    loaded = json_report.read_any(report_path)
+    renderers: list[tuple[str, Path | None, Callable[[Report], str]]] = [
+        ("json", json_path, json_report.render),
+        ("junit", junit_path, junit.render),
+        ("markdown", markdown_path, markdown.render),
+        ("html", html_path, html.render),
     ]
-    wanted = [(path, fn) for path, fn in renderers if path is not None]
+    wanted = [(fmt, path, fn) for fmt, path, fn in renderers if path is not None]
+    if isinstance(loaded, IncompleteReport):
+        if not wanted:
+            out(loaded.text())
+        for fmt, path, _fn in wanted:
+            _write(path, loaded.render(fmt))
+        return 0
     if not wanted:
         out(text.render(loaded))
-    for path, fn in wanted:
+    for _fmt, path, fn in wanted:
         _write(path, fn(loaded))
     return 0
 

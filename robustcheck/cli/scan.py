@@ -18,6 +18,7 @@ from robustcheck.cli._terminal import err, out
 from robustcheck.vocabulary import DEPLOYED_DTYPES, DEVICES, LAYOUTS, REPORT_FORMATS
 
 if TYPE_CHECKING:
+    from robustcheck.cli._outputs import StepSummary
     from robustcheck.cli.config_file import ProjectConfig
 
 _POSITIVE = FiniteFloat(min=0, min_open=True)
@@ -195,7 +196,8 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     "--policy",
     "policy_ref",
     metavar="FILE|builtin:NAME",
-    help="ε-budget policy (YAML). Default: the bundled default policy (builtin:default).",
+    help="ε-budget policy (YAML). Default: builtin:default, which fails when FGSM flips more than "
+    "half of the correctly classified samples at any ε.",
 )
 @click.option(
     "--baseline",
@@ -205,6 +207,8 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
 @click.option("--strict", is_flag=True, help="Warnings fail the gate.")
 @click.option(
     "--exit-zero",
+    "--report-only",
+    "exit_zero",
     is_flag=True,
     help="Report only: exit 0 when the gate fails (errors still do not).",
 )
@@ -264,9 +268,15 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     "config",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Project configuration (YAML, or a pyproject.toml's [tool.robustcheck]). "
-    "Default: robustcheck.yaml, else pyproject.toml, in the working directory.",
+    "Default: robustcheck.yaml, else pyproject.toml, in the working directory or the nearest "
+    "folder above it, up to the repository root.",
 )
 @click.option("--no-config", is_flag=True, help="Ignore the project configuration.")
+@click.option(
+    "--no-step-summary",
+    is_flag=True,
+    help="Do not append the Markdown summary (or the error) to $GITHUB_STEP_SUMMARY.",
+)
 @debug_option
 @click.pass_context
 def scan(ctx: click.Context, **_: Any) -> int:
@@ -282,11 +292,33 @@ def scan(ctx: click.Context, **_: Any) -> int:
     Example:
       robustcheck scan model.pt --data test.npz --eps 0.03 --eps 0.1 --max-error-rate 0.5
     """
-    settings = effective(ctx)
-    return scan_with(settings.values, project=settings.config)
+    from robustcheck.cli._outputs import StepSummary
+    from robustcheck.errors import RobustcheckError
+    from robustcheck.exit_codes import ExitCode
+
+    summary = StepSummary(enabled=not ctx.params["no_step_summary"])
+    try:
+        settings = effective(ctx)
+        summary.enabled = not settings.values["no_step_summary"]
+        return scan_with(settings.values, project=settings.config, summary=summary)
+    except click.UsageError as exc:
+        summary.append_error(f"usage error: {exc.format_message()}", ExitCode.USAGE_ERROR)
+        raise
+    except RobustcheckError as exc:
+        summary.append_error(f"the scan failed: {exc.one_line()}", int(exc.exit_code))
+        raise
+    except Exception as exc:
+        message = f"internal error: {type(exc).__name__} (rerun with --debug)"
+        summary.append_error(message, ExitCode.INTERNAL_ERROR)
+        raise
 
 
-def scan_with(opts: dict[str, Any], *, project: ProjectConfig | None = None) -> int:
+def scan_with(
+    opts: dict[str, Any],
+    *,
+    project: ProjectConfig | None = None,
+    summary: StepSummary | None = None,
+) -> int:
     """The scan, from effective settings (flags over the project configuration over defaults)."""
     from robustcheck.cli.config_file import CONFIG_FILE, PYPROJECT, PYPROJECT_TABLE
     from robustcheck.scan.config import ScanConfig
@@ -363,6 +395,7 @@ def scan_with(opts: dict[str, Any], *, project: ProjectConfig | None = None) -> 
         paths={k: v for k, v in paths.items() if v is not None},
         progress=opts["progress"],
         also_inputs=[] if project is None else [project.path],
+        summary=summary,
     )
 
 
@@ -451,14 +484,17 @@ def run_and_report(
     paths: dict[str, Path],
     progress: bool | None,
     also_inputs: list[Path] | None = None,
+    summary: StepSummary | None = None,
 ) -> int:
-    """Stub every report target, scan, then write the reports; an error leaves stubs saying why."""
-    from robustcheck.cli._outputs import ReportTargets, append_step_summary
+    """Stub every report target, scan, then write the reports; an error leaves stubs saying why
+    (and an error section in the step summary)."""
+    from robustcheck.cli._outputs import ReportTargets, StepSummary
     from robustcheck.errors import RobustcheckError
     from robustcheck.reports import text
     from robustcheck.scan.isolation import default_max_memory_mb, run_isolated
     from robustcheck.scan.runner import run
 
+    summary = summary or StepSummary()
     targets = ReportTargets(paths)
     inputs = [*_input_paths(config), *(also_inputs or [])]
     if config.checkpoint is not None:  # the checkpoint is written to as well: never an input
@@ -478,11 +514,16 @@ def run_and_report(
                 )
             else:
                 report = run(config, progress=callback)
-        append_step_summary(report)  # before the reports: a failure here must not leave a PASS
+        summary.append_report(report)  # before the reports: a failure here must not leave a PASS
     except RobustcheckError as exc:
+        summary.append_error(f"the scan failed: {exc.one_line()}", int(exc.exit_code))
         targets.write_failure(f"the scan failed: {exc.one_line()}", int(exc.exit_code))
         raise
-    targets.write(report)
+    try:
+        targets.write(report)
+    except RobustcheckError as exc:
+        summary.append_error(f"the reports were not written: {exc.one_line()}", int(exc.exit_code))
+        raise
     show = err if targets.to_stdout else out  # standard output holds the report alone
     show(text.render(report))
     for fmt, path in paths.items():

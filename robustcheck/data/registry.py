@@ -96,7 +96,7 @@ def builtin_registry() -> LoaderRegistry:
             "npz",
             load_npz,
             suffixes=(".npz",),
-            options=frozenset({"x_key", "y_key"}),
+            options=frozenset({"x_key", "y_key", "layout"}),
             description="NumPy archive with an input array and an optional label array",
         )
     )
@@ -105,7 +105,7 @@ def builtin_registry() -> LoaderRegistry:
             "npy",
             load_npy,
             suffixes=(".npy",),
-            options=frozenset({"labels_file"}),
+            options=frozenset({"labels_file", "layout"}),
             description="NumPy array of inputs (memory-mapped); labels from --labels-file",
         )
     )

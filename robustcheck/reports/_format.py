@@ -32,6 +32,20 @@ def conf(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+DEFAULT_POLICY_SOURCE = "default"
+"""``PolicySection.source`` when no policy was given and the built-in default judged."""
+
+
+def policy_judge(source: str) -> str:
+    """Which policy judged, saying so when it is the built-in default nobody chose."""
+    if source == DEFAULT_POLICY_SOURCE:
+        return (
+            "builtin:default (the default, as no policy was given: fails when FGSM flips more "
+            "than half of the correctly classified samples at any ε)"
+        )
+    return source
+
+
 def short_sha(sha256: str) -> str:
     return sha256[:12]
 

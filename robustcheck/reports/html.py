@@ -63,13 +63,31 @@ dd { margin: 0; overflow-wrap: anywhere; }
 .chart .ytick { text-anchor: end; }
 .chart .xtick, .chart .xlabel, .chart .ylabel { text-anchor: middle; }
 .bar { background: #5b7db1; height: 0.8em; min-width: 1px; }
-.examples { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 12px; }
+.examples { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px; }
 .example { margin: 0; border: 1px solid #d5d8dc; border-radius: 6px; padding: 8px; }
 .example .images { display: flex; gap: 6px; }
 .example .images div { text-align: center; font-size: 12px; }
-.example img { width: 96px; height: auto; image-rendering: pixelated; border: 1px solid #d5d8dc; }
+.example img { width: 128px; min-width: 128px; height: auto; image-rendering: pixelated; border: 1px solid #d5d8dc; }
+.stub p { font-size: 15px; }
 .example figcaption { font-size: 12px; margin-top: 6px; }
 """
+
+
+def render_error_page(message: str, exit_code: int | None) -> str:
+    """The page a scan that did not finish leaves: the report's own styles and banner."""
+    code = "" if exit_code is None else f"exit {exit_code} · "
+    body = lines(
+        [
+            el(
+                "header",
+                el("h1", "robustcheck: ERROR (incomplete)"),
+                el("p", f"{code}the scan did not complete; there are no measurements"),
+                class_="banner verdict-error",
+            ),
+            el("section", el("p", message), class_="stub"),
+        ]
+    )
+    return fill(_PAGE, title="robustcheck: incomplete", css=Markup(_CSS), body=body)
 
 
 def render(report: Report) -> str:
@@ -131,6 +149,7 @@ def _banner(report: Report, word: str) -> Markup:
             else []
         ),
         el("p", f"model {m.path} · data {d.path} ({d.n_samples} samples)"),
+        *([el("p", f"policy {fmt.policy_judge(report.policy.source)}")] if report.policy else []),
         class_=f"banner verdict-{report.verdict if report.complete else 'error'}",
     )
 
@@ -190,7 +209,8 @@ def _checks(checks: list[Check]) -> Markup:
 
 
 def _class_label(label: int, name: str | None) -> str:
-    return str(label) if name is None else f"{label} {name}"
+    """``3 · "cat"``: the index and the name kept visibly apart (names may hold digits or spaces)."""
+    return str(label) if name is None else f"{label} · “{name}”"
 
 
 def _per_class(report: Report) -> Markup:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from robustcheck.errors import InputError
 from robustcheck.reports.model import Report
 from robustcheck.reports.schema import version_problem
+from robustcheck.reports.stub import IncompleteReport, parse_stub
 
 
 def render(report: Report) -> str:
@@ -22,6 +23,16 @@ def parse(text: str) -> Report:
 
 def read(path: Path) -> Report:
     """Read a JSON report, raising :class:`InputError` with one line saying what is wrong."""
+    document = read_any(path)
+    if isinstance(document, IncompleteReport):
+        raise InputError(
+            f"{path}: an incomplete report (the scan did not finish): {document.message}"
+        )
+    return document
+
+
+def read_any(path: Path) -> Report | IncompleteReport:
+    """A JSON report, or the stub robustcheck left for a scan that did not finish."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -33,6 +44,9 @@ def read(path: Path) -> Report:
     if not isinstance(raw, dict):
         raise InputError(f"{path}: not a robustcheck report (expected a JSON object)")
     _check_version(path, raw.get("schema_version"))
+    stub = parse_stub(raw) if raw.get("complete") is False and "results" not in raw else None
+    if stub is not None:
+        return stub
     try:
         return Report.model_validate(raw)
     except ValidationError as exc:

@@ -200,6 +200,7 @@ def _properties(report: Report) -> list[tuple[str, str]]:
         ("model.sha256", report.model.sha256),
         ("data.path", report.data.path),
         ("data.sha256", report.data.sha256),
+        *([("policy", fmt.policy_judge(report.policy.source))] if report.policy else []),
     ]
 
 

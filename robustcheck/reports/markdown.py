@@ -54,6 +54,11 @@ def _header(report: Report) -> list[str]:
         f"high-confidence threshold τ = {s.high_confidence_threshold:g}"
         + (f"; settings from {markdown_text(s.config_source)}." if s.config_source else "."),
         "",
+        *(
+            [f"Judged by policy {markdown_text(fmt.policy_judge(report.policy.source))}.", ""]
+            if report.policy
+            else []
+        ),
     ]
 
 

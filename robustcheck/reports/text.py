@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from robustcheck.reports._format import policy_judge
 from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Report
 
@@ -34,6 +35,25 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _fidelity(report: Report) -> list[str]:
+    """ONNX only: how closely the gradient twin agrees with onnxruntime, the judge."""
+    f = report.fidelity
+    if f.paths != "onnx-twin-vs-onnxruntime":
+        return []
+    adversarial = f.adversarial_max_abs_probability_difference
+    adv = "" if adversarial is None else f", {adversarial:.2g} adversarial"
+    trust = "trusted" if f.trusted else "NOT trusted"
+    return [
+        f"fidelity: twin vs onnxruntime max |Δp| {f.clean_max_abs_probability_difference:.2g} "
+        f"clean{adv}, top-1 agreement {100 * f.clean_top1_agreement:.1f}% "
+        f"(tolerance {f.tolerance:g}): {trust}"
+    ]
+
+
 def render(report: Report) -> str:
     m, d, s = report.model, report.data, report.settings
     domain = "none" if s.input_range is None else f"[{s.input_range.lo:g}, {s.input_range.hi:g}]"
@@ -41,6 +61,7 @@ def render(report: Report) -> str:
         f"model  {m.path} ({m.format}, {m.output_kind}, {m.n_classes} classes)",
         f"data   {d.path} ({d.n_samples} samples, labels {d.labels}); clip domain {domain}",
         *([f"config {s.config_source}"] if s.config_source else []),
+        *([f"policy {policy_judge(report.policy.source)}"] if report.policy else []),
         "",
     ]
     tau = s.high_confidence_threshold
@@ -57,7 +78,9 @@ def render(report: Report) -> str:
     g = report.gradient
     lines += [
         "",
-        f"gradients: {g.evaluations} evaluations, {g.zero_gradient_samples} samples with zero gradient",
+        f"gradients: {_count(g.evaluations, 'evaluation')}, "
+        f"{_count(g.zero_gradient_samples, 'sample')} with zero gradient",
+        *_fidelity(report),
     ]
     lines += validity_lines(report)
     min_eps = min_eps_line(report)

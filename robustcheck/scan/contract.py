@@ -151,3 +151,21 @@ def check_eps_below_range(eps: list[float], domain: InputDomain | None, source: 
             f"[{domain.lo:g}, {domain.hi:g}] ({origin}); such an ε can replace every input",
             hint="ε is in raw data units: pick a fraction of the range",
         )
+
+
+def eps_warnings(eps: list[float], domain: InputDomain | None) -> list[str]:
+    """ε is in the data's raw units; one above half the valid range is almost always a unit
+    mistake (``--eps 8`` meant for pixels in 0..255, on data in [0, 1])."""
+    if domain is None:
+        return []
+    width = domain.hi - domain.lo
+    warnings = []
+    for e in eps:
+        if width > 0 and e > width / 2:
+            likely = f"{e:g}/255 ≈ {e / 255:.4g}" if e >= 1 and width <= 1 else None
+            guess = f"; did you mean --eps {likely}?" if likely else ""
+            warnings.append(
+                f"ε = {e:g} is more than half the valid input range [{domain.lo:g}, {domain.hi:g}]: "
+                f"ε is in the data's own units{guess}"
+            )
+    return warnings

@@ -43,6 +43,7 @@ from robustcheck.scan.contract import (
     NormalisedBackend,
     check_eps_below_range,
     check_normalisation_not_doubled,
+    eps_warnings,
     quantiser_for,
 )
 from robustcheck.scan.examples import shown
@@ -54,7 +55,14 @@ from robustcheck.scan.sanity import (
     FRAGILE_MARGIN,
     Stability,
 )
-from robustcheck.scan.sections import data_section, input_section, policy_section, versions
+from robustcheck.scan.sections import (
+    data_section,
+    input_section,
+    model_input_shape,
+    policy_section,
+    shape_hint,
+    versions,
+)
 from robustcheck.scan.validity import validity_section
 
 log = logging.getLogger(__name__)
@@ -85,6 +93,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     check_input_shape(backend, dataset)
     domain, domain_source, warnings = resolve_domain(config.input_range, dataset)
     check_eps_below_range(config.eps, domain, domain_source)
+    warnings += eps_warnings(config.eps, domain)
     norm = _normalisation(config, dataset)
     check_normalisation_not_doubled(backend.info, norm)
     if norm is not None:
@@ -153,7 +162,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             output_kind=tally.kind.value,
             output_kind_source="declared" if config.output_kind else "detected",
             n_classes=tally.n_classes,
-            input_shape=list(backend.info.input_shape),
+            input_shape=model_input_shape(backend.info.input_shape, dataset.sample_shape),
         ),
         data=data_section(config, dataset, manifest),
         settings=SettingsSection(
@@ -272,7 +281,7 @@ def check_input_shape(backend: Backend, dataset: Dataset) -> None:
         raise DataError(
             f"{dataset.path}: samples have shape {list(sample)} but {backend.info.path} expects "
             f"[{shown}] (input {backend.info.input_name!r})",
-            hint="check the layout (NCHW vs NHWC) and image size",
+            hint=shape_hint(dataset.format),
         )
 
 

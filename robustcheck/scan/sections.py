@@ -48,6 +48,30 @@ def input_section(config: ScanConfig, norm: Normalisation | None) -> InputSectio
     )
 
 
+def model_input_shape(
+    declared: tuple[int | None, ...], sample_shape: tuple[int, ...]
+) -> list[int | None]:
+    """The shape the model was fed, ``None`` for the batch: declared sizes where the model
+    declares them, the data's where it leaves them dynamic or declares nothing (TorchScript)."""
+    if len(declared) != len(sample_shape) + 1:
+        return [None, *sample_shape]
+    rest = (s if d is None else d for d, s in zip(declared[1:], sample_shape, strict=True))
+    return [declared[0], *rest]
+
+
+_SHAPE_HINTS = {
+    "images": "check --layout (NCHW vs NHWC) and --image-size",
+    "npz": "check --layout (NCHW vs NHWC) and the array's shape",
+    "npy": "check --layout (NCHW vs NHWC) and the array's shape",
+    "csv": "check --feature-column: the model expects a different number of features",
+}
+
+
+def shape_hint(data_format: str) -> str:
+    """What to check when samples do not fit the model, naming only flags that apply to the data."""
+    return _SHAPE_HINTS.get(data_format, "check that the data has the shape the model expects")
+
+
 def policy_section(config: ScanConfig) -> PolicySection | None:
     if config.policy is None:
         return None

@@ -135,9 +135,29 @@ def test_baseline_flags_an_injected_regression(capsys, cnn_model, digits_npz, tm
 def test_exit_zero_and_strict(capsys, cnn_model, digits_npz, tmp_path):
     args = ["scan", cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1"]
     assert _run(capsys, *args, "--policy", "builtin:strict", "--exit-zero")[0] == 0
-    code, out, _ = _run(capsys, *args)  # the default policy only warns at this ε
+    code, out, _ = _run(capsys, *args, "--report-only")  # the default policy fails at this ε
+    assert code == 0 and "FAIL" in out and "verdict: FAIL (exit 1)" not in out
+    warns = tmp_path / "warns.yaml"
+    warns.write_text(
+        "version: 1\nall_eps:\n  max_attack_success_rate: {limit: 0.01, severity: warn}\n"
+    )
+    code, out, _ = _run(capsys, *args, "--policy", warns)
     assert code == 0 and "WARN" in out
-    assert _run(capsys, *args, "--strict")[0] == 1
+    assert _run(capsys, *args, "--policy", warns, "--strict")[0] == 1
+
+
+def test_the_default_policy_gates_and_says_it_judged(capsys, cnn_model, digits_npz, tmp_path):
+    """`robustcheck scan model --eps 0.1` without a policy fails a model FGSM mostly fools."""
+    report = tmp_path / "r.json"
+    args = ["scan", cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1", "--json", report]
+    code, out, _ = _run(capsys, *args)
+    assert code == 1
+    assert "FAIL   fgsm eps=0.1: attack success rate" in out
+    assert "policy builtin:default (the default, as no policy was given" in out
+    assert json.loads(report.read_text())["policy"]["source"] == "default"
+    markdown = tmp_path / "r.md"
+    assert _run(capsys, "report", "render", report, "--markdown", markdown)[0] == 0
+    assert "Judged by policy builtin:default (the default" in markdown.read_text()
 
 
 def test_policy_errors_are_input_errors(capsys, cnn_model, digits_npz, tmp_path):

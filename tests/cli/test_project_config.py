@@ -111,6 +111,31 @@ def test_config_show_text_names_each_source(capsys, project):
     assert rows["seed"] == "default"
 
 
+def test_the_configuration_is_found_from_a_subdirectory(capsys, project, monkeypatch):
+    (project / ".git").mkdir()  # the repository root: the search stops here
+    _yaml(project / "robustcheck.yaml", "data: test.npz\neps: 0.05\nno-noise: true\n")
+    sub = project / "src" / "pkg"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    code, out, _ = _run(capsys, "config", "show", "--", "../../models/cnn.pt")
+    assert code == 0 and out.splitlines()[0] == "configuration: ../../robustcheck.yaml"
+    rows = {line.split()[0]: line.split()[-1] for line in out.splitlines()[1:]}
+    assert rows["data"] == "../../robustcheck.yaml:1"
+    code, out, err = _run(capsys, "scan", "../../models/cnn.pt", "--limit", "20", "--no-isolation")
+    assert code == 0, err
+    assert "data   ../../test.npz" in out and "config ../../robustcheck.yaml" in out
+
+
+def test_the_search_stops_at_the_repository_root(capsys, project, monkeypatch):
+    _yaml(project / "robustcheck.yaml", "data: test.npz\n")
+    repo = project / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text('[project]\nname = "x"\n', encoding="utf-8")
+    monkeypatch.chdir(repo)
+    code, out, _ = _run(capsys, "config", "show")
+    assert code == 0 and out.startswith("configuration: none found")
+
+
 def test_no_config_ignores_the_file(capsys, project):
     _yaml(project / "robustcheck.yaml", "data: test.npz\n")
     code, _, err = _run(capsys, "scan", "models/cnn.pt", "--eps", "0.1", "--no-config")

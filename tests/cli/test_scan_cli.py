@@ -167,12 +167,12 @@ def test_all_report_formats_and_step_summary(capsys, monkeypatch, cnn_model, dig
     paths = {fmt: tmp_path / f"r.{fmt}" for fmt in ("json", "junit", "markdown", "html")}
     flags = [arg for fmt, path in paths.items() for arg in (f"--{fmt}", str(path))]
     code, _out, _ = _scan(
-        capsys, cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1", *flags
+        capsys, cnn_model.torchscript, "--data", digits_npz, "--eps", "0.05", *flags
     )
     assert code == 0
     assert json.loads(paths["json"].read_text())["complete"] is True
     assert paths["junit"].read_text().startswith("<?xml")
-    assert "| fgsm | 0.1 |" in paths["markdown"].read_text()
+    assert "| fgsm | 0.05 |" in paths["markdown"].read_text()
     html = paths["html"].read_text()
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
     assert summary.read_text().startswith("earlier step\n## robustcheck: PASS")
@@ -191,7 +191,7 @@ def test_failed_scan_replaces_an_old_pass_with_an_incomplete_stub(
             "--data",
             digits_npz,
             "--eps",
-            "0.1",
+            "0.05",
             "--json",
             report,
             "--junit",

@@ -77,10 +77,17 @@ def test_a_file_format_refuses_a_directory_and_vice_versa(tmp_path):
         load_dataset(tmp_path / "x.npy", data_format="images")
 
 
+def test_layout_applies_to_arrays(tmp_path):
+    """--layout says where the channel axis of .npz/.npy arrays is (for --mean/--std)."""
+    np.savez(tmp_path / "d.npz", x=np.ones((3, 4, 4, 3), np.float32))
+    np.save(tmp_path / "d.npy", np.ones((3, 4, 4, 3), np.float32))
+    assert load_dataset(tmp_path / "d.npz", layout="NHWC").sample_shape == (4, 4, 3)
+    assert load_dataset(tmp_path / "d.npy", layout="NHWC").sample_shape == (4, 4, 3)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "flags"),
     [
-        ({"layout": "NHWC"}, "--layout"),
         ({"class_order": "sorted", "image_size": (4, 4)}, "--image-size, --class-order"),
         ({"labels_file": Path("y.txt")}, "--labels-file"),
     ],

@@ -10,7 +10,8 @@ import yaml
 
 from robustcheck.cli import cli
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "ci.md").read_text()
+ROOT = Path(__file__).resolve().parents[2]
+DOC = (ROOT / "docs" / "ci.md").read_text()
 
 
 def _blocks(language: str) -> list[str]:
@@ -28,11 +29,21 @@ def _scan_commands() -> list[list[str]]:
 
 def test_yaml_recipes_parse():
     blocks = _blocks("yaml")
-    assert len(blocks) == 2
-    github, gitlab = (yaml.safe_load(b) for b in blocks)
+    assert len(blocks) == 4
+    github, action_steps, pre_commit, gitlab = (yaml.safe_load(b) for b in blocks)
     steps = github["jobs"]["robustcheck"]["steps"]
     assert any("robustcheck scan" in step.get("run", "") for step in steps)
     assert gitlab["robustness"]["artifacts"]["reports"]["junit"] == "robustcheck.xml"
+    (uses,) = [step["uses"] for step in action_steps if "robustcheck" in step.get("uses", "")]
+    assert uses.split("@")[0].endswith("/.github/actions/robustcheck")
+    assert (ROOT / ".github" / "actions" / "robustcheck" / "action.yml").is_file()
+    assert pre_commit["repos"][0]["hooks"][0]["id"] == "robustcheck-policy-validate"
+
+
+def test_recipes_install_the_distribution_not_the_squatted_name():
+    """`robustcheck` on PyPI is another project: every recipe installs robustcheck-gate."""
+    installs = re.findall(r"pip install (\S+)", DOC)
+    assert installs and all(name.strip("'\"") == "robustcheck-gate" for name in installs), installs
 
 
 def test_recipes_use_only_flags_that_exist():

@@ -443,10 +443,20 @@ def test_default_policy_judges_any_eps(make_result):
     checks = evaluate(load_builtin("default"), results)
     assert [(c.rule, c.status) for c in checks] == [
         ("min_clean_accuracy", "pass"),
-        ("max_attack_success_rate", "warn"),
+        ("max_attack_success_rate", "fail"),
         ("max_high_confidence_misclassifications.rate", "warn"),
     ]
-    assert verdict(checks) == "pass"
+    assert verdict(checks) == "fail"
+
+
+def test_default_policy_fails_only_beyond_half_of_the_correct_samples_flipped(make_result):
+    """The one-liner without a policy gates: FGSM may flip at most half the clean-correct samples."""
+    policy = load_builtin("default")
+    # 100 samples, 96 clean-correct: 4 clean errors plus the flipped ones.
+    at_half = make_result(eps=0.3, clean_correct=96, adversarial_errors=4 + 48)
+    beyond = make_result(eps=0.3, clean_correct=96, adversarial_errors=4 + 49)
+    assert verdict(evaluate(policy, [at_half])) == "pass"
+    assert verdict(evaluate(policy, [make_result(eps=0.01), beyond])) == "fail"
 
 
 def test_max_error_rate_policy_evaluates_like_before(make_result):

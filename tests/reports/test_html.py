@@ -102,7 +102,7 @@ def test_sections_present(report):
     ]:
         assert f"<h2>{heading}</h2>" in page
     assert page.count("<polyline") == 2  # fgsm and noise
-    assert "2 plane|ship" in page and "verdict-error" in page
+    assert "2 · “plane|ship”" in page and "verdict-error" in page
 
 
 def test_examples_are_embedded_and_decode(report):

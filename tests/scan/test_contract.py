@@ -340,6 +340,7 @@ def test_png_folder_and_csv_scan_end_to_end(capsys, tmp_path, cnn_model, linear_
         "255",
         "--deployed-dtype",
         "uint8",
+        "--report-only",
     )
     assert code == 0, err
     assert body["data"]["class_names"][:2] == ["digit_0", "digit_1"]
@@ -356,5 +357,21 @@ def test_png_folder_and_csv_scan_end_to_end(capsys, tmp_path, cnn_model, linear_
     flat_model = tmp_path / "flat.pt"
     lin = torch.nn.Sequential(linear_model.module[1]).eval()
     torch.jit.save(torch.jit.trace(lin, torch.from_numpy(flat[:2])), str(flat_model))
-    code, err, body = _scan(capsys, tmp_path, flat_model, csv_path, "--eps", 0.1, name="csv.json")
+    code, err, body = _scan(
+        capsys, tmp_path, flat_model, csv_path, "--eps", 0.1, "--report-only", name="csv.json"
+    )
     assert code == 0, err and body["data"]["format"] == "csv"
+
+
+def test_eps_above_half_the_range_warns_with_the_likely_unit():
+    from robustcheck.attacks import InputDomain
+    from robustcheck.scan.contract import eps_warnings
+
+    unit = InputDomain(0.0, 1.0)
+    assert eps_warnings([0.03, 0.5], unit) == []
+    (warning,) = eps_warnings([0.03, 8], unit)
+    assert "ε = 8 is more than half the valid input range [0, 1]" in warning
+    assert "did you mean --eps 8/255 ≈ 0.03137?" in warning
+    assert eps_warnings([200], InputDomain(0.0, 255.0)) != []
+    assert eps_warnings([8], InputDomain(0.0, 255.0)) == []
+    assert eps_warnings([8], None) == []

@@ -134,6 +134,7 @@ def test_two_scans_give_byte_identical_json_apart_from_time(
                     "0.2",
                     "--json",
                     str(tmp_path / name),
+                    "--report-only",
                 ]
             )
             == 0
