@@ -38,12 +38,20 @@ _CORE_SCHEMA = {  # YAML 1.2.2, section 10.3.2: tag -> (regex, first characters)
 
 
 class YamlError(Exception):
-    """A document that is not acceptable policy YAML; ``line`` is 1-based when known."""
+    """A document that is not acceptable policy YAML; ``line`` and ``column`` are 1-based when
+    known."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        self.column = column
+
+    def where(self, name: str) -> str:
+        """``name:line:col`` (or as much of it as is known), as compilers print it."""
+        if self.line is None:
+            return name
+        return f"{name}:{self.line}" + ("" if self.column is None else f":{self.column}")
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,10 @@ def parse(text: str) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = ", ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-        raise YamlError(_clip(problem), None if mark is None else mark.line + 1) from None
+        problem = " ".join(problem.split())  # PyYAML's messages span lines
+        if mark is None:
+            raise YamlError(_clip(problem)) from None
+        raise YamlError(_clip(problem), mark.line + 1, mark.column + 1) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         raise YamlError(

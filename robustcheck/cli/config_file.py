@@ -95,7 +95,7 @@ def read_yaml(path: Path, *, shown: str) -> ProjectConfig:
     try:
         document = _yaml.parse(text)
     except _yaml.YamlError as exc:
-        where = shown if exc.line is None else f"{shown}:{exc.line}"
+        where = exc.where(shown)
         raise UsageError(f"{where}: {exc.message}") from None
     data = {} if document.data is None else document.data
     if not isinstance(data, dict):

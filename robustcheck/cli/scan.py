@@ -176,6 +176,20 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     help="Name of the label array in the .npz [default: y]; it must exist when named. Without "
     "a label array (and no --y-key), clean predictions are the labels.",
 )
+@click.option(
+    "--class-names",
+    "class_names_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A text file with one class name per line (label 0 first), so reports say '0°/180°', "
+    "not '0/1'. An .npz may carry them as a 'classes' array instead.",
+)
+@click.option(
+    "--channel-order",
+    type=click.Choice(["RGB", "BGR"]),
+    default="RGB",
+    show_default=True,
+    help="Channel order of 3-channel inputs, for showing example images.",
+)
 @click.option("--no-noise", is_flag=True, help="Skip the random-sign noise baseline.")
 @click.option(
     "--attack",
@@ -363,6 +377,8 @@ def scan_with(
             allow_low_accuracy=opts["allow_low_accuracy"],
             batch_size=opts["batch_size"],
             threads=opts["threads"],
+            channel_order=opts["channel_order"],
+            class_names_file=opts["class_names_file"],
             high_confidence=opts["high_confidence"],
             seed=opts["seed"],
             input_range=contract["input_range"],
@@ -533,7 +549,7 @@ def run_and_report(
 
 def _input_paths(config: Any) -> list[Path]:
     """Every file the scan only reads, which no report flag (nor the checkpoint) may name."""
-    optional = [config.baseline, config.labels_file]
+    optional = [config.baseline, config.labels_file, config.class_names_file]
     source = config.policy_source or ""
     if source not in ("default", "--max-error-rate") and not source.startswith("builtin:"):
         optional.append(Path(source))

@@ -36,7 +36,7 @@ class NpyHeader:
         return self.data_offset + self.nbytes
 
 
-def read_header(stream: BinaryIO, where: str) -> NpyHeader:
+def read_header(stream: BinaryIO, where: str, *, strings: bool = False) -> NpyHeader:
     """Parse the header at the stream's position (which must be 0) with NumPy's own reader.
 
     ``where`` names the file (and member) in errors. Only versions 1.0 and 2.0 are read: 3.0
@@ -61,7 +61,8 @@ def read_header(stream: BinaryIO, where: str) -> NpyHeader:
         raise DataError(f"{where}: unreadable ({_short(exc)})") from None
     except Exception as exc:
         raise DataError(f"{where}: malformed .npy header ({_short(exc)})") from None
-    check_number_dtype(where, dtype)
+    if not (strings and dtype.kind == "U"):  # fixed-width text: class names, never pickles
+        check_number_dtype(where, dtype)
     if len(shape) > _MAX_DIMS or any(type(d) is not int or d < 0 for d in shape):
         raise DataError(f"{where}: malformed .npy header (shape {_short_repr(shape)})")
     return NpyHeader(tuple(shape), bool(fortran), dtype, stream.tell())

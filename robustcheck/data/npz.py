@@ -73,6 +73,7 @@ def load_npz(path: Path, options: LoadOptions) -> Dataset:
             if y_key in members:
                 y_info, y_header = members[y_key]
                 y = _read_member(archive, y_info, y_header, f"{path}: array {y_key!r}")
+            class_names = _class_names(path, archive, members)
     check_finite(x_where, count_nonfinite_samples(row_chunks(x)), x.shape[0])
     if y is not None:
         y = check_labels(f"{path}: labels {y_key!r}", y, x.shape[0])
@@ -84,7 +85,28 @@ def load_npz(path: Path, options: LoadOptions) -> Dataset:
         y=y,
         x_key=x_key,
         y_key=y_key if y is not None else None,
+        class_names=class_names,
     )
+
+
+CLASSES_KEY = "classes"
+MAX_CLASS_NAME = 200
+
+
+def _class_names(
+    path: Path, archive: zipfile.ZipFile, members: dict[str, tuple[zipfile.ZipInfo, NpyHeader]]
+) -> tuple[str, ...] | None:
+    """Class names from a ``classes`` array of strings (label i is named ``classes[i]``)."""
+    if CLASSES_KEY not in members:
+        return None
+    info, header = members[CLASSES_KEY]
+    where = f"{path}: array {CLASSES_KEY!r}"
+    if header.dtype.kind != "U" or len(header.shape) != 1:
+        raise DataError(f"{where} must be a 1-D array of strings (one name per label)")
+    names = tuple(str(n) for n in _read_member(archive, info, header, where))
+    if any(not n or len(n) > MAX_CLASS_NAME for n in names) or len(set(names)) != len(names):
+        raise DataError(f"{where}: names must be unique, non-empty and at most 200 characters")
+    return names
 
 
 def _open_zip(path: Path, handle: BinaryIO) -> zipfile.ZipFile:
@@ -113,7 +135,7 @@ def _inspect(path: Path, archive: zipfile.ZipFile) -> dict[str, tuple[zipfile.Zi
         if name in members:
             raise DataError(f"{path}: the archive holds {info.filename!r} twice")
         _check_compression(path, info)
-        members[name] = (info, _member_header(path, archive, info))
+        members[name] = (info, _member_header(path, archive, info, strings=name == CLASSES_KEY))
     return members
 
 
@@ -145,11 +167,13 @@ def _check_compression(path: Path, info: zipfile.ZipInfo) -> None:
         )
 
 
-def _member_header(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> NpyHeader:
+def _member_header(
+    path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, strings: bool = False
+) -> NpyHeader:
     where = f"{path}: member {info.filename!r}"
     try:
         with archive.open(info) as stream:
-            header = read_header(stream, where)  # type: ignore[arg-type]
+            header = read_header(stream, where, strings=strings)  # type: ignore[arg-type]
     except _ZIP_ERRORS as exc:
         raise DataError(f"{where} is unreadable ({exc})") from None
     if header.total_bytes != info.file_size:

@@ -171,7 +171,7 @@ def _document(source: _Source) -> _yaml.Document:
     try:
         document = _yaml.parse(text)
     except _yaml.YamlError as exc:
-        where = source.name if exc.line is None else f"{source.name}:{exc.line}"
+        where = exc.where(source.name)
         raise PolicyError(f"{where}: {exc.message}") from None
     if document.data is None:
         raise PolicyError(f"{source.name}: the file is empty (start with `version: 1`)")

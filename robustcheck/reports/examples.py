@@ -28,6 +28,7 @@ def make_example(
     adv_pred: int,
     adv_conf: float,
     layout: str = "NCHW",
+    channel_order: str = "RGB",
 ) -> ExampleImage | None:
     """One sample's images as PNGs, or None when the sample is not an image.
 
@@ -47,6 +48,8 @@ def make_example(
     clean_hwc, adv_hwc = _as_hwc(clean, layout), _as_hwc(adversarial, layout)
     if clean_hwc is None or adv_hwc is None:
         return None
+    if channel_order == "BGR" and clean_hwc.shape[2] == 3:  # shown as RGB, whatever the model reads
+        clean_hwc, adv_hwc = clean_hwc[:, :, ::-1], adv_hwc[:, :, ::-1]
     clean_px, adv_px = _shared_scale(clean_hwc, adv_hwc)
     return ExampleImage(
         index=index,

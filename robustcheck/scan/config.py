@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -21,6 +22,10 @@ class ScanConfig(BaseModel):
     data: Path
     eps: list[float] = Field(min_length=1)
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
+    channel_order: Literal["RGB", "BGR"] = "RGB"
+    """The order of 3-channel inputs, for showing example images (OpenCV-style models read BGR)."""
+    class_names_file: Path | None = None
+    """A UTF-8 text file with one class name per line (label 0 first), for any data format."""
     threads: int | None = Field(default=None, ge=1, le=1024)
     """Intra-op threads for torch and onnxruntime (default: up to 4). Fixed, because reductions
     may round differently with another count; 1 is fastest on a loaded CI runner."""

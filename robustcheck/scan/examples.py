@@ -43,6 +43,7 @@ def collect_examples(
     x_adv: np.ndarray,
     adv_probs: np.ndarray,
     eps: float,
+    channel_order: str = "RGB",
 ) -> None:
     """Add this batch's first flipped sample of each class, where it improves the table."""
     slots = examples.setdefault(eps, {})
@@ -56,6 +57,7 @@ def collect_examples(
             index, label, eps, x[i], x_adv[i],
             int(np.argmax(clean_probs[i])), float(np.max(clean_probs[i])),
             int(np.argmax(adv_probs[i])), float(np.max(adv_probs[i])), layout=layout,
+            channel_order=channel_order,
         )  # fmt: skip
         if example is None:
             return  # not an image

@@ -48,6 +48,8 @@ class Plan:
     output_kind: OutputKind | None
     seed: int = 0
     min_eps: MinEpsPlan | None = None
+    channel_order: str = "RGB"
+    """How to show 3-channel examples (the model's channel order does not change)."""
 
     @property
     def example_attack(self) -> str:
@@ -201,7 +203,15 @@ def _scan_batch(
             if wanted and attack.label == plan.example_attack:
                 adv_host = _host(_deployed(plan, x_adv))
                 collect_examples(
-                    tally.examples, batch.indices, x_host, y, clean_probs, adv_host, adv_probs, eps
+                    tally.examples,
+                    batch.indices,
+                    x_host,
+                    y,
+                    clean_probs,
+                    adv_host,
+                    adv_probs,
+                    eps,
+                    plan.channel_order,
                 )
     _cross_attack(plan, tally, fooled)
     if plan.min_eps is not None:

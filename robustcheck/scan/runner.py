@@ -16,6 +16,7 @@ from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
 from robustcheck.boundary import guarded
 from robustcheck.data import Dataset, load_dataset, select
+from robustcheck.data.class_names import read_class_names
 from robustcheck.errors import DataError, MeasurementError
 from robustcheck.exit_codes import ExitCode
 from robustcheck.plugins import data_registry
@@ -109,6 +110,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         output_kind=config.output_kind,
         seed=config.seed,
         min_eps=min_eps_plan(config),
+        channel_order=config.channel_order,
     )
     checkpoint = None
     if config.checkpoint is not None:
@@ -117,7 +119,7 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         )
     tally = scan(plan, dataset, backend, progress, checkpoint)
     warnings = [*backend.info.notes, *binary.note(), *dataset.notes, *attack_notes, *warnings]
-    warnings += _fail_closed(tally, dataset, backend, config.allow_low_accuracy)
+    warnings += _fail_closed(tally, dataset, backend, config.allow_low_accuracy, norm is not None)
     results = [
         attack_result(label, eps, c, dataset.class_names)
         for (label, eps), c in tally.counts.items()
@@ -225,6 +227,8 @@ def _load_data(config: ScanConfig) -> tuple[Dataset, str | None]:
     )
     if broken:
         dataset = replace(dataset, notes=(*dataset.notes, *broken))
+    if config.class_names_file is not None:
+        dataset = replace(dataset, class_names=read_class_names(config.class_names_file))
     if config.limit is None and config.per_class is None:
         return dataset, None
     return select(dataset, limit=config.limit, per_class=config.per_class, seed=config.seed)
@@ -310,15 +314,26 @@ def resolve_domain(
 
 
 def _fail_closed(
-    tally: Tally, dataset: Dataset, backend: Backend, allow_low_accuracy: bool
+    tally: Tally,
+    dataset: Dataset,
+    backend: Backend,
+    allow_low_accuracy: bool,
+    normalised: bool = False,
 ) -> list[str]:
     """Refuse results that measured nothing; return warnings for what is merely suspicious."""
     n = dataset.n_samples
     if tally.zero_gradient > _MAX_ZERO_GRADIENT_FRACTION * n:
+        lo, hi = dataset.value_range()
+        unit = (
+            f"; the data spans [{lo:g}, {hi:g}]: if the model expects inputs in [0, 1], pass "
+            "--std 255 (or scale the data), since raw 0..255 pixels saturate a [0, 1] model"
+            if hi > 2 and lo >= 0 and not normalised
+            else ""
+        )
         raise MeasurementError(
             f"{backend.info.path}: the input gradient is exactly zero for {tally.zero_gradient} of {n} "
             "samples, so FGSM cannot measure robustness (saturated softmax, quantising input layers "
-            "or an output that does not depend on the input)"
+            f"or an output that does not depend on the input){unit}"
         )
     warnings = []
     if tally.zero_gradient:

@@ -76,14 +76,22 @@ def _scores_output(graph: onnx.GraphProto) -> str | None:
     return sequences[0] if sequences else None
 
 
+# Ops that pass a distribution through unchanged (up to shape or dtype).
+_PASS_THROUGH = {"Identity", "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"}
+
+
 def _output_kind_guess(graph: onnx.GraphProto) -> str:
+    """What ``scan`` will find on data, guessed from the graph: probabilities when the scores
+    output comes from Softmax (or ZipMap, Normalizer), possibly through shape-only ops."""
     producers = {out: node for node in graph.node for out in node.output}
-    for output in graph.output:
-        node = producers.get(output.name)
-        if node is None:
-            continue
-        if node.op_type in _PROBABILITY_OPS:
-            return f"probabilities ({output.name} comes from {node.op_type})"
+    name = _scores_output(graph)
+    seen: set[str] = set()
+    node = producers.get(name) if name else None
+    while node is not None and node.op_type in _PASS_THROUGH and node.input[0] not in seen:
+        seen.add(node.input[0])
+        node = producers.get(node.input[0])
+    if node is not None and node.op_type in _PROBABILITY_OPS:
+        return f"probabilities ({name} comes from {node.op_type})"
     return "logits (no trailing Softmax); confirmed on data by `scan`"
 
 
