@@ -44,9 +44,7 @@ _FILE = click.Path(path_type=Path, dir_okay=False)
 )
 @click.option("--epochs", type=click.IntRange(1, 10_000), default=5, show_default=True)
 @click.option("--lr", type=_POSITIVE, default=1e-3, show_default=True, help="Learning rate.")
-@click.option(
-    "--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True
-)
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
 @click.option(
     "--schedule",
     type=click.Choice(["constant", "cosine"]),

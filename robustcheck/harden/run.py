@@ -11,6 +11,7 @@ import json
 import logging
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -21,13 +22,13 @@ from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
 from robustcheck.data import Dataset, load_dataset
 from robustcheck.errors import DataError, MeasurementError, UsageError
+from robustcheck.exit_codes import ExitCode
 from robustcheck.files import file_sha256, sha256_bytes, write_bytes_atomic
 from robustcheck.harden.config import HardenConfig
 from robustcheck.harden.params import TrainableModel, open_trainable
 from robustcheck.harden.report import HardenReport, WriteBack, judge, rows
 from robustcheck.harden.trainer import Progress, Split, Training, train
 from robustcheck.plugins import attack_registry, data_registry
-from robustcheck.reports.model import Report
 from robustcheck.scan.attack_spec import AttackSpec, parse_attack_spec
 from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.contract import (
@@ -83,7 +84,9 @@ def harden(config: HardenConfig, *, progress: Progress | None = None) -> HardenR
         before = scan(_scan_config(config, config.model, val_path, keys, report_attacks))
         after = scan(_scan_config(config, config.output, val_path, keys, report_attacks))
     gate, code = judge(before, after, gate_label, config.eps, config.max_clean_drop)
-    verdict = "pass" if int(code) == 0 else ("fail" if int(code) == 1 else "error")
+    verdict: Literal["pass", "fail", "error"] = (
+        "pass" if code == ExitCode.OK else "fail" if code == ExitCode.POLICY_FAILED else "error"
+    )
     return HardenReport(
         verdict=verdict,
         exit_code=int(code),
@@ -217,9 +220,7 @@ def _confirm(
             f"{candidate.name}: the hardened file's runtime disagrees with the trained model "
             f"(max |Δp| {difference:.2g} > {tolerance:g}); nothing was written"
         )
-    return WriteBack(
-        max_abs_probability_difference=difference, tolerance=tolerance, samples=len(x)
-    )
+    return WriteBack(max_abs_probability_difference=difference, tolerance=tolerance, samples=len(x))
 
 
 def _scan_config(

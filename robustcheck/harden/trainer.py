@@ -100,7 +100,13 @@ def loss(scores: torch.Tensor, y: torch.Tensor, kind: OutputKind) -> torch.Tenso
 
 
 def adversarial(
-    run: Training, attack: Attack, x: torch.Tensor, y: torch.Tensor, eps: float, seed: int, step: int
+    run: Training,
+    attack: Attack,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps: float,
+    seed: int,
+    step: int,
 ) -> torch.Tensor:
     """``attack``'s examples for the current parameters (detached, in ``x``'s dtype)."""
     with frozen(run.model.parameters.values()):
@@ -131,8 +137,8 @@ def evaluate(run: Training, data: Split, eps: float, seed: int) -> tuple[float, 
 
 
 def train(run: Training, config: HardenConfig, data: Split, val: Split) -> TrainingResult:
-    params = list(run.model.parameters.values())
-    optimizer = _optimizer(config, params)
+    """Fine-tune ``run.model`` in place; it ends with the parameters of its best epoch."""
+    optimizer = _optimizer(config, list(run.model.parameters.values()))
     steps = -(-data.n // config.batch_size)
     scheduler = (
         torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps)
@@ -145,44 +151,8 @@ def train(run: Training, config: HardenConfig, data: Split, val: Split) -> Train
         state = _resume(config.checkpoint, run, optimizer, scheduler)
         resumed = state.epoch
     for epoch in range(state.epoch, config.epochs):
-        order = np.random.default_rng([config.seed, epoch]).permutation(data.n)
-        total = 0.0
-        for i in range(steps):
-            idx = torch.from_numpy(order[i * config.batch_size : (i + 1) * config.batch_size])
-            x, y = data.x[idx], data.y[idx]
-            adv = adversarial(run, run.attack, x, y, config.eps, config.seed, epoch * steps + i)
-            optimizer.zero_grad(set_to_none=True)
-            objective = config.alpha * loss(run.backend.forward(x), y, run.kind) + (
-                1 - config.alpha
-            ) * loss(run.backend.forward(adv), y, run.kind)
-            objective.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            total += float(objective.detach())
-            if run.progress is not None:
-                run.progress(epoch * steps + i + 1, config.epochs * steps)
-        clean_error, fgsm_error = evaluate(run, val, config.eps, config.seed)
-        state.history.append(
-            EpochRecord(
-                epoch=epoch + 1,
-                lr=float(optimizer.param_groups[0]["lr"]),
-                train_loss=total / steps,
-                val_clean_error=clean_error,
-                val_fgsm_error=fgsm_error,
-            )
-        )
-        log.info("epoch %d: %s", epoch + 1, state.history[-1])
-        state.epoch = epoch + 1
-        if state.best_error is None or fgsm_error < state.best_error:
-            state.best, state.best_error, state.best_epoch, state.stale = (
-                run.model.state(),
-                fgsm_error,
-                epoch + 1,
-                0,
-            )
-        else:
-            state.stale += 1
+        mean_loss = _epoch(run, config, data, optimizer, scheduler, epoch, steps)
+        _record(run, config, val, state, mean_loss, float(optimizer.param_groups[0]["lr"]))
         if config.checkpoint is not None:
             _save(config.checkpoint, run, optimizer, scheduler, state)
         if config.patience is not None and state.stale >= config.patience:
@@ -194,6 +164,59 @@ def train(run: Training, config: HardenConfig, data: Split, val: Split) -> Train
         stopped_early=state.epoch < config.epochs,
         resumed_from=resumed,
     )
+
+
+def _epoch(
+    run: Training,
+    config: HardenConfig,
+    data: Split,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    epoch: int,
+    steps: int,
+) -> float:
+    """One pass over the data in the order seeded by (seed, epoch); the mean objective."""
+    order = np.random.default_rng([config.seed, epoch]).permutation(data.n)
+    total = 0.0
+    for i in range(steps):
+        idx = torch.from_numpy(order[i * config.batch_size : (i + 1) * config.batch_size])
+        x, y = data.x[idx], data.y[idx]
+        adv = adversarial(run, run.attack, x, y, config.eps, config.seed, epoch * steps + i)
+        optimizer.zero_grad(set_to_none=True)
+        clean_loss = loss(run.backend.forward(x), y, run.kind)
+        adv_loss = loss(run.backend.forward(adv), y, run.kind)
+        objective = config.alpha * clean_loss + (1 - config.alpha) * adv_loss
+        objective.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        total += float(objective.detach())
+        if run.progress is not None:
+            run.progress(epoch * steps + i + 1, config.epochs * steps)
+    return total / steps
+
+
+def _record(
+    run: Training, config: HardenConfig, val: Split, state: _State, mean_loss: float, lr: float
+) -> None:
+    """Validate the epoch just finished; keep its parameters when its FGSM error is the lowest."""
+    clean_error, fgsm_error = evaluate(run, val, config.eps, config.seed)
+    state.epoch += 1
+    state.history.append(
+        EpochRecord(
+            epoch=state.epoch,
+            lr=lr,
+            train_loss=mean_loss,
+            val_clean_error=clean_error,
+            val_fgsm_error=fgsm_error,
+        )
+    )
+    log.info("epoch %d: %s", state.epoch, state.history[-1])
+    if state.best_error is None or fgsm_error < state.best_error:
+        state.best, state.best_error = run.model.state(), fgsm_error
+        state.best_epoch, state.stale = state.epoch, 0
+    else:
+        state.stale += 1
 
 
 def _optimizer(config: HardenConfig, params: list[torch.Tensor]) -> torch.optim.Optimizer:

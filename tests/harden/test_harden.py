@@ -65,9 +65,7 @@ def test_each_format_round_trips_and_is_deterministic(fmt, mlp, linear_model, tm
     for name in ("a", "b"):
         out = tmp_path / f"{name}{model.suffix}"
         report = harden(
-            HardenConfig(
-                model=model, data=mlp.test, output=out, eps=0.1, epochs=1, lr=0.01, seed=3
-            )
+            HardenConfig(model=model, data=mlp.test, output=out, eps=0.1, epochs=1, lr=0.01, seed=3)
         )
         assert report.write_back.max_abs_probability_difference <= 1e-4
         assert report.output_sha256 == _sha(out) != _sha(model)
@@ -120,7 +118,9 @@ def test_checkpoint_resumes_an_interrupted_run(mlp, tmp_path):
     straight = harden(config(tmp_path / "straight.onnx"))
     assert straight.resumed_from_epoch is None
     assert (tmp_path / "resumed.onnx").read_bytes() == (tmp_path / "straight.onnx").read_bytes()
-    assert [h.val_fgsm_error for h in resumed.history] == [h.val_fgsm_error for h in straight.history]
+    assert [h.val_fgsm_error for h in resumed.history] == [
+        h.val_fgsm_error for h in straight.history
+    ]
 
 
 def test_a_model_that_does_not_improve_fails_the_gate(mlp, tmp_path, capsys):
