@@ -107,7 +107,7 @@ _FILE = click.Path(path_type=Path, dir_okay=False)
     help="Override the format guessed from the extension.",
 )
 @click.option("--x-key", default="x", show_default=True, help="Input array in an .npz.")
-@click.option("--y-key", default="y", show_default=True, help="Label array in an .npz.")
+@click.option("--y-key", default=None, help="Label array in an .npz [default: y].")
 @click.option("--allow-low-accuracy", is_flag=True, help="Scan even near-chance models.")
 @click.option("--json", "json_path", type=_FILE, help="Write the comparison as JSON here.")
 @click.option(

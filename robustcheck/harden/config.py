@@ -49,7 +49,8 @@ class HardenConfig(BaseModel):
     layout: Layout = "NCHW"
     model_format: str | None = None
     x_key: str = "x"
-    y_key: str = "y"
+    y_key: str | None = None
+    """The label array; ``None``: ``y`` (or the format's default), and a file without one is refused."""
     allow_low_accuracy: bool = False
 
     @field_validator("scan_eps")

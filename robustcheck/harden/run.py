@@ -16,10 +16,11 @@ from typing import Literal
 import numpy as np
 import torch
 
-from robustcheck.attacks import Attack, InputDomain
+from robustcheck.attacks import Attack
 from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
+from robustcheck.boundary import guarded
 from robustcheck.data import Dataset, load_dataset
 from robustcheck.errors import DataError, MeasurementError, UsageError
 from robustcheck.exit_codes import ExitCode
@@ -34,6 +35,7 @@ from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.contract import (
     Normalisation,
     NormalisedBackend,
+    check_eps_below_range,
     check_normalisation_not_doubled,
 )
 from robustcheck.scan.fidelity import tolerance_for
@@ -45,11 +47,12 @@ log = logging.getLogger(__name__)
 _CONFIRM_SAMPLES = 1024
 
 
+@guarded("model", "data")  # foreign exceptions from the model or data: one line, exit 3 or 5
 def harden(config: HardenConfig, *, progress: Progress | None = None) -> HardenReport:
     _check_paths(config)
     train_set = _labelled(config.data, config)
-    domain, _, _ = resolve_domain(config.input_range, train_set)
-    _check_eps([config.eps, *config.scan_eps], domain)
+    domain, source, _ = resolve_domain(config.input_range, train_set)
+    check_eps_below_range([config.eps, *config.scan_eps], domain, source)
     attack, gate_label, report_attacks = _attacks(config)
     x, y = _read(train_set)
     with tempfile.TemporaryDirectory(prefix="robustcheck-harden-") as tmp:
@@ -131,8 +134,8 @@ def _labelled(path: Path, config: HardenConfig) -> Dataset:
     )
     if dataset.y is None:
         raise DataError(
-            f"{path}: the data has no labels ({config.y_key!r}); training needs the true classes",
-            hint="pass --y-key or a file with labels",
+            f"{path}: the data has no labels; training needs the true classes",
+            hint="pass a file with labels, or name the label array with --y-key",
         )
     return dataset
 
@@ -141,19 +144,6 @@ def _read(dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
     assert dataset.y is not None
     indices = dataset.indices()
     return dataset.source.read(indices), np.asarray(dataset.y[indices], dtype=np.int64)
-
-
-def _check_eps(eps: list[float], domain: InputDomain | None) -> None:
-    if domain is None:
-        return
-    width = domain.hi - domain.lo
-    for e in eps:
-        if e >= width:
-            raise UsageError(
-                f"--eps {e:g} is not smaller than the input range [{domain.lo:g}, {domain.hi:g}]: "
-                "every input could be moved anywhere in the domain",
-                hint="ε is in raw data units; check --input-range",
-            )
 
 
 def _hold_out(
@@ -227,7 +217,7 @@ def _scan_config(
     config: HardenConfig,
     model: Path,
     data: Path,
-    keys: tuple[str, str],
+    keys: tuple[str, str | None],
     attacks: list[str],
 ) -> ScanConfig:
     policy_eps = config.policy.eps_values() if config.policy is not None else []

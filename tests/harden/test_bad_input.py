@@ -44,7 +44,7 @@ def test_eps_outside_the_domain(capsys, mlp, tmp_path):
     code, err = _run(
         capsys, mlp.onnx, "--data", str(mlp.test), "--eps", "1.5", "-o", str(tmp_path / "o.onnx")
     )
-    assert code == 2 and "not smaller than the input range [0, 1]" in err
+    assert code == 2 and "not smaller than the whole valid input range [0, 1]" in err
     assert len(err.strip().splitlines()) == 1
 
 
