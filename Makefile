@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The CPU build of torch; set TORCH_SPEC to another requirement (or "" to keep what is installed).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test lint fuzz dist bench bench-peers docs clean
+.PHONY: setup demo test lint fuzz dist bench bench-peers docs paper clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ docs: setup
 	$(BIN)/python -m robustcheck.backends.onnx.twin.support_table > docs/onnx-ops.md
 	$(BIN)/robustcheck policy schema > policies/robustcheck-policy.schema.json
 	$(BIN)/python -m robustcheck.reports.schema > docs/report-schema.json
+
+paper: setup
+	$(BIN)/python bench/paper.py -o docs/paper.md
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .robustcheck-cache

@@ -143,13 +143,18 @@ def _file_kind(mode: int) -> str:
 def write_text_atomic(path: Path, text: str, what: str = "report") -> None:
     """Write to a temporary file in the same directory, fsync, then rename over ``path``, which
     must not exist or be a regular file; missing folders on the way are created."""
+    write_bytes_atomic(path, text.encode("utf-8"), what)
+
+
+def write_bytes_atomic(path: Path, data: bytes, what: str = "report") -> None:
+    """The bytes version of :func:`write_text_atomic` (models, checkpoints)."""
     check_output_target(path, what)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; reports are for sharing
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are for sharing
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         Path(tmp).replace(path)

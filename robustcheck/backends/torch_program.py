@@ -33,6 +33,11 @@ class TorchProgramBackend:
         self.device = torch.device("cpu")
         self._static_batch = static_batch
 
+    @property
+    def module(self) -> Any:
+        """The loaded module itself (``robustcheck harden`` trains its parameters)."""
+        return self._module
+
     def _call(self, x: torch.Tensor) -> torch.Tensor:
         try:
             out = self._module(x)

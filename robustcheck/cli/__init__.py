@@ -15,6 +15,7 @@ from robustcheck._version import __version__
 from robustcheck.cli._terminal import err
 from robustcheck.cli.config_cmd import config_group
 from robustcheck.cli.demo import demo
+from robustcheck.cli.harden import harden
 from robustcheck.cli.inspect_cmd import inspect_command
 from robustcheck.cli.plugins_cmd import plugins_command
 from robustcheck.cli.policy import policy
@@ -42,6 +43,7 @@ def cli(debug: bool) -> None:
 
 
 cli.add_command(scan)
+cli.add_command(harden)
 cli.add_command(demo)
 cli.add_command(inspect_command)
 cli.add_command(policy)

@@ -44,6 +44,11 @@ class OnnxBackend:
         self._output = output_spec
         self._twin_dtype = twin_dtype
 
+    @property
+    def twin(self) -> OnnxTwin:
+        """The differentiable twin (``robustcheck harden`` trains its initializers)."""
+        return self._twin
+
     def scores(self, x: torch.Tensor) -> torch.Tensor:
         run = self._run_bound if self.device.type == "cuda" else self._run_host
         return run_in_fixed_batches(run, x, self._input.static_batch)

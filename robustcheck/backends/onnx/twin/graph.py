@@ -162,6 +162,17 @@ class OnnxTwin:
         self._plans.clear()
         return self
 
+    def make_trainable(self, names: Sequence[str]) -> dict[str, Tensor]:
+        """Turn the named floating constants into leaf tensors that require grad, in place, and
+        return them: ``run`` then records autograd through them (``robustcheck harden``)."""
+        trainable: dict[str, Tensor] = {}
+        for name in names:
+            value = self._constants.get(name)
+            if value is None or not value.is_floating_point():
+                raise UsageError(f"{name!r} is not a floating constant of the graph")
+            trainable[name] = self._constants[name] = value.detach().clone().requires_grad_(True)
+        return trainable
+
     def run(
         self, feeds: Mapping[str, Tensor], outputs: Sequence[str] | None = None
     ) -> dict[str, Tensor]:
