@@ -27,11 +27,16 @@ def image_layout(sample_shape: tuple[int, ...]) -> str:
     return "NCHW"
 
 
-def _wanted(slots: dict[int, ExampleImage], label: int, index: int) -> bool:
-    held = slots.get(label)
+def _wanted(
+    slots: dict[int, ExampleImage], known: dict[int, ExampleImage], label: int, index: int
+) -> bool:
+    """Whether rendering this sample could change the merged table (``known``: earlier batches,
+    whose samples come first in file order)."""
+    held = slots.get(label) or known.get(label)
     if held is not None:
         return index < held.index
-    return len(slots) < MAX_EXAMPLES or label < max(slots)
+    labels = sorted(set(slots) | set(known))
+    return len(labels) < MAX_EXAMPLES or label < labels[MAX_EXAMPLES - 1]
 
 
 def collect_examples(
@@ -44,14 +49,16 @@ def collect_examples(
     adv_probs: np.ndarray,
     eps: float,
     channel_order: str = "RGB",
+    known: Examples | None = None,
 ) -> None:
     """Add this batch's first flipped sample of each class, where it improves the table."""
     slots = examples.setdefault(eps, {})
+    earlier = (known or {}).get(eps, {})
     flipped = correct_mask(clean_probs, y) & ~correct_mask(adv_probs, y)
     layout = image_layout(tuple(x.shape[1:]))
     for i in np.flatnonzero(flipped):
         label, index = int(y[i]), int(indices[i])
-        if not _wanted(slots, label, index):
+        if not _wanted(slots, earlier, label, index):
             continue
         example = make_example(
             index, label, eps, x[i], x_adv[i],

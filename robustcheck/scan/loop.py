@@ -212,6 +212,7 @@ def _scan_batch(
                     adv_probs,
                     eps,
                     plan.channel_order,
+                    None if before is None else before.examples,
                 )
     _cross_attack(plan, tally, fooled)
     if plan.min_eps is not None:
