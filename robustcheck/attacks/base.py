@@ -85,6 +85,7 @@ class BatchContext:
     """Forward+backward passes over the batch (a pass over k of n samples counts k/n)."""
     runtime_evaluations: int = 0
     _cache: dict[Any, GradientResult] = field(default_factory=dict)
+    _tensors: dict[Any, torch.Tensor] = field(default_factory=dict)
 
     def gradient(
         self,
@@ -118,6 +119,24 @@ class BatchContext:
         if cache_key not in self._cache:
             self._cache[cache_key] = self.gradient(self.x, loss, target=target)
         return self._cache[cache_key]
+
+    @property
+    def x64(self) -> torch.Tensor:
+        """The clean batch in float64, where perturbations are computed (made once per batch)."""
+        if "x64" not in self._tensors:
+            self._tensors["x64"] = self.x.to(torch.float64)
+        return self._tensors["x64"]
+
+    def clean_signs(
+        self, loss: Loss | None = None, target: torch.Tensor | None = None, key: object = None
+    ) -> torch.Tensor:
+        """sign(∇ₓJ) at the clean inputs as float64, once per batch, loss and target."""
+        loss = loss or CrossEntropy()
+        cache_key = ("signs", type(loss).__name__, loss.targeted, key)
+        if cache_key not in self._tensors:
+            gradient = self.clean_gradient(loss, target, key).gradient
+            self._tensors[cache_key] = torch.sign(gradient).to(torch.float64)
+        return self._tensors[cache_key]
 
     def runtime_scores(self, x: torch.Tensor) -> torch.Tensor:
         """What the deployed model scores for the (unrounded) adversarial batch ``x``."""

@@ -131,6 +131,11 @@ class PGD(Attack):
             key = ("class", p.target)
         return self._run(ctx, p, loss, index, eps, target, key), target
 
+    def _one_step(
+        self, ctx: BatchContext, loss: Any, alpha: float, target: torch.Tensor | None, key: object
+    ) -> torch.Tensor:
+        return _one_step_adv(ctx, loss, alpha, target, key)
+
     def _run(
         self,
         ctx: BatchContext,
@@ -141,8 +146,10 @@ class PGD(Attack):
         target: torch.Tensor | None,
         key: object,
     ) -> torch.Tensor:
-        x = ctx.x.to(torch.float64)
+        x = ctx.x64
         alpha = (p.step_size if p.step_size is not None else 2.5 / p.steps) * eps
+        if p.steps == 1 and not p.random_start:
+            return self._one_step(ctx, loss, alpha, target, key)
         # A sample already in the target class is not attacked (there is nothing to reach).
         attackable = torch.ones_like(ctx.y, dtype=torch.bool) if target is None else ctx.y != target
         best = x.clone()
@@ -212,6 +219,19 @@ def _gradient(
         adv[padded], loss, rows=padded, target=None if target is None else target[padded]
     )
     return result.gradient[:k], result.scores[:k]
+
+
+def _one_step_adv(
+    ctx: BatchContext, loss: Any, alpha: float, target: torch.Tensor | None, key: object
+) -> torch.Tensor:
+    """FGSM's case: one step from the clean input along the shared clean gradient's sign (the
+    base clips to the ball and the domain). Samples already in their target stay unperturbed."""
+    signs = ctx.clean_signs(loss, target, key)
+    adv = ctx.x64 + alpha * signs
+    if target is not None:
+        keep = (ctx.y == target).reshape(-1, *([1] * (adv.dim() - 1)))
+        adv = torch.where(keep, ctx.x64, adv)
+    return adv
 
 
 def _fooled(scores: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
