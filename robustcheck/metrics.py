@@ -43,7 +43,9 @@ class Counts:
     """Clean-correct samples that the attack made wrong."""
     high_confidence_errors: list[int] = field(default_factory=list)
     """Per threshold: adversarial errors whose top probability is ≥ τ."""
-    confidence_sum_errors: float = 0.0
+    confidence_sum_errors_q64: int = 0
+    """Sum of the top probabilities of the finite adversarial errors, in units of 2**-64: exact
+    integers, so the sum (and the mean reported) is the same however the scan was split."""
     per_class_n: list[int] = field(default_factory=list)
     per_class_clean_correct: list[int] = field(default_factory=list)
     per_class_errors: list[int] = field(default_factory=list)
@@ -84,10 +86,17 @@ class Counts:
             self.high_confidence_errors[i] += int(confident.sum())
             _add_into(self.per_class_high_confidence_errors[i], self._per_class(y[confident]))
         wrong_conf = conf[adv_wrong]
-        self.confidence_sum_errors += float(np.sum(wrong_conf[np.isfinite(wrong_conf)]))
+        self.confidence_sum_errors_q64 += _fixed_point_sum(wrong_conf[np.isfinite(wrong_conf)])
         _add_into(self.per_class_n, self._per_class(y))
         _add_into(self.per_class_clean_correct, self._per_class(y[clean_ok]))
         _add_into(self.per_class_errors, self._per_class(y[adv_wrong]))
+
+    @property
+    def mean_confidence_errors(self) -> float | None:
+        """Mean top probability of the adversarial errors (correctly rounded from the exact sum)."""
+        if not self.adversarial_errors:
+            return None
+        return self.confidence_sum_errors_q64 / (self.adversarial_errors << _Q)
 
     def _per_class(self, labels: np.ndarray) -> np.ndarray:
         return np.bincount(labels, minlength=self.n_classes)
@@ -103,7 +112,8 @@ class Counts:
             adversarial_errors=self.adversarial_errors + other.adversarial_errors,
             flipped=self.flipped + other.flipped,
             high_confidence_errors=_add(self.high_confidence_errors, other.high_confidence_errors),
-            confidence_sum_errors=self.confidence_sum_errors + other.confidence_sum_errors,
+            confidence_sum_errors_q64=self.confidence_sum_errors_q64
+            + other.confidence_sum_errors_q64,
             per_class_n=_add(self.per_class_n, other.per_class_n),
             per_class_clean_correct=_add(
                 self.per_class_clean_correct, other.per_class_clean_correct
@@ -123,6 +133,16 @@ class Counts:
                 else (self.target_hits or 0) + (other.target_hits or 0)
             ),
         )
+
+
+_Q = 64
+
+
+def _fixed_point_sum(values: np.ndarray) -> int:
+    """Σ round(v · 2**64) as a Python integer: order-independent, and exact for probabilities
+    above 2**-11 (float64 has 53 significant bits)."""
+    scaled = np.rint(np.ldexp(values.astype(np.float64), _Q))
+    return sum(int(v) for v in scaled.tolist())
 
 
 def _add(a: list[int], b: list[int]) -> list[int]:

@@ -49,7 +49,8 @@ def test_counts_merge_equals_counting_everything_at_once():
         whole.high_confidence_errors,
         whole.per_class_errors,
     )
-    assert merged.confidence_sum_errors == pytest.approx(whole.confidence_sum_errors)
+    assert merged.confidence_sum_errors_q64 == whole.confidence_sum_errors_q64  # exact
+    assert merged.mean_confidence_errors == whole.mean_confidence_errors
 
 
 def test_counts_definitions_on_a_hand_made_batch():
@@ -62,5 +63,5 @@ def test_counts_definitions_on_a_hand_made_batch():
     assert counts.adversarial_errors == 3  # samples 0, 2, 3
     assert counts.flipped == 2  # samples 0 and 3 were right and became wrong
     assert counts.high_confidence_errors == [1, 2]  # 0.95 ≥ 0.9; 0.95 and 0.6 ≥ 0.5
-    assert counts.confidence_sum_errors == pytest.approx(0.95 + 0.6 + 0.35)
+    assert counts.mean_confidence_errors == pytest.approx((0.95 + 0.6 + 0.35) / 3)
     assert counts.per_class_errors == [2, 0, 1]

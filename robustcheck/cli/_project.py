@@ -23,9 +23,16 @@ if TYPE_CHECKING:
 NOT_SETTINGS = frozenset({"config", "no_config", "debug"})
 """Parameters that only make sense on the command line."""
 COMMAND_LINE_ONLY = frozenset(
-    {"exit_zero", "allow_low_fidelity", "allow_low_accuracy", "no_isolation", "allow_external_data"}
+    {
+        "exit_zero",
+        "allow_low_fidelity",
+        "allow_low_accuracy",
+        "no_isolation",
+        "allow_external_data",
+        "shard",
+    }
 )
-"""Switches that weaken the gate or the sandbox. A file in the repository under review must not
+"""Switches that weaken the gate or the sandbox (``--shard`` exits 0 with no verdict). A file in the repository under review must not
 turn them on for the job that judges it, so they are accepted on the command line only."""
 _CSV_LISTS = frozenset({"mean", "std"})
 """String flags holding comma-separated numbers, which a file may write as a list."""

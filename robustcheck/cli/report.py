@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from robustcheck.cli._options import debug_option
-from robustcheck.cli._terminal import out
+from robustcheck.cli._terminal import err, out
 from robustcheck.errors import RuntimeEnvironmentError
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ _OUTPUT = click.Path(path_type=Path, dir_okay=False, allow_dash=True)
 
 @click.group()
 def report() -> None:
-    """Re-render or compare saved JSON reports."""
+    """Re-render, compare or merge saved JSON reports."""
 
 
 @report.command()
@@ -86,6 +86,49 @@ def diff(baseline: Path, candidate: Path) -> int:
 
     out(render_diff(diff_reports(load_report(baseline), load_report(candidate))))
     return 0
+
+
+@report.command()
+@click.argument(
+    "parts", metavar="PARTS...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "-o", "--json", "json_path", type=_OUTPUT, required=True, help="Write the JSON report here."
+)
+@click.option("--junit", "junit_path", type=_OUTPUT, help="Write JUnit XML here.")
+@click.option("--markdown", "markdown_path", type=_OUTPUT, help="Write Markdown here.")
+@click.option("--html", "html_path", type=_OUTPUT, help="Write a self-contained HTML page here.")
+@debug_option
+def merge(
+    parts: tuple[Path, ...],
+    json_path: Path,
+    junit_path: Path | None,
+    markdown_path: Path | None,
+    html_path: Path | None,
+) -> int:
+    """Merge the partial results of `scan --shard I/N` into one report, and gate on it.
+
+    Refuses (exit 3) parts of different models, data or settings, a missing shard, a shard given
+    twice and a part edited after it was written. The policy is judged once, on the merged counts:
+    the report equals the unsharded scan's, and the exit code is the scan's (0 pass, 1 fail).
+
+    \b
+    Example:
+      robustcheck report merge part-*.json -o report.json --junit junit.xml
+    """
+    from robustcheck.cli._outputs import ReportTargets, StepSummary
+    from robustcheck.reports import text
+    from robustcheck.scan.shards import merge_parts, read_partial
+
+    paths = {"json": json_path, "junit": junit_path, "markdown": markdown_path, "html": html_path}
+    targets = ReportTargets({k: v for k, v in paths.items() if v is not None})
+    targets.check_not_inputs(list(parts))
+    targets.check_writable()
+    merged = merge_parts([(str(p), read_partial(p)) for p in parts])
+    StepSummary().append_report(merged)  # before the reports: a failure must not leave a PASS
+    targets.write(merged)
+    (err if targets.to_stdout else out)(text.render(merged))  # stdout may hold a report alone
+    return merged.exit_code
 
 
 def load_report(path: Path) -> Report:

@@ -252,6 +252,31 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     help="Record each finished batch here; rerunning the same scan resumes from it.",
 )
 @click.option(
+    "--shard",
+    metavar="I/N",
+    help="Scan only part I of N of the data (whole batches) and write a partial result to --json; "
+    "`robustcheck report merge` joins the N parts into the report. See docs/scale.md.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="ray: run --shards parts as Ray tasks (pip install 'robustcheck[ray]') and merge them.",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDR",
+    help="Ray cluster to join (e.g. ray://head:10001 or auto) [default: start a local Ray].",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --executor ray: the number of parts [default: the cluster's CPUs (GPUs for "
+    "--device cuda)].",
+)
+@click.option(
     "--timeout",
     "timeout_s",
     type=_POSITIVE,
@@ -406,13 +431,84 @@ def scan_with(
             max_memory_mb=opts["max_memory_mb"],
         )
     paths = {fmt: opts[f"{fmt}_path"] for fmt in REPORT_FORMATS}
+    paths = {k: v for k, v in paths.items() if v is not None}
+    if opts["shard"] is not None:
+        return _scan_shard(config, opts, paths)
+    distributed = _distributed(opts)
     return run_and_report(
         config,
-        paths={k: v for k, v in paths.items() if v is not None},
+        paths=paths,
         progress=opts["progress"],
         also_inputs=[] if project is None else [project.path],
         summary=summary,
+        distributed=distributed,
     )
+
+
+def _distributed(opts: dict[str, Any]) -> dict[str, Any] | None:
+    """The Ray settings, or None for a scan on this machine."""
+    if opts["executor"] != "ray":
+        for flag in ("ray_address", "shards"):
+            if opts[flag] is not None:
+                raise click.UsageError(f"--{flag.replace('_', '-')} needs --executor ray")
+        return None
+    return {"address": opts["ray_address"], "shards": opts["shards"]}
+
+
+def _scan_shard(config: Any, opts: dict[str, Any], paths: dict[str, Path]) -> int:
+    """``--shard I/N``: scan part of the data and write its partial result (no verdict yet)."""
+    from robustcheck.cli._outputs import ReportTargets
+    from robustcheck.errors import RobustcheckError, RuntimeEnvironmentError
+    from robustcheck.files import is_stdout, write_text_atomic
+    from robustcheck.scan.isolation import default_max_memory_mb, run_shard_isolated
+    from robustcheck.scan.shards import Shard, run_shard
+
+    try:
+        shard = Shard.parse(opts["shard"])
+    except ValueError as exc:
+        raise click.UsageError(f"--shard: {exc}") from None
+    if opts["executor"] != "local":
+        raise click.UsageError("--shard runs one part here; --executor ray runs them all")
+    others = sorted(fmt for fmt in paths if fmt != "json")
+    if others or "json" not in paths:
+        raise click.UsageError(
+            "--shard writes a partial result to --json PATH (and no other report format: "
+            "`robustcheck report merge` writes them from all the parts)"
+        )
+    targets = ReportTargets({"json": paths["json"]})
+    targets.check_not_inputs(_input_paths(config))
+    targets.check_writable()
+    targets.write_stubs(f"shard {shard} started and has not finished (or was interrupted)")
+    try:
+        with _progress_bar(opts["progress"]) as callback:
+            if config.isolate:
+                partial = run_shard_isolated(
+                    config,
+                    shard,
+                    timeout_s=config.timeout_s,
+                    max_memory_mb=config.max_memory_mb or default_max_memory_mb(),
+                    progress=callback,
+                )
+            else:
+                partial = run_shard(config, shard, progress=callback)
+    except RobustcheckError as exc:
+        targets.write_failure(f"shard {shard} failed: {exc.one_line()}", int(exc.exit_code))
+        raise
+    text = partial.model_dump_json(indent=2) + "\n"
+    if is_stdout(paths["json"]):
+        click.echo(text, nl=False)
+    else:
+        try:
+            write_text_atomic(paths["json"], text)
+        except OSError as exc:
+            raise RuntimeEnvironmentError(
+                f"{paths['json']}: cannot write ({exc.strerror})"
+            ) from None
+    (err if is_stdout(paths["json"]) else out)(
+        f"shard {shard}: {partial.samples} of {partial.n_samples} samples "
+        f"({len(partial.batches)} batches); partial result: {paths['json']}"
+    )
+    return 0
 
 
 def _policy(ref: str | None, max_error_rate: float | None, eps: list[float]) -> tuple[Any, str]:
@@ -501,6 +597,7 @@ def run_and_report(
     progress: bool | None,
     also_inputs: list[Path] | None = None,
     summary: StepSummary | None = None,
+    distributed: dict[str, Any] | None = None,
 ) -> int:
     """Stub every report target, scan, then write the reports; an error leaves stubs saying why
     (and an error section in the step summary)."""
@@ -521,7 +618,11 @@ def run_and_report(
     targets.write_stubs("the scan started and has not finished (or was interrupted)")
     try:
         with _progress_bar(progress) as callback:
-            if config.isolate:
+            if distributed is not None:
+                from robustcheck.scan.ray_executor import run_on_ray
+
+                report = run_on_ray(config, **distributed, progress=callback)
+            elif config.isolate:
                 report = run_isolated(
                     config,
                     timeout_s=config.timeout_s,

@@ -5,7 +5,7 @@ Samples are read batch by batch, so memory is bounded by the batch, not the data
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -104,10 +104,13 @@ class Dataset:
     def select(self, selection: np.ndarray) -> Dataset:
         return replace(self, selection=np.sort(selection.astype(np.int64)))
 
-    def batches(self, batch_size: int) -> Iterator[Batch]:
-        """Fixed-size batches in file order; the order and size are part of reproducibility."""
+    def batches(self, batch_size: int, only: Container[int] | None = None) -> Iterator[Batch]:
+        """Fixed-size batches in file order; the order and size are part of reproducibility.
+        ``only``: the batch starts wanted (a shard); the others are not read."""
         n = self.n_samples
         for start in range(0, n, batch_size):
+            if only is not None and start not in only:
+                continue
             # Without a selection, indices are made per batch: no array as long as the dataset.
             if self.selection is None:
                 idx = np.arange(start, min(start + batch_size, n))

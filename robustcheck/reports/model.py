@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from robustcheck.vocabulary import CheckStatus, DeployedDtype, GateOn, Layout, Severity, Verdict
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+"""1.1: ``shards`` (merged sharded scans)."""
 
 
 class _Strict(BaseModel):
@@ -241,6 +242,24 @@ class Versions(_Strict):
     onnxruntime: str | None = None
 
 
+class ShardEntry(_Strict):
+    index: int
+    """1-based, of ``ShardsSection.count``."""
+    samples: int
+    batches: int
+    digest: str
+    """SHA-256 of the partial result's contents, as checked by the merge."""
+    duration_s: float
+
+
+class ShardsSection(_Strict):
+    """Provenance of a report merged from shards (``report merge``, ``--executor ray``)."""
+
+    count: int
+    executor: Literal["merge", "ray"]
+    parts: list[ShardEntry]
+
+
 class Report(_Strict):
     schema_version: str = SCHEMA_VERSION
     complete: bool
@@ -264,3 +283,12 @@ class Report(_Strict):
     environment: EnvironmentSection
     started_at: str
     duration_s: float
+    shards: ShardsSection | None = None
+    """Set only for a report merged from shards; an unsharded report has no such key."""
+
+    @model_serializer(mode="wrap")
+    def _unsharded_has_no_shards_key(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("shards") is None:
+            data.pop("shards", None)
+        return data

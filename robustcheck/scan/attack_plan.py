@@ -9,7 +9,6 @@ from robustcheck.policy.schema import Rules
 from robustcheck.reports.model import Check
 from robustcheck.scan.attack_spec import parse_attack_spec
 from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.loop import Plan
 from robustcheck.scan.min_eps import MinEpsPlan
 
 
@@ -51,10 +50,10 @@ def min_eps_plan(config: ScanConfig) -> MinEpsPlan | None:
     return MinEpsPlan(eps_max=max(config.eps)) if wanted else None
 
 
-def gating_eps(checks: list[Check], plan: Plan) -> float:
+def gating_eps(checks: list[Check], eps: list[float]) -> float:
     """The ε the examples illustrate: the first failing (else warning) rule's, else the largest."""
     for status in ("fail", "warn"):
         for check in checks:
-            if check.status == status and check.eps is not None and check.eps in plan.eps:
+            if check.status == status and check.eps is not None and check.eps in eps:
                 return check.eps
-    return plan.eps[-1]
+    return eps[-1]

@@ -18,11 +18,14 @@ import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from robustcheck.errors import InternalError, ModelError, RobustcheckError, RuntimeEnvironmentError
 from robustcheck.reports.model import Report
 from robustcheck.scan.config import ScanConfig
+
+if TYPE_CHECKING:
+    from robustcheck.scan.shards import Partial, Shard
 
 Progress = Callable[[int, int], None]
 _POLL_S = 0.1
@@ -52,16 +55,19 @@ def _watch_parent(alive: Connection) -> None:
     threading.Thread(target=watch, name="robustcheck-parent-watch", daemon=True).start()
 
 
-def _child(conn: Connection, alive: Connection, config: ScanConfig) -> None:
+def _child(conn: Connection, alive: Connection, config: ScanConfig, shard: Shard | None) -> None:
     _watch_parent(alive)
     from robustcheck.scan.runner import run
+    from robustcheck.scan.shards import run_shard
 
     def progress(done: int, total: int) -> None:
         conn.send(("progress", done, total))
 
     try:
-        report = run(config, progress=progress)
-        conn.send(("report", report.model_dump_json()))
+        if shard is None:
+            conn.send(("result", run(config, progress=progress).model_dump_json()))
+        else:
+            conn.send(("result", run_shard(config, shard, progress=progress).model_dump_json()))
     except RobustcheckError as exc:
         conn.send(("error", type(exc).__name__, exc.message, exc.hint, int(exc.exit_code)))
     except MemoryError:
@@ -86,12 +92,38 @@ def _remote_error(name: str, message: str, hint: str | None, code: int) -> Robus
 def run_isolated(
     config: ScanConfig, *, timeout_s: float, max_memory_mb: int, progress: Progress | None = None
 ) -> Report:
+    text = _isolated(config, None, timeout_s, max_memory_mb, progress)
+    return Report.model_validate_json(text)
+
+
+def run_shard_isolated(
+    config: ScanConfig,
+    shard: Shard,
+    *,
+    timeout_s: float,
+    max_memory_mb: int,
+    progress: Progress | None = None,
+) -> Partial:
+    """One shard of the scan, under the same child process, timeout and memory cap."""
+    from robustcheck.scan.shards import Partial
+
+    text = _isolated(config, shard, timeout_s, max_memory_mb, progress)
+    return Partial.model_validate_json(text)
+
+
+def _isolated(
+    config: ScanConfig,
+    shard: Shard | None,
+    timeout_s: float,
+    max_memory_mb: int,
+    progress: Progress | None,
+) -> str:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
     parent, child = context.Pipe(duplex=False)
     alive_child, alive_parent = context.Pipe(duplex=False)
     process = context.Process(
-        target=_child, args=(child, alive_child, config), name="robustcheck-scan"
+        target=_child, args=(child, alive_child, config, shard), name="robustcheck-scan"
     )
     try:
         process.start()
@@ -114,7 +146,7 @@ def _supervise(
     timeout_s: float,
     max_memory_mb: int,
     progress: Progress | None,
-) -> Report:
+) -> str:
     deadline = time.monotonic() + timeout_s
     while True:
         if conn.poll(_POLL_S):
@@ -125,8 +157,8 @@ def _supervise(
             kind = message[0]
             if kind == "progress" and progress is not None:
                 progress(message[1], message[2])
-            elif kind == "report":
-                return Report.model_validate_json(message[1])
+            elif kind == "result":
+                return str(message[1])
             elif kind == "error":
                 raise _remote_error(*message[1:])
             elif kind == "crash":

@@ -30,11 +30,10 @@ from robustcheck.scan.sanity import (
     check_input_dependence,
     check_repeatable,
     check_rows,
-    check_ties,
 )
 
 Progress = Callable[[int, int], None]
-"""Called with (samples done, samples total) after each batch."""
+"""Called with (samples done, samples to do) after each batch (of a shard: its own samples)."""
 
 
 @dataclass(frozen=True)
@@ -81,20 +80,32 @@ def scan(
     backend: Backend,
     progress: Progress | None,
     checkpoint: Checkpoint | None = None,
-) -> Tally:
-    """Scan every batch, merging per-batch tallies; batches in ``checkpoint`` are not redone."""
+    only: frozenset[int] | None = None,
+) -> Tally | None:
+    """Scan every batch (or the batch starts in ``only``: a shard), merging per-batch tallies;
+    batches in ``checkpoint`` are not redone. ``None`` when ``only`` holds no batch.
+
+    Whatever is decided once per scan (the output kind, the sanity checks, the adversarial
+    fidelity comparison) is decided on the scan's first batch (start 0), whichever shard holds it,
+    so that shards merge to exactly the unsharded tally.
+    """
     from robustcheck.scan.state import tally_from_state, tally_state
 
     total: Tally | None = None
-    first = True
+    kind = plan.output_kind
+    if kind is None and only is not None and 0 not in only and only:
+        kind = _first_batch_kind(plan, dataset, backend)
     starts = []
-    for batch in dataset.batches(plan.batch_size):
+    n = dataset.n_samples
+    todo = n if only is None else sum(min(plan.batch_size, n - s) for s in only if s < n)
+    done = 0
+    for batch in dataset.batches(plan.batch_size, only):
         starts.append(batch.start)
         if checkpoint is not None and batch.start in checkpoint.done:
             part = tally_from_state(checkpoint.done[batch.start], plan)
         else:
             try:
-                part = _scan_batch(plan, dataset, backend, batch, first, total)
+                part = _scan_batch(plan, dataset, backend, batch, kind, total)
             except ModelRejectedBatch as exc:
                 if total is not None:
                     raise
@@ -104,18 +115,33 @@ def scan(
                     f"{backend.info.path} fails ({exc.reason})",
                     hint="check the layout (NCHW vs NHWC) and image size",
                 ) from None
-            first = False
             if checkpoint is not None:
                 checkpoint.record(batch.start, tally_state(part))
                 checkpoint.done[batch.start] = {}
+        kind = part.kind
         total = part if total is None else merge(total, part)
+        done += len(batch.indices)
         if progress is not None:
-            progress(min(batch.start + plan.batch_size, dataset.n_samples), dataset.n_samples)
-    assert total is not None, "datasets are never empty"
+            progress(done, todo)
     if checkpoint is not None:
         checkpoint.verify_complete(starts)
-    check_ties(total.stability, backend.info.path)
     return total
+
+
+def _first_batch_kind(plan: Plan, dataset: Dataset, backend: Backend) -> OutputKind:
+    """The output kind detected on the scan's first batch, for a shard that does not hold it."""
+    batch = next(dataset.batches(plan.batch_size, only=(0,)))
+    return detect_output_kind(_host(backend.scores(_inputs(plan, backend, batch))))
+
+
+def _inputs(plan: Plan, backend: Backend, batch: Batch) -> torch.Tensor:
+    """The batch as the deployed model sees it, on the backend's device."""
+    x = torch.from_numpy(batch.x).to(backend.device)
+    if not x.is_floating_point():  # integer data (uint8 pixels in an .npz): attacks need reals
+        x = x.to(torch.float32)
+    if plan.quantiser is not None and plan.quantiser.dtype == "float16":
+        x = plan.quantiser(x)  # the deployed model only ever sees float16 values
+    return x
 
 
 def _host(t: torch.Tensor) -> np.ndarray:
@@ -153,14 +179,16 @@ class _Batch:
 
 
 def _scan_batch(
-    plan: Plan, dataset: Dataset, backend: Backend, batch: Batch, first: bool, before: Tally | None
+    plan: Plan,
+    dataset: Dataset,
+    backend: Backend,
+    batch: Batch,
+    kind: OutputKind | None,
+    before: Tally | None,
 ) -> Tally:
     where = backend.info.path
-    x = torch.from_numpy(batch.x).to(backend.device)
-    if not x.is_floating_point():  # integer data (uint8 pixels in an .npz): attacks need reals
-        x = x.to(torch.float32)
-    if plan.quantiser is not None and plan.quantiser.dtype == "float16":
-        x = plan.quantiser(x)  # the deployed model only ever sees float16 values
+    first = batch.start == 0
+    x = _inputs(plan, backend, batch)
     clean = backend.scores(x)
     clean_np = _host(clean)
     check_rows(clean_np, x.shape[0], where)
@@ -168,7 +196,7 @@ def _scan_batch(
     if first:
         check_repeatable(clean_np, _host(backend.scores(x)), where)
         check_input_dependence(_host(x), clean_np, where)
-    tally = _start(plan, clean_np, None if before is None else before.kind)
+    tally = _start(plan, clean_np, kind)
     clean_probs = to_probabilities(clean_np, tally.kind)
     tally.stability.add(clean_probs)
     y = batch.y if batch.y is not None else np.argmax(clean_probs, axis=1)
@@ -191,7 +219,7 @@ def _scan_batch(
         check_eps_zero(clean_np, _host(replay), str(dataset.path))
     job = _Batch(plan, tally, ctx, y, clean_probs, first)
     fooled: dict[tuple[str, float], np.ndarray] = {}
-    wanted = _examples_wanted(before)
+    wanted = _examples_wanted(plan, before, batch, tally.n_classes)
     x_host = _host(x)
     for attack in plan.attacks:
         output = attack(ctx, plan.eps)
@@ -221,11 +249,18 @@ def _scan_batch(
     return tally
 
 
-def _examples_wanted(before: Tally | None) -> bool:
+def _examples_wanted(plan: Plan, before: Tally | None, batch: Batch, n_classes: int) -> bool:
+    """False only when no sample of this batch can change the table, whatever the batch order:
+    every ε already holds the smallest labels, each by a sample earlier than this batch's."""
     if before is None:
         return True
-    # Once every ε has a full table from earlier batches (file order), later ones add nothing.
-    return not before.examples or any(len(s) < MAX_EXAMPLES for s in before.examples.values())
+    full = list(range(min(MAX_EXAMPLES, n_classes)))
+    first = int(np.min(batch.indices)) if len(batch.indices) else 0
+    for eps in plan.eps:
+        slots = before.examples.get(eps, {})
+        if sorted(slots) != full or any(e.index > first for e in slots.values()):
+            return True
+    return False
 
 
 def _deployed(plan: Plan, x_adv: torch.Tensor) -> torch.Tensor:

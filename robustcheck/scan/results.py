@@ -38,11 +38,7 @@ def attack_result(
         high_confidence_misclassification_rate=hc / n,
         high_confidence_misclassification_rate_interval=_interval(hc, n),
         high_confidence_misclassifications_at_0_5=counts.high_confidence_errors[1],
-        mean_confidence_adversarial_errors=(
-            counts.confidence_sum_errors / counts.adversarial_errors
-            if counts.adversarial_errors
-            else None
-        ),
+        mean_confidence_adversarial_errors=counts.mean_confidence_errors,
         adversarial_errors=counts.adversarial_errors,
         clean_correct=counts.clean_correct,
         high_confidence=[

@@ -6,8 +6,10 @@ No printing and no exiting here: the CLI does both.
 from __future__ import annotations
 
 import logging
+import math
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -39,6 +41,7 @@ from robustcheck.scan.attack_plan import build_attacks, gating_eps, min_eps_plan
 from robustcheck.scan.binary import BinaryBackend
 from robustcheck.scan.checkpoint import Checkpoint, fingerprint
 from robustcheck.scan.config import ScanConfig
+from robustcheck.scan.context import ScanContext
 from robustcheck.scan.contract import (
     Normalisation,
     NormalisedBackend,
@@ -55,6 +58,7 @@ from robustcheck.scan.results import attack_result
 from robustcheck.scan.sanity import (
     FRAGILE_MARGIN,
     Stability,
+    check_ties,
 )
 from robustcheck.scan.sections import (
     data_section,
@@ -81,6 +85,36 @@ _MAX_ZERO_GRADIENT_FRACTION = 0.5
 def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
+    measured = measure(config, progress=progress)
+    assert measured.tally is not None, "datasets are never empty"
+    return build_report(
+        config,
+        measured.context,
+        measured.tally,
+        started_at=started_at,
+        duration_s=round(time.perf_counter() - t0, 3),
+    )
+
+
+@dataclass(frozen=True)
+class Measured:
+    context: ScanContext
+    tally: Tally | None
+    """``None`` for a shard that holds no batch."""
+    fingerprint: str
+    starts: list[int]
+    """The batch starts scanned."""
+
+
+@guarded("model", "data")  # foreign exceptions from the model or data: one line, exit 3 or 5
+def measure(
+    config: ScanConfig,
+    *,
+    only: frozenset[int] | Callable[[int], frozenset[int]] | None = None,
+    progress: Progress | None = None,
+) -> Measured:
+    """Load the model and the data and scan them (only the batch starts in ``only``, or those it
+    returns given the number of samples, for a shard): the tally and what the report needs."""
     attacks, attack_notes = build_attacks(config)  # bad attack settings fail before any loading
     backend = load_backend(
         config.model,
@@ -92,7 +126,8 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
     )
     dataset, manifest = _load_data(config)
     check_input_shape(backend, dataset)
-    domain, domain_source, warnings = resolve_domain(config.input_range, dataset)
+    value_range = dataset.value_range()
+    domain, domain_source, warnings = resolve_domain(config.input_range, dataset, value_range)
     check_eps_below_range(config.eps, domain, domain_source)
     warnings += eps_warnings(config.eps, domain)
     norm = _normalisation(config, dataset)
@@ -112,17 +147,40 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         min_eps=min_eps_plan(config),
         channel_order=config.channel_order,
     )
+    fp = _fingerprint(config, backend, dataset, manifest)
+    if callable(only):
+        only = only(dataset.n_samples)
     checkpoint = None
     if config.checkpoint is not None:
-        checkpoint = Checkpoint.open(
-            config.checkpoint, _fingerprint(config, backend, dataset, manifest)
-        )
-    tally = scan(plan, dataset, backend, progress, checkpoint)
-    warnings = [*backend.info.notes, *binary.note(), *dataset.notes, *attack_notes, *warnings]
-    warnings += _fail_closed(tally, dataset, backend, config.allow_low_accuracy, norm is not None)
+        scope = fp if only is None else fingerprint({"scan": fp, "batches": sorted(only)})
+        checkpoint = Checkpoint.open(config.checkpoint, scope)
+    tally = scan(plan, dataset, backend, progress, checkpoint, only)
+    context = ScanContext.of(
+        backend.info,
+        data=data_section(config, dataset, manifest),
+        notes=[*backend.info.notes, *binary.note(), *dataset.notes, *attack_notes, *warnings],
+        input_range=None if domain is None else Interval(lo=domain.lo, hi=domain.hi),
+        input_range_source=domain_source,
+        input=input_section(config, norm),
+        input_shape=model_input_shape(backend.info.input_shape, dataset.sample_shape),
+        normalised=norm is not None,
+        value_range=value_range if all(math.isfinite(v) for v in value_range) else None,
+    )
+    starts = list(range(0, dataset.n_samples, config.batch_size))
+    return Measured(context, tally, fp, [s for s in starts if only is None or s in only])
+
+
+def build_report(
+    config: ScanConfig, context: ScanContext, tally: Tally, *, started_at: str, duration_s: float
+) -> Report:
+    """Judge a whole scan's tally: the one place a report is made (unsharded, merged or Ray)."""
+    info, data = context.info, context.data
+    check_ties(tally.stability, info.path)
+    attacks, _ = build_attacks(config)
+    warnings = [*context.notes, *_fail_closed(tally, context, config.allow_low_accuracy)]
+    class_names = None if data.class_names is None else tuple(data.class_names)
     results = [
-        attack_result(label, eps, c, dataset.class_names)
-        for (label, eps), c in tally.counts.items()
+        attack_result(label, eps, c, class_names) for (label, eps), c in tally.counts.items()
     ]
     if tally.unrounded is not None:
         results = [
@@ -135,15 +193,15 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             )
             for r in results
         ]
-    tolerance = tolerance_for(backend.info, config.fidelity_tolerance)
-    fidelity = fidelity_section(backend.info, tally.clean, tally.adversarial, tolerance)
+    tolerance = tolerance_for(info, config.fidelity_tolerance)
+    fidelity = fidelity_section(info, tally.clean, tally.adversarial, tolerance)
     validity = validity_section(
-        attacks, results, tally.zero_gradient, dataset.n_samples, tally.only_fooled_by, fidelity
+        attacks, results, tally.zero_gradient, data.n_samples, tally.only_fooled_by, fidelity
     )
     min_eps = None if tally.min_eps is None else min_eps_section(tally.min_eps)
-    checks = _evaluate(config, results, dataset, validity, min_eps)
+    checks = _evaluate(config, results, class_names, validity, min_eps)
     outcome = verdict(checks, strict=config.strict)
-    warnings += _near_threshold(checks, tally.stability, dataset.n_samples)
+    warnings += _near_threshold(checks, tally.stability, data.n_samples)
     if not fidelity.trusted and not config.allow_low_fidelity:
         outcome = "error"
         warnings.append(
@@ -158,15 +216,15 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         verdict=outcome,
         exit_code=int(_exit_code(outcome, exit_zero=config.exit_zero)),
         model=ModelSection(
-            path=backend.info.path,
-            sha256=backend.info.sha256,
-            format=backend.info.format,
+            path=info.path,
+            sha256=info.sha256,
+            format=info.format,
             output_kind=tally.kind.value,
             output_kind_source="declared" if config.output_kind else "detected",
             n_classes=tally.n_classes,
-            input_shape=model_input_shape(backend.info.input_shape, dataset.sample_shape),
+            input_shape=context.input_shape,
         ),
-        data=data_section(config, dataset, manifest),
+        data=data,
         settings=SettingsSection(
             eps=config.eps,
             attacks=[a.label for a in attacks],
@@ -174,11 +232,11 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
             batch_size=config.batch_size,
             seed=config.seed,
             high_confidence_threshold=config.high_confidence,
-            input_range=None if domain is None else Interval(lo=domain.lo, hi=domain.hi),
-            input_range_source=domain_source,
+            input_range=context.input_range,
+            input_range_source=context.input_range_source,
             config_source=config.config_source,
         ),
-        input=input_section(config, norm),
+        input=context.input,
         gradient=GradientSection(
             evaluations=tally.gradient_evaluations,
             zero_gradient_samples=tally.zero_gradient,
@@ -192,16 +250,16 @@ def run(config: ScanConfig, *, progress: Progress | None = None) -> Report:
         results=results,
         checks=checks,
         policy=policy_section(config),
-        examples=shown(tally.examples, gating_eps(checks, plan)),
+        examples=shown(tally.examples, gating_eps(checks, config.eps)),
         validity=validity,
         min_eps=min_eps,
         warnings=warnings,
         versions=versions(),
         environment=EnvironmentSection(
-            device=backend.info.device, threads=backend.info.threads, deterministic=True
+            device=info.device, threads=info.threads, deterministic=True
         ),
         started_at=started_at,
-        duration_s=round(time.perf_counter() - t0, 3),
+        duration_s=duration_s,
     )
 
 
@@ -290,10 +348,13 @@ def check_input_shape(backend: Backend, dataset: Dataset) -> None:
 
 
 def resolve_domain(
-    declared: tuple[float, float] | None, dataset: Dataset
+    declared: tuple[float, float] | None,
+    dataset: Dataset,
+    value_range: tuple[float, float] | None = None,
 ) -> tuple[InputDomain | None, DomainSource, list[str]]:
-    """The clip interval: declared, else [0, 1] when the data lies in it, else none (with a warning)."""
-    lo, hi = dataset.value_range()
+    """The clip interval: declared, else [0, 1] when the data lies in it, else none (with a warning).
+    ``value_range``: the data's, when already known (it takes a pass over the data)."""
+    lo, hi = value_range or dataset.value_range()
     if declared is not None:
         if lo < declared[0] or hi > declared[1]:
             raise DataError(
@@ -313,25 +374,20 @@ def resolve_domain(
     )
 
 
-def _fail_closed(
-    tally: Tally,
-    dataset: Dataset,
-    backend: Backend,
-    allow_low_accuracy: bool,
-    normalised: bool = False,
-) -> list[str]:
+def _fail_closed(tally: Tally, context: ScanContext, allow_low_accuracy: bool) -> list[str]:
     """Refuse results that measured nothing; return warnings for what is merely suspicious."""
-    n = dataset.n_samples
+    info, data = context.info, context.data
+    n = data.n_samples
     if tally.zero_gradient > _MAX_ZERO_GRADIENT_FRACTION * n:
-        lo, hi = dataset.value_range()
+        lo, hi = context.value_range or (math.nan, math.nan)
         unit = (
             f"; the data spans [{lo:g}, {hi:g}]: if the model expects inputs in [0, 1], pass "
             "--std 255 (or scale the data), since raw 0..255 pixels saturate a [0, 1] model"
-            if hi > 2 and lo >= 0 and not normalised
+            if hi > 2 and lo >= 0 and not context.normalised
             else ""
         )
         raise MeasurementError(
-            f"{backend.info.path}: the input gradient is exactly zero for {tally.zero_gradient} of {n} "
+            f"{info.path}: the input gradient is exactly zero for {tally.zero_gradient} of {n} "
             "samples, so FGSM cannot measure robustness (saturated softmax, quantising input layers "
             f"or an output that does not depend on the input){unit}"
         )
@@ -340,7 +396,7 @@ def _fail_closed(
         warnings.append(
             f"{tally.zero_gradient} of {n} samples have an all-zero input gradient; FGSM leaves them unchanged"
         )
-    if dataset.y is None:
+    if data.labels == "predicted":
         warnings.append("the data has no labels: the model's clean predictions were used as labels")
         return warnings
     accuracy = next(iter(tally.counts.values())).clean_correct / n
@@ -348,7 +404,7 @@ def _fail_closed(
     floor = chance + _LOW_ACCURACY_FRACTION * (1 - chance)
     if accuracy < floor:
         message = (
-            f"{dataset.path}: clean accuracy {accuracy:.1%} is near chance ({chance:.1%} for "
+            f"{data.path}: clean accuracy {accuracy:.1%} is near chance ({chance:.1%} for "
             f"{tally.n_classes} classes): the data probably does not match the model's preprocessing "
             "(range, mean/std, layout, labels)"
         )
@@ -376,14 +432,14 @@ def _near_threshold(checks: list[Check], stability: Stability, n: int) -> list[s
 def _evaluate(
     config: ScanConfig,
     results: list[AttackResult],
-    dataset: Dataset,
+    class_names: tuple[str, ...] | None,
     validity: ValiditySection,
     min_eps: MinEpsSection | None,
 ) -> list[Check]:
     if config.policy is None:
         return []
     baseline = read_report(config.baseline) if config.baseline is not None else None
-    names = None if dataset.class_names is None else list(dataset.class_names)
+    names = None if class_names is None else list(class_names)
     return evaluate(
         config.policy,
         results,
@@ -400,4 +456,4 @@ def _exit_code(outcome: str, *, exit_zero: bool) -> ExitCode:
     return ExitCode.POLICY_FAILED if outcome == "fail" else ExitCode.INPUT_ERROR
 
 
-__all__ = ["Progress", "resolve_domain", "run"]
+__all__ = ["Measured", "Progress", "build_report", "measure", "resolve_domain", "run"]
