@@ -14,7 +14,7 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	@# Prefer a torch that is already importable, otherwise the CPU build, before the package pulls one in.
 	$(BIN)/python -c "import torch" 2>/dev/null || { [ -z "$(TORCH_SPEC)" ] || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"; }
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
 	$(BIN)/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-jsonl
 	$(BIN)/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-overshoot
 	@touch $@
@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python bench/bench_scan.py
 	$(BIN)/python bench/bench_attacks.py
 	$(BIN)/python bench/bench_memory.py
+	$(BIN)/python bench/bench_ray.py
 
 bench-peers: setup
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

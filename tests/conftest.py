@@ -102,3 +102,9 @@ def cnn_model(digits: Digits, model_dir: Path) -> SavedModel:
     )
     module = _train(module, digits, epochs=120, lr=0.01)
     return save_both(module, digits.x_test[:4], model_dir, "cnn")
+
+
+try:
+    import ray  # noqa: F401
+except ImportError:  # `make setup` and CI install the ray extra; a bare install runs the rest
+    collect_ignore = ["scan/test_ray.py"]

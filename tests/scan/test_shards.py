@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from robustcheck.cli import main
@@ -38,7 +38,7 @@ def test_shards_are_contiguous_balanced_and_cover_every_batch_once():
 
 
 @settings(
-    max_examples=8,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -47,6 +47,8 @@ def test_shards_are_contiguous_balanced_and_cover_every_batch_once():
     batch_size=st.integers(min_value=1, max_value=16),
     count=st.integers(min_value=1, max_value=7),
 )
+@example(limit=5, batch_size=1, count=7)  # shards of one sample, then two empty ones
+@example(limit=13, batch_size=4, count=3)  # a last batch of one sample
 def test_merged_shards_equal_the_unsharded_scan(cnn_model, digits_npz, limit, batch_size, count):
     config = ScanConfig(
         model=cnn_model.torchscript,
