@@ -18,7 +18,8 @@ from typing import Any
 
 from robustcheck.errors import InputError, RuntimeEnvironmentError
 
-FORMAT = "robustcheck-checkpoint/1"
+FORMAT = "robustcheck-checkpoint/2"
+"""2: exact fixed-point confidence sums (a /1 file is refused: its batches are redone)."""
 
 
 def fingerprint(parts: dict[str, Any]) -> str:

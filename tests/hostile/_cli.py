@@ -267,7 +267,7 @@ ARG_CASES = [
     ),
     Case(
         "arg-checkpoint-of-another-scan",
-        _checkpoint('{"fingerprint": "0000", "format": "robustcheck-checkpoint/1"}\n'),
+        _checkpoint('{"fingerprint": "0000", "format": "robustcheck-checkpoint/2"}\n'),
         INPUT,
         "--checkpoint",
     ),
