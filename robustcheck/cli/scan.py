@@ -452,6 +452,10 @@ def _distributed(opts: dict[str, Any]) -> dict[str, Any] | None:
             if opts[flag] is not None:
                 raise click.UsageError(f"--{flag.replace('_', '-')} needs --executor ray")
         return None
+    if opts["checkpoint"] is not None:
+        raise click.UsageError(
+            "--checkpoint records one scan's batches; it cannot take Ray's shards"
+        )
     return {"address": opts["ray_address"], "shards": opts["shards"]}
 
 

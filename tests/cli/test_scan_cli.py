@@ -208,7 +208,7 @@ def test_failed_scan_replaces_an_old_pass_with_an_incomplete_stub(
     assert code == 3
     stub = json.loads(report.read_text())
     assert stub == {
-        "schema_version": "1.0",
+        "schema_version": "1.1",
         "complete": False,
         "verdict": "error",
         "exit_code": 3,

@@ -172,6 +172,9 @@ def test_shard_flags_are_checked(capsys, cnn_model, digits_npz, tmp_path):
     assert "--shard: expected I/N" in capsys.readouterr().err
     assert main([*base, "--shards", "2", "--json", str(tmp_path / "a.json")]) == 2
     assert "--shards needs --executor ray" in capsys.readouterr().err
+    ray_with_checkpoint = ["--executor", "ray", "--checkpoint", str(tmp_path / "c")]
+    assert main([*base, *ray_with_checkpoint]) == 2
+    assert "cannot take Ray's shards" in capsys.readouterr().err
 
 
 def test_a_report_or_stub_is_not_a_partial(capsys, cli_parts):
