@@ -262,7 +262,7 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     type=click.Choice(["local", "ray"]),
     default="local",
     show_default=True,
-    help="ray: run --shards parts as Ray tasks (pip install 'robustcheck[ray]') and merge them.",
+    help="ray: run --shards parts as Ray tasks (pip install 'robustcheck-gate[ray]') and merge them.",
 )
 @click.option(
     "--ray-address",

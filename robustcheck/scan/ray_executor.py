@@ -157,6 +157,6 @@ def _import_ray() -> Any:
     except ImportError:
         raise RuntimeEnvironmentError(
             "--executor ray needs Ray, which is not installed",
-            hint="pip install 'robustcheck[ray]'",
+            hint="pip install 'robustcheck-gate[ray]'",
         ) from None
     return ray
