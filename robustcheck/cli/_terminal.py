@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -21,3 +25,21 @@ def out(text: str) -> None:
 
 def err(text: str) -> None:
     click.echo(clean(text), err=True)
+
+
+@contextmanager
+def progress_bar(enabled: bool | None, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A ``(done, total)`` callback drawing a bar on stderr, or None: off by default under CI and
+    when stderr is not a terminal."""
+    if enabled is None:
+        enabled = sys.stderr.isatty() and not os.environ.get("CI")
+    if not enabled:
+        yield None
+        return
+    with click.progressbar(length=1, label=label, file=sys.stderr) as bar:
+
+        def update(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        yield update

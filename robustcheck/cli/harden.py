@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import click
 
 from robustcheck.cli._options import FiniteFloat, debug_option
-from robustcheck.cli._terminal import out
+from robustcheck.cli._terminal import out, progress_bar
 from robustcheck.vocabulary import LAYOUTS
 
 _POSITIVE = FiniteFloat(min=0, min_open=True)
@@ -168,7 +167,7 @@ def harden(**opts: Any) -> int:
             y_key=opts["y_key"],
             allow_low_accuracy=opts["allow_low_accuracy"],
         )
-    with _progress_bar(opts["progress"]) as callback:
+    with progress_bar(opts["progress"], "hardening") as callback:
         report = run_harden(config, progress=callback)
     if opts["json_path"] is not None:
         write_text_atomic(opts["json_path"], report.model_dump_json(indent=2) + "\n")
@@ -187,21 +186,3 @@ def _flag_errors() -> Iterator[None]:
         field = str(error["loc"][0]) if error["loc"] else ""
         message = str(error["msg"]).removeprefix("Value error, ")
         raise click.UsageError(f"--{field.replace('_', '-')}: {message}") from None
-
-
-@contextmanager
-def _progress_bar(enabled: bool | None) -> Iterator[Any]:
-    import os
-
-    if enabled is None:
-        enabled = sys.stderr.isatty() and not os.environ.get("CI")
-    if not enabled:
-        yield None
-        return
-    with click.progressbar(length=1, label="hardening", file=sys.stderr) as bar:
-
-        def update(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
-
-        yield update

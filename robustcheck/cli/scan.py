@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +12,7 @@ import click
 
 from robustcheck.cli._options import FiniteFloat, debug_option
 from robustcheck.cli._project import effective
-from robustcheck.cli._terminal import err, out
+from robustcheck.cli._terminal import err, out, progress_bar
 from robustcheck.vocabulary import DEPLOYED_DTYPES, DEVICES, LAYOUTS, REPORT_FORMATS
 
 if TYPE_CHECKING:
@@ -484,7 +482,7 @@ def _scan_shard(config: Any, opts: dict[str, Any], paths: dict[str, Path]) -> in
     targets.check_writable()
     targets.write_stubs(f"shard {shard} started and has not finished (or was interrupted)")
     try:
-        with _progress_bar(opts["progress"]) as callback:
+        with progress_bar(opts["progress"], "scanning") as callback:
             if config.isolate:
                 partial = run_shard_isolated(
                     config,
@@ -621,7 +619,7 @@ def run_and_report(
     targets.check_writable()
     targets.write_stubs("the scan started and has not finished (or was interrupted)")
     try:
-        with _progress_bar(progress) as callback:
+        with progress_bar(progress, "scanning") as callback:
             if distributed is not None:
                 from robustcheck.scan.ray_executor import run_on_ray
 
@@ -659,19 +657,3 @@ def _input_paths(config: Any) -> list[Path]:
     if source not in ("default", "--max-error-rate") and not source.startswith("builtin:"):
         optional.append(Path(source))
     return [config.model, config.data, *(p for p in optional if p is not None)]
-
-
-@contextmanager
-def _progress_bar(enabled: bool | None) -> Iterator[Any]:
-    if enabled is None:
-        enabled = sys.stderr.isatty() and not os.environ.get("CI")
-    if not enabled:
-        yield None
-        return
-    with click.progressbar(length=1, label="scanning", file=sys.stderr) as bar:
-
-        def update(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
-
-        yield update
