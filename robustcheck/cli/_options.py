@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -28,3 +29,19 @@ class FiniteFloat(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
+
+
+@contextmanager
+def flag_errors(flags: Mapping[str, str] | None = None) -> Iterator[None]:
+    """A value click accepted but the settings model refuses is a usage error naming its flag
+    (``flags`` maps a field to its flag where that is not ``--`` + the field with dashes)."""
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        flag = (flags or {}).get(field, "--" + field.replace("_", "-"))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise click.UsageError(f"{flag}: {message}") from None

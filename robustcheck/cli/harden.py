@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from robustcheck.cli._options import FiniteFloat, debug_option
+from robustcheck.cli._options import FiniteFloat, debug_option, flag_errors
 from robustcheck.cli._terminal import out, progress_bar
 from robustcheck.vocabulary import LAYOUTS
 
@@ -136,7 +134,7 @@ def harden(**opts: Any) -> int:
 
     ref = opts["policy_ref"]
     policy = load_reference(ref) if ref is not None else load_builtin("default")
-    with _flag_errors():
+    with flag_errors():
         config = HardenConfig(
             model=opts["model"],
             data=opts["data"],
@@ -173,16 +171,3 @@ def harden(**opts: Any) -> int:
         write_text_atomic(opts["json_path"], report.model_dump_json(indent=2) + "\n")
     out(render(report))
     return report.exit_code
-
-
-@contextmanager
-def _flag_errors() -> Iterator[None]:
-    from pydantic import ValidationError
-
-    try:
-        yield
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else ""
-        message = str(error["msg"]).removeprefix("Value error, ")
-        raise click.UsageError(f"--{field.replace('_', '-')}: {message}") from None

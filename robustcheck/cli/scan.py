@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from robustcheck.cli._options import FiniteFloat, debug_option
+from robustcheck.cli._options import FiniteFloat, debug_option, flag_errors
 from robustcheck.cli._project import effective
 from robustcheck.cli._terminal import err, out, progress_bar
 from robustcheck.vocabulary import DEPLOYED_DTYPES, DEVICES, LAYOUTS, REPORT_FORMATS
@@ -380,7 +378,7 @@ def scan_with(
             f"no ε to scan: pass --eps or a --policy with budgets (or set `eps:` in {CONFIG_FILE})"
         )
     contract = _contract(policy, opts)
-    with _flag_errors():
+    with flag_errors(_FLAGS):
         config = ScanConfig(
             model=model,
             data=data,
@@ -552,21 +550,6 @@ _FLAGS = {
     "noise_baseline": "--no-noise",
     "attacks": "--attack",
 }
-
-
-@contextmanager
-def _flag_errors() -> Iterator[None]:
-    """A value click accepted but the scan settings refuse is a usage error naming its flag."""
-    from pydantic import ValidationError
-
-    try:
-        yield
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else ""
-        flag = _FLAGS.get(field, "--" + field.replace("_", "-"))
-        message = str(error["msg"]).removeprefix("Value error, ")
-        raise click.UsageError(f"{flag}: {message}") from None
 
 
 def _contract(policy: Any, opts: dict[str, Any]) -> dict[str, Any]:
