@@ -460,8 +460,8 @@ def _scan_shard(config: Any, opts: dict[str, Any], paths: dict[str, Path]) -> in
     from robustcheck.cli._outputs import ReportTargets
     from robustcheck.errors import RobustcheckError, RuntimeEnvironmentError
     from robustcheck.files import is_stdout, write_text_atomic
-    from robustcheck.scan.isolation import default_max_memory_mb, run_shard_isolated
-    from robustcheck.scan.shards import Shard, run_shard
+    from robustcheck.scan.isolation import scan_shard
+    from robustcheck.scan.shards import Shard
 
     try:
         shard = Shard.parse(opts["shard"])
@@ -481,16 +481,7 @@ def _scan_shard(config: Any, opts: dict[str, Any], paths: dict[str, Path]) -> in
     targets.write_stubs(f"shard {shard} started and has not finished (or was interrupted)")
     try:
         with progress_bar(opts["progress"], "scanning") as callback:
-            if config.isolate:
-                partial = run_shard_isolated(
-                    config,
-                    shard,
-                    timeout_s=config.timeout_s,
-                    max_memory_mb=config.max_memory_mb or default_max_memory_mb(),
-                    progress=callback,
-                )
-            else:
-                partial = run_shard(config, shard, progress=callback)
+            partial = scan_shard(config, shard, progress=callback)
     except RobustcheckError as exc:
         targets.write_failure(f"shard {shard} failed: {exc.one_line()}", int(exc.exit_code))
         raise

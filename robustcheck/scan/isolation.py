@@ -111,6 +111,21 @@ def run_shard_isolated(
     return Partial.model_validate_json(text)
 
 
+def scan_shard(config: ScanConfig, shard: Shard, progress: Progress | None = None) -> Partial:
+    """One shard as the configuration says: in the isolated child (the default) or in-process."""
+    from robustcheck.scan.shards import run_shard
+
+    if not config.isolate:
+        return run_shard(config, shard, progress=progress)
+    return run_shard_isolated(
+        config,
+        shard,
+        timeout_s=config.timeout_s,
+        max_memory_mb=config.max_memory_mb or default_max_memory_mb(),
+        progress=progress,
+    )
+
+
 def _isolated(
     config: ScanConfig,
     shard: Shard | None,

@@ -15,7 +15,7 @@ from typing import Any
 from robustcheck.errors import InternalError, RobustcheckError, RuntimeEnvironmentError
 from robustcheck.reports.model import Report
 from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.isolation import Progress, _remote_error, default_max_memory_mb
+from robustcheck.scan.isolation import Progress, _remote_error
 from robustcheck.scan.shards import Partial, Shard, merge_parts
 
 RETRIES = 2
@@ -29,8 +29,7 @@ Outcome = tuple[Any, ...]
 def shard_task(config_json: str, shard: Shard, counter: Any = None) -> Outcome:
     """One Ray task: the shard in a child process; expected errors come back as values, so Ray
     never retries them (only a lost worker is retried)."""
-    from robustcheck.scan.isolation import run_shard_isolated
-    from robustcheck.scan.shards import run_shard
+    from robustcheck.scan.isolation import scan_shard
 
     config = ScanConfig.model_validate_json(config_json)
 
@@ -39,16 +38,7 @@ def shard_task(config_json: str, shard: Shard, counter: Any = None) -> Outcome:
             counter.report.remote(shard.index, done, total)
 
     try:
-        if config.isolate:
-            partial = run_shard_isolated(
-                config,
-                shard,
-                timeout_s=config.timeout_s,
-                max_memory_mb=config.max_memory_mb or default_max_memory_mb(),
-                progress=progress,
-            )
-        else:
-            partial = run_shard(config, shard, progress=progress)
+        partial = scan_shard(config, shard, progress=progress)
     except RobustcheckError as exc:
         return ("error", exc.message, exc.hint, int(exc.exit_code))
     return ("ok", partial.model_dump_json())
