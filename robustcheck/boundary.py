@@ -33,7 +33,15 @@ from robustcheck.errors import (
 FOREIGN = frozenset({"torch", "onnx", "onnxruntime", "numpy", "PIL", "google", "scipy"})
 """Top-level packages whose exceptions are about the input they were given."""
 _DATA = "robustcheck.data"
-_OUT_OF_MEMORY = ("failed to allocate memory", "bad_alloc", "out of memory", "cannot allocate")
+_OUT_OF_MEMORY = (
+    "failed to allocate memory",  # onnxruntime's arenas (CPU and CUDA)
+    "bad_alloc",
+    "out of memory",  # torch's CUDA allocator, CUDA_ERROR_OUT_OF_MEMORY, cuDNN/cuBLAS workspaces
+    "cannot allocate",
+    "can't allocate memory",  # torch's DefaultCPUAllocator
+    "cudaerrormemoryallocation",
+)
+OUT_OF_MEMORY_HINT = "try a smaller --batch-size, or --batch-size auto"
 _NO_SPACE = (errno.ENOMEM, errno.ENOSPC, errno.EDQUOT)
 _MAX_REASON = 300
 _ORT_NOISE = (
@@ -54,7 +62,7 @@ def foreign_errors(model: Path | str | None, data: Path | str | None = None) -> 
         raise
     except MemoryError:
         raise RuntimeEnvironmentError(
-            f"{model or data}: out of memory", hint="try a smaller --batch-size"
+            f"{model or data}: out of memory", hint=OUT_OF_MEMORY_HINT
         ) from None
     except Exception as exc:
         converted = translate(exc, model, data)
@@ -90,9 +98,9 @@ def translate(
     blame_data = data is not None and (model is None or _caller_module(frames).startswith(_DATA))
     where = str(data if blame_data or model is None else model)
     reason = _reason(exc)
-    if _out_of_memory(exc, reason):
+    if out_of_memory(exc, reason):
         return RuntimeEnvironmentError(
-            f"{where}: out of memory ({reason})", hint="try a smaller --batch-size"
+            f"{where}: out of memory ({reason})", hint=OUT_OF_MEMORY_HINT
         )
     if blame_data:
         return DataError(f"{where}: cannot read the data ({reason})")
@@ -150,7 +158,13 @@ def _reason(exc: BaseException) -> str:
     return reason if len(reason) <= _MAX_REASON else reason[: _MAX_REASON - 1] + "…"
 
 
-def _out_of_memory(exc: BaseException, reason: str) -> bool:
+def out_of_memory(exc: BaseException, reason: str | None = None) -> bool:
+    """Whether ``exc`` says memory (host or device) ran out, whoever raised it: torch's CUDA
+    ``OutOfMemoryError``, its CPU allocator's ``RuntimeError`` (TorchScript wraps both in its own
+    traceback), onnxruntime's arena failures, ``MemoryError``."""
+    if isinstance(exc, MemoryError):
+        return True
+    reason = _reason(exc) if reason is None else reason
     if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
         return True
     if type(exc).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (CUDA and CPU)

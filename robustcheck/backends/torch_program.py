@@ -16,6 +16,7 @@ import torch
 from robustcheck.backends._batching import run_in_fixed_batches
 from robustcheck.backends.base import ModelInfo
 from robustcheck.backends.output import scores_shape
+from robustcheck.boundary import out_of_memory
 from robustcheck.errors import ModelError, ModelRejectedBatch, UnsupportedModelError
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class TorchProgramBackend:
         except torch.OutOfMemoryError:
             raise
         except (RuntimeError, TypeError, ValueError, IndexError, torch.jit.Error) as exc:
+            if out_of_memory(exc):  # not the batch's shape but its size: exit 5, not 3
+                raise
             raise ModelRejectedBatch(self.info.path, list(x.shape), _last_line(exc)) from None
         if isinstance(out, (tuple, list)):
             out = out[0]

@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from robustcheck.boundary import OUT_OF_MEMORY_HINT
 from robustcheck.errors import InternalError, ModelError, RobustcheckError, RuntimeEnvironmentError
 from robustcheck.reports.model import Report
 from robustcheck.scan.config import ScanConfig
@@ -71,7 +72,7 @@ def _child(conn: Connection, alive: Connection, config: ScanConfig, shard: Shard
     except RobustcheckError as exc:
         conn.send(("error", type(exc).__name__, exc.message, exc.hint, int(exc.exit_code)))
     except MemoryError:
-        conn.send(("error", "RuntimeEnvironmentError", "out of memory", None, 5))
+        conn.send(("error", "RuntimeEnvironmentError", "out of memory", OUT_OF_MEMORY_HINT, 5))
     except BaseException as exc:  # everything else is a bug, reported with its traceback
         conn.send(("crash", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
     finally:
@@ -190,7 +191,7 @@ def _supervise(
         if rss is not None and rss > max_memory_mb:
             raise RuntimeEnvironmentError(
                 f"--max-memory: the scan of {model} used {rss:.0f} MiB (limit {max_memory_mb} MiB); stopped it",
-                hint="use a smaller --batch-size or raise --max-memory",
+                hint=f"{OUT_OF_MEMORY_HINT}, or raise --max-memory",
             )
 
 
