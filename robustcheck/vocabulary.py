@@ -17,6 +17,10 @@ DEPLOYED_DTYPES: tuple[str, ...] = get_args(DeployedDtype)
 Device = Literal["auto", "cpu", "cuda"]
 DEVICES: tuple[str, ...] = get_args(Device)
 
+Precision = Literal["fp32", "bf16"]
+"""Of the differentiable path (gradients); the deployed runtime always scores in its own dtype."""
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+
 ModelFormat = Literal["torchscript", "torch.export", "onnx"]
 MODEL_FORMATS: tuple[str, ...] = get_args(ModelFormat)
 SUFFIX_FORMATS: dict[str, str] = {

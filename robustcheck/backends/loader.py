@@ -44,15 +44,17 @@ def check_model_file(path: Path, fmt: str | None = None) -> None:
 
 
 def _torchscript(path: Path, sha256: str, options: LoadOptions) -> Backend:
+    from robustcheck.backends.devices import torch_device
     from robustcheck.backends.torch_program import load_torchscript
 
-    return load_torchscript(path, sha256)
+    return load_torchscript(path, sha256, torch_device(options.device))
 
 
 def _torch_export(path: Path, sha256: str, options: LoadOptions) -> Backend:
+    from robustcheck.backends.devices import torch_device
     from robustcheck.backends.torch_program import load_exported_program
 
-    return load_exported_program(path, sha256)
+    return load_exported_program(path, sha256, torch_device(options.device))
 
 
 def _onnx(path: Path, sha256: str, options: LoadOptions) -> Backend:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,16 @@ TORCH_EXPORT = "torch.export"
 class TorchProgramBackend:
     """A TorchScript module or an exported program, evaluated in float32 on its device."""
 
-    def __init__(self, module: Any, info: ModelInfo, static_batch: int | None) -> None:
-        self._module = module
-        self.info = info
-        self.device = torch.device("cpu")
+    def __init__(
+        self,
+        module: Any,
+        info: ModelInfo,
+        static_batch: int | None,
+        device: torch.device | None = None,
+    ) -> None:
+        self.device = device or torch.device("cpu")
+        self._module = module if self.device.type == "cpu" else module.to(self.device)
+        self.info = replace(info, device=self.device.type)
         self._static_batch = static_batch
 
     @property
@@ -87,12 +94,14 @@ def _model_info(path: Path, fmt: str, sha256: str, shape: tuple[int | None, ...]
     )
 
 
-def load_torchscript(path: Path, sha256: str) -> TorchProgramBackend:
+def load_torchscript(
+    path: Path, sha256: str, device: torch.device | None = None
+) -> TorchProgramBackend:
     try:
         with warnings.catch_warnings():
             # torch 2.9+ deprecates TorchScript in favour of torch.export; users still ship it.
             warnings.filterwarnings("ignore", category=DeprecationWarning)
-            module = torch.jit.load(str(path), map_location="cpu")
+            module = torch.jit.load(str(path), map_location=device or "cpu")
     except (RuntimeError, ValueError, OSError) as exc:
         raise ModelError(
             f"{path}: not a readable TorchScript archive ({_first_line(exc)})",
@@ -105,11 +114,13 @@ def load_torchscript(path: Path, sha256: str) -> TorchProgramBackend:
             f"{path}: modules still in training mode: {', '.join(training[:5])}"
         )
     return TorchProgramBackend(
-        module, _model_info(path, TORCHSCRIPT, sha256, ()), static_batch=None
+        module, _model_info(path, TORCHSCRIPT, sha256, ()), static_batch=None, device=device
     )
 
 
-def load_exported_program(path: Path, sha256: str) -> TorchProgramBackend:
+def load_exported_program(
+    path: Path, sha256: str, device: torch.device | None = None
+) -> TorchProgramBackend:
     export_log = logging.getLogger("torch.export")
     previous = export_log.level
     export_log.setLevel(logging.CRITICAL)  # torch logs a full traceback before raising
@@ -122,12 +133,16 @@ def load_exported_program(path: Path, sha256: str) -> TorchProgramBackend:
         ) from exc
     finally:
         export_log.setLevel(previous)
+    if device is not None and device.type != "cpu":
+        # Also moves tensors the graph creates on a fixed device (module.to() would miss them).
+        from torch.export.passes import move_to_device_pass
+
+        program = move_to_device_pass(program, device)
     shape = _user_input_shape(program)
     static_batch = shape[0] if shape and isinstance(shape[0], int) else None
-    backend = TorchProgramBackend(
-        program.module(), _model_info(path, TORCH_EXPORT, sha256, shape), static_batch
+    return TorchProgramBackend(
+        program.module(), _model_info(path, TORCH_EXPORT, sha256, shape), static_batch, device
     )
-    return backend
 
 
 def _user_input_shape(program: Any) -> tuple[int | None, ...]:

@@ -31,6 +31,21 @@ class FiniteFloat(click.FloatRange):
         return number
 
 
+class BatchSize(click.ParamType):
+    """A positive integer, or ``auto``: the largest batch the device holds (a fixed default on
+    the CPU)."""
+
+    name = "integer|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        return click.IntRange(min=1).convert(value, param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[N|auto]"
+
+
 @contextmanager
 def flag_errors(flags: Mapping[str, str] | None = None) -> Iterator[None]:
     """A value click accepted but the settings model refuses is a usage error naming its flag

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from robustcheck.cli._options import FiniteFloat, debug_option, flag_errors
+from robustcheck.cli._options import BatchSize, FiniteFloat, debug_option, flag_errors
 from robustcheck.cli._project import effective
 from robustcheck.cli._terminal import err, out, progress_bar
-from robustcheck.vocabulary import DEPLOYED_DTYPES, DEVICES, LAYOUTS, REPORT_FORMATS
+from robustcheck.vocabulary import DEPLOYED_DTYPES, DEVICES, LAYOUTS, PRECISIONS, REPORT_FORMATS
 
 if TYPE_CHECKING:
     from robustcheck.cli._outputs import StepSummary
@@ -38,7 +38,23 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     help="L∞ budget in raw data units; repeat for a sweep (one gradient serves all). "
     "The ε of the policy's budgets are always scanned too.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option(
+    "--batch-size",
+    type=BatchSize(),
+    default=256,
+    show_default=True,
+    help="Samples per batch, or auto: the largest batch that fits on the GPU (probed once, "
+    "halving on out-of-memory); on the CPU auto is 256. The report records the size used: the "
+    "noise baseline and random starts are seeded per batch.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default="fp32",
+    show_default=True,
+    help="Of the gradient computation: bf16 runs it under bfloat16 autocast (faster on recent "
+    "GPUs; counts may change slightly). The deployed model always scores in its own dtype.",
+)
 @click.option(
     "--threads",
     type=click.IntRange(min=1, max=1024),
@@ -81,7 +97,7 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     type=click.Choice(DEVICES),
     default="auto",
     show_default=True,
-    help="ONNX runtime device; auto uses CUDA only when a GPU is present.",
+    help="Where the model and the attacks run; auto uses CUDA only when a GPU is present.",
 )
 @click.option(
     "--output",
@@ -100,7 +116,7 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     type=_POSITIVE,
     default=None,
     help="Largest probability difference allowed between the gradient path and the deployed "
-    "runtime [default: 1e-3; 1e-2 for float16 models].",
+    "runtime [default: 1e-3; 1e-2 for float16 models; 5e-2 with --precision bf16].",
 )
 @click.option(
     "--allow-low-fidelity",
@@ -378,6 +394,11 @@ def scan_with(
             f"no ε to scan: pass --eps or a --policy with budgets (or set `eps:` in {CONFIG_FILE})"
         )
     contract = _contract(policy, opts)
+    if opts["batch_size"] == "auto" and (opts["shard"] is not None or opts["executor"] == "ray"):
+        raise click.UsageError(
+            "--batch-size auto: the parts of a sharded scan must share one batch size, so pass a "
+            "number (the report of an unsharded auto scan says which size it chose)"
+        )
     with flag_errors(_FLAGS):
         config = ScanConfig(
             model=model,
@@ -396,7 +417,9 @@ def scan_with(
             std=contract["std"],
             deployed_dtype=contract["deployed_dtype"],
             allow_low_accuracy=opts["allow_low_accuracy"],
-            batch_size=opts["batch_size"],
+            batch_size=256 if opts["batch_size"] == "auto" else opts["batch_size"],
+            auto_batch_size=opts["batch_size"] == "auto",
+            precision=opts["precision"],
             threads=opts["threads"],
             channel_order=opts["channel_order"],
             class_names_file=opts["class_names_file"],

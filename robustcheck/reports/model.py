@@ -63,6 +63,10 @@ class SettingsSection(_Strict):
     eps: list[float]
     attacks: list[str]
     batch_size: int
+    batch_size_source: Literal["given", "auto"] = "given"
+    """``auto``: ``--batch-size auto`` chose ``batch_size`` for the device it ran on."""
+    precision: Literal["fp32", "bf16"] = "fp32"
+    """Of the gradient computation; the deployed runtime scores in the model's own dtype."""
     seed: int
     high_confidence_threshold: float
     input_range: Interval | None

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from robustcheck.backends.output import OutputKind
 from robustcheck.policy.schema import Policy
-from robustcheck.vocabulary import ClassOrder, DeployedDtype, Device, Layout
+from robustcheck.vocabulary import ClassOrder, DeployedDtype, Device, Layout, Precision
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_HIGH_CONFIDENCE = 0.9
@@ -22,6 +22,12 @@ class ScanConfig(BaseModel):
     data: Path
     eps: list[float] = Field(min_length=1)
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
+    auto_batch_size: bool = False
+    """``--batch-size auto``: the scan picks the size (see robustcheck.scan.batch_size) and the
+    report records it; ``batch_size`` is then ignored."""
+    precision: Precision = "fp32"
+    """Of the differentiable path; ``bf16`` runs it under bfloat16 autocast (see
+    robustcheck.scan.precision)."""
     channel_order: Literal["RGB", "BGR"] = "RGB"
     """The order of 3-channel inputs, for showing example images (OpenCV-style models read BGR)."""
     class_names_file: Path | None = None
@@ -63,7 +69,8 @@ class ScanConfig(BaseModel):
     """Per-sample minimal ε along the FGSM direction (also on when the policy has min_eps rules)."""
     fidelity_tolerance: float | None = Field(default=None, gt=0)
     """Largest acceptable |p_gradient_path - p_deployed| before gradients count as untrustworthy;
-    default 1e-3, or 1e-2 for float16 models (whose twin runs in float32)."""
+    default 1e-3, or 1e-2 for float16 models (whose twin runs in float32), or 5e-2 with
+    ``precision="bf16"``."""
     allow_low_fidelity: bool = False
     policy: Policy | None = None
     config_source: str | None = None

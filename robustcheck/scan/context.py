@@ -31,6 +31,8 @@ class ScanContext(BaseModel):
     """Whether ``--mean``/``--std`` normalise outside the model."""
     value_range: tuple[float, float] | None
     """The data's smallest and largest value (``None`` when not finite)."""
+    batch_size: int | None = None
+    """The size ``--batch-size auto`` chose (``None``: the configured size)."""
 
     @classmethod
     def of(cls, info: ModelInfo, **fields: Any) -> ScanContext:

@@ -38,6 +38,7 @@ from robustcheck.reports.model import (
     ValiditySection,
 )
 from robustcheck.scan.attack_plan import build_attacks, gating_eps, min_eps_plan
+from robustcheck.scan.batch_size import auto_batch_size
 from robustcheck.scan.binary import BinaryBackend
 from robustcheck.scan.checkpoint import Checkpoint, fingerprint
 from robustcheck.scan.config import ScanConfig
@@ -54,6 +55,7 @@ from robustcheck.scan.examples import shown
 from robustcheck.scan.fidelity import fidelity_section, tolerance_for
 from robustcheck.scan.loop import Plan, Progress, Tally, scan
 from robustcheck.scan.min_eps import min_eps_section
+from robustcheck.scan.precision import precision_notes, with_precision
 from robustcheck.scan.results import attack_result
 from robustcheck.scan.sanity import (
     FRAGILE_MARGIN,
@@ -135,6 +137,11 @@ def measure(
     if norm is not None:
         backend = NormalisedBackend(backend, norm)
     backend = binary = BinaryBackend(backend, config.output_kind)
+    backend = with_precision(backend, config.precision)
+    batch_size = config.batch_size
+    if config.auto_batch_size:
+        batch_size = auto_batch_size(backend, dataset, len(config.eps))
+        config = config.model_copy(update={"batch_size": batch_size})
     plan = Plan(
         eps=config.eps,
         attacks=attacks,
@@ -158,13 +165,21 @@ def measure(
     context = ScanContext.of(
         backend.info,
         data=data_section(config, dataset, manifest),
-        notes=[*backend.info.notes, *binary.note(), *dataset.notes, *attack_notes, *warnings],
+        notes=[
+            *backend.info.notes,
+            *binary.note(),
+            *dataset.notes,
+            *attack_notes,
+            *precision_notes(config.precision),
+            *warnings,
+        ],
         input_range=None if domain is None else Interval(lo=domain.lo, hi=domain.hi),
         input_range_source=domain_source,
         input=input_section(config, norm),
         input_shape=model_input_shape(backend.info.input_shape, dataset.sample_shape),
         normalised=norm is not None,
         value_range=value_range if all(math.isfinite(v) for v in value_range) else None,
+        batch_size=batch_size if config.auto_batch_size else None,
     )
     starts = list(range(0, dataset.n_samples, config.batch_size))
     return Measured(context, tally, fp, [s for s in starts if only is None or s in only])
@@ -193,7 +208,7 @@ def build_report(
             )
             for r in results
         ]
-    tolerance = tolerance_for(info, config.fidelity_tolerance)
+    tolerance = tolerance_for(info, config.fidelity_tolerance, config.precision)
     fidelity = fidelity_section(info, tally.clean, tally.adversarial, tolerance)
     validity = validity_section(
         attacks, results, tally.zero_gradient, data.n_samples, tally.only_fooled_by, fidelity
@@ -229,7 +244,9 @@ def build_report(
             eps=config.eps,
             attacks=[a.label for a in attacks],
             attack_parameters=[a.describe() for a in attacks],
-            batch_size=config.batch_size,
+            batch_size=context.batch_size or config.batch_size,
+            batch_size_source="auto" if context.batch_size is not None else "given",
+            precision=config.precision,
             seed=config.seed,
             high_confidence_threshold=config.high_confidence,
             input_range=context.input_range,
