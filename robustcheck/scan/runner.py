@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from robustcheck.attacks import InputDomain
-from robustcheck.backends.base import Backend
+from robustcheck.backends.base import Backend, ModelInfo
 from robustcheck.backends.loader import load_backend
 from robustcheck.boundary import guarded
 from robustcheck.data import Dataset, load_dataset, select
@@ -153,6 +153,7 @@ def measure(
         seed=config.seed,
         min_eps=min_eps_plan(config),
         channel_order=config.channel_order,
+        reuse_clean_forward=reuse_clean_forward(backend.info, config),
     )
     fp = _fingerprint(config, backend, dataset, manifest)
     if callable(only):
@@ -183,6 +184,18 @@ def measure(
     )
     starts = list(range(0, dataset.n_samples, config.batch_size))
     return Measured(context, tally, fp, [s for s in starts if only is None or s in only])
+
+
+def reuse_clean_forward(info: ModelInfo, config: ScanConfig) -> bool:
+    """Whether the gradient pass's scores may stand for the deployed ones: the same module in the
+    same dtype (on the CPU both passes gave bit-identical scores: the digits CNN and a ResNet-style
+    CNN, TorchScript and .pt2, 1 and 2 threads). Not when the deployed model sees rounded inputs,
+    nor under bfloat16, nor for an ONNX twin (onnxruntime is the judge there)."""
+    return (
+        info.differentiable_path == "same-module"
+        and config.precision == "fp32"
+        and config.deployed_dtype in (None, "float32")
+    )
 
 
 def build_report(
