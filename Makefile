@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The CPU build of torch; set TORCH_SPEC to another requirement (or "" to keep what is installed).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test lint fuzz dist bench bench-peers docs paper clean
+.PHONY: setup demo test lint fuzz dist bench bench-peers bench-gpu docs paper clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ bench: setup
 bench-peers: setup
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/bench_peers.py
+
+# ResNet-50 on a GPU against a hand-written GPU floor (figures in docs/benchmarks.md); needs a CUDA
+# build of torch (TORCH_SPEC) and, for the ONNX rows, onnxruntime-gpu. `--quick` smoke-tests it on the CPU.
+bench-gpu: setup
+	$(BIN)/python bench/gpu.py
 
 docs: setup
 	$(BIN)/python -m robustcheck.backends.onnx.twin.support_table > docs/onnx-ops.md
