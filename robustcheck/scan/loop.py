@@ -24,6 +24,7 @@ from robustcheck.scan.contract import Quantiser, check_eps_zero
 from robustcheck.scan.examples import MAX_EXAMPLES, Examples, collect_examples, merge_examples
 from robustcheck.scan.fidelity import Agreement
 from robustcheck.scan.min_eps import MinEps, MinEpsPlan, find_min_eps
+from robustcheck.scan.prefetch import Staged, staged
 from robustcheck.scan.sanity import (
     Stability,
     check_finite,
@@ -102,13 +103,15 @@ def scan(
     n = dataset.n_samples
     todo = n if only is None else sum(min(plan.batch_size, n - s) for s in only if s < n)
     done = 0
-    for batch in dataset.batches(plan.batch_size, only):
+    gpu = backend.device.type == "cuda"
+    for item in staged(dataset.batches(plan.batch_size, only), pin=gpu, ahead=gpu):
+        batch = item.batch
         starts.append(batch.start)
         if checkpoint is not None and batch.start in checkpoint.done:
             part = tally_from_state(checkpoint.done[batch.start], plan)
         else:
             try:
-                part = _scan_batch(plan, dataset, backend, batch, kind, total)
+                part = _scan_batch(plan, dataset, backend, item, kind, total)
             except ModelRejectedBatch as exc:
                 if total is not None:
                     raise
@@ -133,13 +136,13 @@ def scan(
 
 def _first_batch_kind(plan: Plan, dataset: Dataset, backend: Backend) -> OutputKind:
     """The output kind detected on the scan's first batch, for a shard that does not hold it."""
-    batch = next(dataset.batches(plan.batch_size, only=(0,)))
+    batch = next(staged(dataset.batches(plan.batch_size, only=(0,)), pin=False, ahead=False))
     return detect_output_kind(_host(backend.scores(_inputs(plan, backend, batch))))
 
 
-def _inputs(plan: Plan, backend: Backend, batch: Batch) -> torch.Tensor:
+def _inputs(plan: Plan, backend: Backend, batch: Staged) -> torch.Tensor:
     """The batch as the deployed model sees it, on the backend's device."""
-    x = torch.from_numpy(batch.x).to(backend.device)
+    x = batch.to(backend.device)
     if not x.is_floating_point():  # integer data (uint8 pixels in an .npz): attacks need reals
         x = x.to(torch.float32)
     if plan.quantiser is not None and plan.quantiser.dtype == "float16":
@@ -185,13 +188,14 @@ def _scan_batch(
     plan: Plan,
     dataset: Dataset,
     backend: Backend,
-    batch: Batch,
+    staged_batch: Staged,
     kind: OutputKind | None,
     before: Tally | None,
 ) -> Tally:
     where = backend.info.path
+    batch = staged_batch.batch
     first = batch.start == 0
-    x = _inputs(plan, backend, batch)
+    x = _inputs(plan, backend, staged_batch)
     ctx = None
     if plan.reuse_clean_forward and kind is not None and batch.y is not None and not first:
         ctx = _context(plan, backend, batch, x, batch.y, kind, clean=x.new_empty(0))
@@ -219,7 +223,7 @@ def _scan_batch(
     job = _Batch(plan, tally, ctx, y, clean_probs, first)
     fooled: dict[tuple[str, float], np.ndarray] = {}
     wanted = _examples_wanted(plan, before, batch, tally.n_classes)
-    x_host = _host(x)
+    x_host = _host(x) if wanted else None  # a whole batch back from the device: only if needed
     for attack in plan.attacks:
         output = attack(ctx, plan.eps)
         for eps in plan.eps:
@@ -227,7 +231,7 @@ def _scan_batch(
             targets = None if output.targets is None else _host(output.targets[eps])
             adv_probs = job.score(attack, eps, x_adv, targets)
             fooled[(attack.label, eps)] = ~correct_mask(adv_probs, y)
-            if wanted and attack.label == plan.example_attack:
+            if x_host is not None and attack.label == plan.example_attack:
                 adv_host = _host(_deployed(plan, x_adv))
                 collect_examples(
                     tally.examples,
