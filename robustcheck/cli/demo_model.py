@@ -85,13 +85,14 @@ def train(
 
 
 def prepare(directory: Path | None = None) -> DemoFiles:
-    """Train and save the demo model and test data once; later calls reuse the files."""
-    import torch
-
+    """Train and save the demo model and test data once; later calls reuse the files (without
+    importing torch here: the scan's child process imports it anyway)."""
     directory = directory or cache_dir()
     files = DemoFiles(model=directory / "digits_cnn.pt", data=directory / "digits_test.npz")
     if files.model.is_file() and files.data.is_file():
         return files
+    import torch
+
     directory.mkdir(parents=True, exist_ok=True)
     x_train, y_train, x_test, y_test = digits_split()
     model = train(build_cnn(), x_train, y_train)

@@ -604,7 +604,6 @@ def run_and_report(
     from robustcheck.errors import RobustcheckError
     from robustcheck.reports import text
     from robustcheck.scan.isolation import default_max_memory_mb, run_isolated
-    from robustcheck.scan.runner import run
 
     summary = summary or StepSummary()
     targets = ReportTargets(paths)
@@ -629,6 +628,8 @@ def run_and_report(
                     progress=callback,
                 )
             else:
+                from robustcheck.scan.runner import run  # torch: only where the scan runs
+
                 report = run(config, progress=callback)
         summary.append_report(report)  # before the reports: a failure here must not leave a PASS
     except RobustcheckError as exc:
