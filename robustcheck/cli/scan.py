@@ -204,6 +204,14 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
 )
 @click.option("--no-noise", is_flag=True, help="Skip the random-sign noise baseline.")
 @click.option(
+    "--noise-eps",
+    type=click.Choice(["all", "largest"]),
+    default="all",
+    show_default=True,
+    help="Run the noise baseline at every ε, or only at the largest (and any ε a policy rule on "
+    "noise names): a 5-ε sweep then costs about a fifth less.",
+)
+@click.option(
     "--attack",
     "attacks",
     multiple=True,
@@ -436,6 +444,7 @@ def scan_with(
             x_key=opts["x_key"],
             y_key=opts["y_key"],
             noise_baseline=not opts["no_noise"],
+            noise_eps=opts["noise_eps"],
             attacks=list(opts["attacks"]) or None,
             find_min_eps=opts["find_min_eps"],
             policy=policy,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from robustcheck.attacks import Attack, RandomSignNoise
 from robustcheck.plugins import attack_registry
-from robustcheck.policy.schema import Rules
+from robustcheck.policy.schema import Budget, Rules
 from robustcheck.reports.model import Check
 from robustcheck.scan.attack_spec import parse_attack_spec
 from robustcheck.scan.config import ScanConfig
@@ -32,6 +32,19 @@ def build_attacks(config: ScanConfig) -> tuple[list[Attack], list[str]]:
     if config.noise_baseline:
         attacks.append(RandomSignNoise())
     return attacks, notes
+
+
+def noise_eps(config: ScanConfig) -> tuple[float, ...] | None:
+    """The ε the noise baseline runs at: every ε (``None``), or with ``noise_eps="largest"`` the
+    largest ε and each ε a policy rule on the noise baseline names. Noise of a small ε seldom flips
+    the 5 samples the ``beats_noise`` check needs; the largest ε is where it means most."""
+    if config.noise_eps == "all" or not config.noise_baseline:
+        return None
+    every = config.policy.all_eps if config.policy is not None else None
+    if every is not None and every.attack == "noise":
+        return None
+    named = {b.eps for b in policy_blocks(config) if isinstance(b, Budget) and b.attack == "noise"}
+    return tuple(sorted({max(config.eps), *named}))
 
 
 def policy_blocks(config: ScanConfig) -> list[Rules]:

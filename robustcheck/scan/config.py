@@ -65,6 +65,8 @@ class ScanConfig(BaseModel):
     """Attack specifications ``NAME[:KEY=VALUE,...]`` (see robustcheck.scan.attack_spec); default:
     the policy's ``attacks``, else ``fgsm``."""
     noise_baseline: bool = True
+    noise_eps: Literal["all", "largest"] = "all"
+    """Where the noise baseline runs: every ε, or the largest (and any a noise rule names)."""
     find_min_eps: bool = False
     """Per-sample minimal ε along the FGSM direction (also on when the policy has min_eps rules)."""
     fidelity_tolerance: float | None = Field(default=None, gt=0)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from robustcheck.attacks import Attack, BatchContext, InputDomain, project
+from robustcheck.attacks import Attack, BatchContext, InputDomain, RandomSignNoise, project
 from robustcheck.backends.base import Backend
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
 from robustcheck.data import Batch, Dataset
@@ -50,9 +50,17 @@ class Plan:
     min_eps: MinEpsPlan | None = None
     channel_order: str = "RGB"
     """How to show 3-channel examples (the model's channel order does not change)."""
+    noise_eps: tuple[float, ...] | None = None
+    """The ε the noise baseline runs at (None: every ε)."""
     reuse_clean_forward: bool = False
     """The gradient pass's scores are the deployed scores (one module, one dtype): a labelled batch
     after the first takes its clean scores from the gradient pass instead of a forward of its own."""
+
+    def eps_for(self, attack: Attack) -> list[float]:
+        """The ε ``attack`` runs at: every ε, but the noise baseline only at ``noise_eps``."""
+        if self.noise_eps is None or not isinstance(attack, RandomSignNoise):
+            return self.eps
+        return [e for e in self.eps if e in self.noise_eps]
 
     @property
     def example_attack(self) -> str:
@@ -225,8 +233,9 @@ def _scan_batch(
     wanted = _examples_wanted(plan, before, batch, tally.n_classes)
     x_host = _host(x) if wanted else None  # a whole batch back from the device: only if needed
     for attack in plan.attacks:
-        output = attack(ctx, plan.eps)
-        for eps in plan.eps:
+        eps_for = plan.eps_for(attack)
+        output = attack(ctx, eps_for)
+        for eps in eps_for:
             x_adv = output.adversarial[eps]
             targets = None if output.targets is None else _host(output.targets[eps])
             adv_probs = job.score(attack, eps, x_adv, targets)
@@ -307,7 +316,7 @@ def _cross_attack(plan: Plan, tally: Tally, fooled: dict[tuple[str, float], np.n
 def _start(plan: Plan, clean: np.ndarray, kind: OutputKind | None) -> Tally:
     kind = kind or plan.output_kind or detect_output_kind(clean)
     n_classes = int(clean.shape[1])
-    keys = [(a.label, e) for a in plan.attacks for e in plan.eps]
+    keys = [(a.label, e) for a in plan.attacks for e in plan.eps_for(a)]
     counts = {k: Counts(n_classes, plan.thresholds) for k in keys}
     unrounded = None
     if plan.quantiser is not None and plan.quantiser.dtype == "uint8":

@@ -37,7 +37,7 @@ from robustcheck.reports.model import (
     StabilitySection,
     ValiditySection,
 )
-from robustcheck.scan.attack_plan import build_attacks, gating_eps, min_eps_plan
+from robustcheck.scan.attack_plan import build_attacks, gating_eps, min_eps_plan, noise_eps
 from robustcheck.scan.batch_size import auto_batch_size
 from robustcheck.scan.binary import BinaryBackend
 from robustcheck.scan.checkpoint import Checkpoint, fingerprint
@@ -153,6 +153,7 @@ def measure(
         seed=config.seed,
         min_eps=min_eps_plan(config),
         channel_order=config.channel_order,
+        noise_eps=noise_eps(config),
         reuse_clean_forward=reuse_clean_forward(backend.info, config),
     )
     fp = _fingerprint(config, backend, dataset, manifest)

@@ -238,11 +238,14 @@ def _check_coverage(parts: list[tuple[str, Partial]]) -> list[Partial]:
 
 
 def _merged_tally(config: ScanConfig, ordered: list[Partial]) -> Tally:
-    from robustcheck.scan.attack_plan import build_attacks
+    from robustcheck.scan.attack_plan import build_attacks, noise_eps
     from robustcheck.scan.state import tally_from_state
 
     attacks, _ = build_attacks(config)
-    plan = Plan(config.eps, attacks, None, None, config.batch_size, (), config.output_kind)
+    plan = Plan(
+        config.eps, attacks, None, None, config.batch_size, (), config.output_kind,
+        noise_eps=noise_eps(config),
+    )  # fmt: skip
     total: Tally | None = None
     for part in ordered:
         if part.tally is None:

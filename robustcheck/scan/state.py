@@ -40,7 +40,7 @@ def tally_from_state(state: dict[str, Any], plan: Plan) -> Tally:
     def counts(table: dict[str, Any]) -> dict[tuple[str, float], Counts]:
         out = {}
         for a in plan.attacks:
-            for e in plan.eps:
+            for e in plan.eps_for(a):
                 fields = dict(table[f"{a.label}@{e!r}"])
                 fields["thresholds"] = tuple(fields["thresholds"])
                 out[(a.label, e)] = Counts(**fields)
