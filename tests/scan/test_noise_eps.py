@@ -32,6 +32,7 @@ def test_largest_only_keeps_the_largest_eps_counts_and_the_validity_check(
             data=digits_npz,
             eps=EPS,
             noise_eps="largest",
+            limit=240,
             isolate=False,
         )
     )
@@ -55,9 +56,10 @@ def test_an_eps_a_noise_rule_names_is_scanned_too(every_eps, cnn_model, digits_n
             data=digits_npz,
             eps=EPS,
             noise_eps="largest",
+            limit=240,
             policy=policy,
             isolate=False,
-        )  # fmt: skip
+        )
     )
     noise = _noise(every_eps)
     assert _noise(report) == {0.05: noise[0.05], 0.2: noise[0.2]}
