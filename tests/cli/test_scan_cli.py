@@ -10,6 +10,7 @@ import time
 import pytest
 
 from robustcheck.cli import main
+from robustcheck.reports.model import SCHEMA_VERSION
 
 
 def _scan(capsys, *args):
@@ -211,7 +212,7 @@ def test_failed_scan_replaces_an_old_pass_with_an_incomplete_stub(
     assert code == 3
     stub = json.loads(report.read_text())
     assert stub == {
-        "schema_version": "1.1",
+        "schema_version": SCHEMA_VERSION,
         "complete": False,
         "verdict": "error",
         "exit_code": 3,
