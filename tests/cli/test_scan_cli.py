@@ -150,6 +150,19 @@ def test_version(capsys):
     assert "robustcheck" in capsys.readouterr().out
 
 
+def test_an_isolated_scan_imports_torch_in_its_child_only(linear_model, digits_npz, tmp_path):
+    code = (
+        "import sys; from robustcheck.cli import main;"
+        f"rc = main(['scan', {str(linear_model.torchscript)!r}, '--data', {str(digits_npz)!r},"
+        " '--eps', '0.1', '--limit', '20', '--exit-zero', '--no-config']);"
+        "print(rc, 'torch' in sys.modules, 'onnxruntime' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "0 False False", proc.stderr
+
+
 def test_help_is_fast_and_imports_no_torch():
     code = (
         "import sys, time; t = time.perf_counter();"
