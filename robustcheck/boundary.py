@@ -40,6 +40,7 @@ _OUT_OF_MEMORY = (
     "cannot allocate",
     "can't allocate memory",  # torch's DefaultCPUAllocator
     "cudaerrormemoryallocation",
+    "status_alloc_failed",  # CUBLAS_STATUS_ALLOC_FAILED, CUDNN_STATUS_ALLOC_FAILED
 )
 OUT_OF_MEMORY_HINT = "try a smaller --batch-size, or --batch-size auto"
 _NO_SPACE = (errno.ENOMEM, errno.ENOSPC, errno.EDQUOT)

@@ -30,6 +30,8 @@ AUTO_CAP = 4096
 """The largest batch auto tries: beyond it a GPU is saturated on any model worth a GPU."""
 _PROBE_SAMPLES = 64
 """Real samples read for the probe (tiled on the device to the candidate size)."""
+_TOO_LARGE = ("32bitindexmath", "32-bit index", "cudnn_status_not_supported")
+"""Besides running out of memory, how kernels refuse a tensor of more than 2³¹ elements."""
 
 
 def auto_batch_size(backend: Backend, dataset: Dataset, n_eps: int) -> int:
@@ -51,13 +53,18 @@ def largest_batch(backend: Backend, sample: np.ndarray, start: int, n_eps: int) 
             log.info("--batch-size auto: %d fits on %s", size, backend.device)
             return size
         except Exception as exc:
-            if size == 1 or not out_of_memory(exc):
+            if size == 1 or not _too_large(exc):
                 raise
             log.info("--batch-size auto: %d does not fit on %s", size, backend.device)
             size //= 2
         finally:
             if backend.device.type == "cuda":
                 torch.cuda.empty_cache()
+
+
+def _too_large(exc: BaseException) -> bool:
+    text = str(exc).lower().replace(" ", "")
+    return out_of_memory(exc) or any(m.replace(" ", "") in text for m in _TOO_LARGE)
 
 
 def _probe(backend: Backend, sample: np.ndarray, size: int, n_eps: int) -> None:

@@ -108,3 +108,19 @@ def test_noise_counts_depend_on_the_batch_size_which_is_why_it_is_recorded(
         rates[batch] = {r["attack"]: r["adversarial_errors"] for r in results}
     assert rates["100"]["fgsm"] == rates["256"]["fgsm"]  # one gradient per sample, no randomness
     assert rates["100"]["noise"] != rates["256"]["noise"]  # signs are drawn per batch
+
+
+@pytest.mark.parametrize(
+    ("message", "too_large"),
+    [
+        ("CUDA out of memory. Tried to allocate 20.00 GiB", True),
+        ("Expected canUse32BitIndexMath(input) && canUse32BitIndexMath(output) to be true", True),
+        ("cuDNN error: CUDNN_STATUS_NOT_SUPPORTED. This error may appear if you passed in a non-contiguous input.", True),
+        ("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`", True),
+        ("mat1 and mat2 shapes cannot be multiplied (32x63 and 64x10)", False),
+    ],
+)  # fmt: skip
+def test_what_the_probe_reads_as_too_large(message, too_large):
+    from robustcheck.scan.batch_size import _too_large
+
+    assert _too_large(RuntimeError(message)) is too_large
