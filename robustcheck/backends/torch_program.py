@@ -15,10 +15,10 @@ from typing import Any
 import torch
 
 from robustcheck.backends._batching import run_in_fixed_batches
-from robustcheck.backends.base import ModelInfo
+from robustcheck.backends.base import ModelInfo, SideInputs
 from robustcheck.backends.output import scores_shape
 from robustcheck.boundary import out_of_memory
-from robustcheck.errors import ModelError, ModelRejectedBatch, UnsupportedModelError
+from robustcheck.errors import ModelError, ModelRejectedBatch, UnsupportedModelError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +63,19 @@ class TorchProgramBackend:
             )
         return out.reshape(scores_shape(tuple(out.shape), self.info.path))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        if side:  # single-input modules: the runner only loads side inputs for ONNX models
+            raise UsageError(f"{self.info.path}: --input applies to multi-input ONNX models")
         return run_in_fixed_batches(self._call, x.to(torch.float32), self._static_batch)
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
+    def scores(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
         with torch.inference_mode():
-            return self.forward(x).to(torch.float64)
+            return self.forward(x, side).to(torch.float64)
 
-    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
-        return self.scores(x)
+    def differentiable_scores(
+        self, x: torch.Tensor, side: SideInputs | None = None
+    ) -> torch.Tensor:
+        return self.scores(x, side)
 
 
 def _last_line(exc: BaseException) -> str:

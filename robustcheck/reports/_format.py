@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from robustcheck.reports.model import Check, CheckStatus, Interval
+from robustcheck.reports.model import Check, CheckStatus, Interval, Report
 
 # Worst first: an error outranks a failure, as it does for the exit code.
 STATUS_ORDER: dict[CheckStatus, int] = {"error": 0, "fail": 1, "warn": 2, "pass": 3}
@@ -13,6 +13,11 @@ STATUS_ORDER: dict[CheckStatus, int] = {"error": 0, "fail": 1, "warn": 2, "pass"
 
 def pct(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def diff(value: float | None) -> str:
+    """A probability difference, ``-`` when not measured."""
+    return "-" if value is None else f"{value:.3g}"
 
 
 def interval(ci: Interval | None) -> str:
@@ -105,3 +110,17 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in [header, *rows]
     ]
+
+
+def methods(report: Report) -> str | None:
+    """How each attack got its perturbations, when a gradient-free attack ran (else ``None``:
+    every attack read the gradient, as reports before schema 1.2 assumed)."""
+    if not report.methods or all(m.queries is None for m in report.methods):
+        return None
+    parts = []
+    for m in report.methods:
+        cost = ""
+        if m.queries is not None:
+            cost = f" ({m.queries_per_sample or 0:g} queries per sample, {m.queries} in total)"
+        parts.append(f"{m.attack}: {m.method.replace('-', ' ')}{cost}")
+    return "; ".join(parts)

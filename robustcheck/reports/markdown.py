@@ -121,15 +121,21 @@ def _diagnostics(report: Report) -> list[str]:
     f, g = report.fidelity, report.gradient
     adv = f.adversarial_max_abs_probability_difference
     trust = "trusted" if f.trusted else "**NOT trusted**"
-    return [
-        f"**Fidelity** ({f.paths}): {trust}; clean max Δp {f.clean_max_abs_probability_difference:.3g}, "
+    fidelity = (
+        f"**Fidelity** ({f.paths}): {trust}; clean max Δp {fmt.diff(f.clean_max_abs_probability_difference)}, "
         f"top-1 agreement {fmt.pct(f.clean_top1_agreement)}; adversarial max Δp "
         f"{'-' if adv is None else f'{adv:.3g}'}, top-1 agreement "
-        f"{fmt.pct(f.adversarial_top1_agreement)}; tolerance {f.tolerance:g}.",
+        f"{fmt.pct(f.adversarial_top1_agreement)}; tolerance {f.tolerance:g}."
+    )
+    if f.paths == "none":
+        fidelity = "**Fidelity**: not claimed (no attack followed a gradient path)."
+    return [
+        fidelity,
         "",
         f"**Gradients**: {g.evaluations} evaluations; all-zero input gradient (FGSM cannot "
         f"move them) on {g.zero_gradient_samples} of {report.data.n_samples} samples.",
         "",
+        *([f"**Methods**: {methods}.", ""] if (methods := fmt.methods(report)) else []),
         *_trust_lines(report),
     ]
 
