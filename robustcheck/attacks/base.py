@@ -33,11 +33,17 @@ class InputDomain:
 
 
 def project(
-    candidate: torch.Tensor, x: torch.Tensor, eps: float, domain: InputDomain | None
+    candidate: torch.Tensor,
+    x: torch.Tensor,
+    eps: float,
+    domain: InputDomain | None,
+    budget: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``candidate`` clipped to ``[x - ε, x + ε]`` and to the domain, in float64."""
+    """``candidate`` clipped to ``[x - ε, x + ε]`` (``[x - ε·budget, x + ε·budget]`` with a
+    per-element budget mask) and to the domain, in float64."""
     x64 = x.to(torch.float64)
-    adv = torch.minimum(torch.maximum(candidate.to(torch.float64), x64 - eps), x64 + eps)
+    reach = eps if budget is None else eps * budget
+    adv = torch.minimum(torch.maximum(candidate.to(torch.float64), x64 - reach), x64 + reach)
     if domain is not None:
         adv = adv.clamp_(domain.lo, domain.hi)
     return adv
@@ -81,6 +87,9 @@ class BatchContext:
     batch_start: int = 0
     deployed: Callable[[torch.Tensor], torch.Tensor] | None = None
     """What the deployed model receives for an input (rounding to its dtype), if anything."""
+    budget: torch.Tensor | None = None
+    """Per-element share of ε each input element may move (float64, 0 or 1, shaped like ``x``):
+    a text model's token and padding channels get 0. ``None``: every element gets all of ε."""
     gradient_evaluations: int = 0
     """Forward+backward passes over the batch (a pass over k of n samples counts k/n)."""
     runtime_evaluations: int = 0
@@ -227,7 +236,9 @@ class Attack(ABC):
     def __call__(self, ctx: BatchContext, eps: list[float]) -> AttackOutput:
         proposed = self.candidates(ctx, eps)
         return AttackOutput(
-            adversarial={e: project(proposed.adversarial[e], ctx.x, e, ctx.domain) for e in eps},
+            adversarial={
+                e: project(proposed.adversarial[e], ctx.x, e, ctx.domain, ctx.budget) for e in eps
+            },
             targets=proposed.targets,
             queries=proposed.queries,
             unmeasured=proposed.unmeasured,

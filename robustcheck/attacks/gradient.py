@@ -155,14 +155,16 @@ class PGD(Attack):
         best = x.clone()
         done = ~attackable
         # The ball and the domain as per-element bounds, computed once per ε.
-        lo, hi = x - eps, x + eps
+        reach = eps if ctx.budget is None else eps * ctx.budget
+        lo, hi = x - reach, x + reach
         if ctx.domain is not None:
             lo, hi = lo.clamp_(min=ctx.domain.lo), hi.clamp_(max=ctx.domain.hi)
         for restart in range(p.restarts):
             adv = x.clone()
             if p.random_start:
                 noise = ctx.rng(1, index, restart).uniform(-eps, eps, size=tuple(x.shape))
-                adv = project(x + torch.from_numpy(noise).to(x.device), x, eps, ctx.domain)
+                noisy = x + torch.from_numpy(noise).to(x.device)
+                adv = project(noisy, x, eps, ctx.domain, ctx.budget)
             active = ~done
             for step in range(p.steps):
                 rows = active.nonzero().squeeze(1)

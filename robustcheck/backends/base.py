@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import torch
+
+    from robustcheck.text.layout import EmbeddingLeaf
 
 SideInputs = Mapping[str, "torch.Tensor"]
 """A multi-input model's inputs other than the attacked one, one row per row of the attacked
@@ -46,6 +48,9 @@ class ModelInfo:
     """Why a query-only backend has no differentiable path (each reason one clause)."""
     side_inputs: tuple[str, ...] = ()
     """The model's other inputs, fed unchanged from the data (multi-input ONNX models)."""
+    embedding: EmbeddingLeaf | None = None
+    """Text models: the word-embedding table whose output is the attacked leaf (the input is
+    then the packed ``[N, L, H + 4]`` tensor of :mod:`robustcheck.text.layout`)."""
 
 
 class Backend(Protocol):
@@ -83,3 +88,15 @@ def with_side(
     """``method(x)``, or ``method(x, side)`` when there are side inputs: backends written before
     side inputs existed (``scores(x)``) keep working for single-input models."""
     return method(x) if side is None else method(x, side)
+
+
+class TextBackend(Backend, Protocol):
+    """A text model: inputs are the packed embedding leaf of :mod:`robustcheck.text.layout`."""
+
+    def embed(self, tokens: Any) -> Any:
+        """``[N, L, 4]`` token channels (numpy int64) → the packed leaf ``[N, L, H + 4]``."""
+        ...
+
+    def token_scores(self, tokens: Any) -> torch.Tensor:
+        """Class scores ``[N, C]`` (float64) of the deployed model on real token ids."""
+        ...

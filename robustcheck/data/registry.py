@@ -89,6 +89,7 @@ def builtin_registry() -> LoaderRegistry:
     from robustcheck.data.npy import load_npy
     from robustcheck.data.npz import load_npz
     from robustcheck.data.tabular import load_csv
+    from robustcheck.data.tokens import load_tokens
 
     registry = LoaderRegistry()
     registry.register(
@@ -116,6 +117,15 @@ def builtin_registry() -> LoaderRegistry:
             suffixes=(".csv", ".tsv"),
             options=frozenset({"label_column", "feature_columns"}),
             description="table with a header row: numeric feature columns and a label column",
+        )
+    )
+    registry.register(
+        LoaderSpec(
+            "tokens",
+            load_tokens,
+            options=frozenset({"y_key"}),
+            description="pre-tokenized text (.npz: input_ids, attention_mask, optional "
+            "token_type_ids and special_ids, labels y); chosen for text models",
         )
     )
     registry.register(

@@ -32,6 +32,7 @@ from robustcheck.scan.sanity import (
     check_repeatable,
     check_rows,
 )
+from robustcheck.text.layout import budget_mask
 
 Progress = Callable[[int, int], None]
 """Called with (samples done, samples to do) after each batch (of a shard: its own samples)."""
@@ -192,6 +193,12 @@ def _side(backend: Backend, batch: Batch) -> dict[str, torch.Tensor] | None:
     return {k: torch.from_numpy(v).to(backend.device) for k, v in batch.side.items()}
 
 
+def leaf_budget(backend: Backend, x: torch.Tensor) -> torch.Tensor | None:
+    """A text model's per-element budget mask (tokens, padding and specials fixed), else None."""
+    leaf = backend.info.embedding
+    return None if leaf is None else budget_mask(x, leaf.hidden)
+
+
 def _host(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
@@ -289,7 +296,11 @@ def _scan_batch(
             targets = None if output.targets is None else _host(output.targets[eps])
             adv_probs = job.score(attack, eps, x_adv, targets)
             fooled[(attack.label, eps)] = ~correct_mask(adv_probs, y)
-            if x_host is not None and attack.label == plan.example_attack:
+            if (
+                x_host is not None
+                and attack.label == plan.example_attack
+                and backend.info.embedding is None
+            ):
                 adv_host = _host(_deployed(plan, x_adv))
                 collect_examples(
                     tally.examples,
@@ -334,6 +345,7 @@ def _context(
         batch_start=batch.start,
         deployed=plan.quantiser,
         side=side,
+        budget=leaf_budget(backend, x),
     )
 
 

@@ -77,6 +77,7 @@ from robustcheck.scan.sections import (
     shape_hint,
     versions,
 )
+from robustcheck.scan.text import prepare_text, text_data_format
 from robustcheck.scan.validity import validity_section
 
 log = logging.getLogger(__name__)
@@ -138,11 +139,18 @@ def measure(
         need_gradient=any(a.needs_gradient for a in attacks),
     )
     check_min_eps_possible(config, backend)
-    dataset, manifest = _load_data(config)
+    data_format = text_data_format(backend, config.data_format, config.data.suffix)
+    dataset, manifest = _load_data(config.model_copy(update={"data_format": data_format}))
     dataset = _with_side_inputs(dataset, backend)
+    text_notes: list[str] | None = None
+    if backend.info.embedding is not None:  # a text model: attacked through its embeddings
+        dataset, text_notes = prepare_text(backend, dataset, config.eps)
     check_input_shape(backend, dataset)
     value_range = dataset.value_range()
-    domain, domain_source, warnings = resolve_domain(config.input_range, dataset, value_range)
+    if text_notes is None:
+        domain, domain_source, warnings = resolve_domain(config.input_range, dataset, value_range)
+    else:
+        domain, domain_source, warnings = None, "none", text_notes
     check_eps_below_range(config.eps, domain, domain_source)
     warnings += eps_warnings(config.eps, domain)
     norm = _normalisation(config, dataset)

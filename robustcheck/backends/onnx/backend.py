@@ -20,6 +20,7 @@ from robustcheck.backends.onnx.blockers import (
     scores_output,
     white_box_blockers,
 )
+from robustcheck.backends.onnx.embedding import NoEmbeddingLookup, is_token_model
 from robustcheck.backends.onnx.io import (
     InputSpec,
     OutputSpec,
@@ -29,6 +30,7 @@ from robustcheck.backends.onnx.io import (
 )
 from robustcheck.backends.onnx.model_file import read_onnx
 from robustcheck.backends.onnx.runtime import create_session, providers_for
+from robustcheck.backends.onnx.text_backend import TextOnnxBackend, load_text_onnx
 from robustcheck.backends.onnx.twin import OnnxTwin, default_registry
 from robustcheck.backends.output import class_scores, scores_shape
 from robustcheck.backends.threads import default_threads
@@ -169,11 +171,20 @@ def load_onnx(
     threads: int | None = None,
     input_name: str | None = None,
     need_gradient: bool = True,
-) -> OnnxBackend:
+) -> OnnxBackend | TextOnnxBackend:
     """Every blocker to white-box scanning is collected first: with ``need_gradient`` they are
     refused in one error, else the model loads query-only (``differentiable_path == "none"``)."""
     where = str(path)
     model = read_onnx(path, allow_external_data=allow_external_data)
+    threads = threads or default_threads()
+    if input_name is None and is_token_model(model):
+        try:  # a text classifier: the word embeddings are the attacked leaf
+            return load_text_onnx(
+                model, where, sha256, device=device, output=output, threads=threads
+            )
+        except NoEmbeddingLookup:
+            if need_gradient:
+                raise  # gradient-free attacks can still query it (below)
     registry = default_registry()
     # Judged from the graph first (as `inspect` does), so a model onnxruntime cannot even load
     # still gets every blocker named; then again if the runtime picks another scores output.
@@ -186,7 +197,6 @@ def load_onnx(
     if not blockers.queryable:
         raise blockers.not_queryable(where)
     providers = providers_for(device)
-    threads = threads or default_threads()
     session = create_session(model.SerializeToString(), where, providers, threads)
     output_spec = choose_output(session, where, output)
     if output_spec.name != guess:

@@ -1,0 +1,108 @@
+"""Preparing a text model's scan: token data becomes the packed embedding leaf.
+
+Before anything is attacked, the tail that will score adversarial embeddings on the deployed
+runtime must agree with the full deployed graph on the clean token ids (within
+:data:`TAIL_TOLERANCE` in probability): otherwise the split point is wrong and nothing measured
+through it would describe the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import cast
+
+import numpy as np
+import torch
+
+from robustcheck.backends.base import Backend, TextBackend
+from robustcheck.backends.output import detect_output_kind, to_probabilities
+from robustcheck.data import Dataset
+from robustcheck.data.base import SampleSource
+from robustcheck.data.tokens import FORMAT as TOKENS
+from robustcheck.errors import DataError, ModelError
+from robustcheck.text.layout import SIDE_CHANNELS, EmbeddingLeaf
+
+TAIL_TOLERANCE = 1e-5
+_CHECK_SAMPLES = 64
+
+
+@dataclass(frozen=True)
+class EmbeddedSource:
+    """Token samples read as the packed embedding leaf, batch by batch."""
+
+    tokens: SampleSource
+    backend: TextBackend
+    hidden: int
+
+    @property
+    def n(self) -> int:
+        return self.tokens.n
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return (self.tokens.sample_shape[0], self.hidden + len(SIDE_CHANNELS))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.float32)
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        return np.asarray(self.backend.embed(self.tokens.read(indices)), dtype=np.float32)
+
+
+def text_data_format(backend: Backend, declared: str | None, suffix: str) -> str | None:
+    """The data loader a text model's data needs unless one is named: ``.npz`` holds tokens."""
+    if backend.info.embedding is None or declared is not None:
+        return declared
+    return TOKENS if suffix.lower() == ".npz" else None
+
+
+def prepare_text(backend: Backend, dataset: Dataset, eps: list[float]) -> tuple[Dataset, list[str]]:
+    """The dataset as packed embeddings, and what the report says about the leaf and ε."""
+    leaf = backend.info.embedding
+    assert leaf is not None
+    shape = dataset.sample_shape
+    if len(shape) != 2 or shape[1] != len(SIDE_CHANNELS) or dataset.source.dtype.kind not in "iu":
+        raise DataError(
+            f"{dataset.path}: {backend.info.path} is a text model (integer inputs "
+            f"{', '.join(leaf.inputs)}): it needs token data (a .npz with input_ids and "
+            "attention_mask, or text with --tokenizer)"
+        )
+    text = cast(TextBackend, backend)
+    gap = _tail_gap(text, dataset)
+    embedded = replace(dataset, source=EmbeddedSource(dataset.source, text, leaf.hidden))
+    return embedded, [*describe_leaf(leaf, eps), _tail_note(gap)]
+
+
+def describe_leaf(leaf: EmbeddingLeaf, eps: list[float]) -> list[str]:
+    relative = ", ".join(f"{e:g} = {e / leaf.spread:.3g}×" for e in eps) if leaf.spread else "n/a"
+    return [
+        f"text: ε is an L∞ budget on the word embeddings ({leaf.table!r}, {leaf.vocab_size} × "
+        f"{leaf.hidden}); padding and special tokens are never perturbed; relative to the "
+        f"table's median per-dimension std {leaf.spread:.4g}: ε {relative}"
+    ]
+
+
+def _tail_gap(backend: TextBackend, dataset: Dataset) -> float:
+    """Largest probability difference between the tail on embeddings and the full graph on
+    token ids, over the first samples."""
+    batch = next(dataset.batches(_CHECK_SAMPLES))
+    full = backend.token_scores(batch.x).numpy()
+    packed = torch.from_numpy(np.asarray(backend.embed(batch.x), np.float32)).to(backend.device)
+    tail = backend.scores(packed).cpu().numpy()
+    kind = detect_output_kind(full)
+    gap = float(np.max(np.abs(to_probabilities(full, kind) - to_probabilities(tail, kind))))
+    if not gap <= TAIL_TOLERANCE:
+        raise ModelError(
+            f"{backend.info.path}: the graph after the word-embedding lookup disagrees with the "
+            f"full graph on clean inputs (max |Δp| {gap:.3g} > {TAIL_TOLERANCE:g}): cannot "
+            "attack the embeddings of this model"
+        )
+    return gap
+
+
+def _tail_note(gap: float) -> str:
+    return (
+        "text: the deployed graph's tail (from the embedding lookup on) agrees with the full "
+        f"graph on clean inputs: max |Δp| {gap:.2g}"
+    )

@@ -1,0 +1,1 @@
+"""Text classifiers: the attacked leaf is the word embeddings, the tokens ride beside them."""
