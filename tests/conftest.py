@@ -108,3 +108,46 @@ try:
     import ray  # noqa: F401
 except ImportError:  # `make setup` and CI install the ray extra; a bare install runs the rest
     collect_ignore = ["scan/test_ray.py"]
+
+
+@dataclass(frozen=True)
+class TextModel:
+    kind: str
+    module: torch.nn.Module
+    onnx: Path
+    """Exported by the TorchScript-based exporter at opset 17."""
+
+
+@dataclass(frozen=True)
+class TextZoo:
+    """Tiny BERT- and DistilBERT-style classifiers trained on a synthetic keyword task."""
+
+    test: object
+    """The held-out :class:`_textmodels.TextTask`."""
+    tokens_npz: Path
+    tokenizer: Path
+    models: dict[str, TextModel]
+    directory: Path
+
+
+@pytest.fixture(scope="session")
+def text_zoo(tmp_path_factory: pytest.TempPathFactory) -> TextZoo:
+    import _textmodels as tm
+
+    directory = tmp_path_factory.mktemp("text")
+    train, test = tm.make_task(600, seed=0), tm.make_task(48, seed=1)
+    models = {}
+    for kind in ("bert", "distilbert"):
+        module = tm.train(kind, train)
+        path = tm.export_onnx(module, train, directory / f"{kind}.onnx", dynamo=False)
+        models[kind] = TextModel(kind, module, path)
+    npz = directory / "tokens.npz"
+    np.savez(
+        npz,
+        input_ids=test.input_ids,
+        attention_mask=test.attention_mask,
+        y=test.y,
+        special_ids=np.arange(len(tm.SPECIALS)),
+    )
+    tokenizer = tm.save_tokenizer(train.vocab, directory / "tokenizer.json")
+    return TextZoo(test, npz, tokenizer, models, directory)

@@ -53,7 +53,8 @@ def make_task(n: int, seed: int) -> TextTask:
     ids = np.full((n, SEQ_LEN), PAD, dtype=np.int64)
     mask = np.zeros((n, SEQ_LEN), dtype=np.int64)
     for row, text in enumerate(texts):
-        tokens = [CLS, *(index.get(w, UNK) for w in text.split())][: SEQ_LEN - 1] + [SEP]
+        words = [index.get(w, UNK) for w in text.split()][: SEQ_LEN - 2]
+        tokens = [CLS, *words, SEP]
         ids[row, : len(tokens)] = tokens
         mask[row, : len(tokens)] = 1
     return TextTask(vocab, texts, ids, mask, np.array(labels, dtype=np.int64))
@@ -124,7 +125,7 @@ def export_onnx(model: Classifier, task: TextTask, path: Path, *, dynamo: bool) 
     if dynamo:
         batch = torch.export.Dim("batch")
         torch.onnx.export(
-            model, example, str(path), dynamo=True, **names,
+            model, example, str(path), dynamo=True, external_data=False, **names,
             dynamic_shapes=({0: batch}, {0: batch}),
         )  # fmt: skip
     else:
