@@ -22,6 +22,7 @@ from robustcheck.attacks.losses import CrossEntropy, Loss
 from robustcheck.backends.base import Backend, SideInputs, with_side
 from robustcheck.backends.output import OutputKind
 from robustcheck.errors import UsageError
+from robustcheck.text.layout import Substitutions
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class BatchContext:
     batch_start: int = 0
     deployed: Callable[[torch.Tensor], torch.Tensor] | None = None
     """What the deployed model receives for an input (rounding to its dtype), if anything."""
+    substitutions: Substitutions | None = None
+    """Text models: the vocabulary a token-substitution attack may swap in."""
     budget: torch.Tensor | None = None
     """Per-element share of ε each input element may move (float64, 0 or 1, shaped like ``x``):
     a text model's token and padding channels get 0. ``None``: every element gets all of ε."""
@@ -208,6 +211,8 @@ class Attack(ABC):
     method: ClassVar[str] = "gradient"
     """How the perturbation is obtained, as the report states it: ``gradient`` (white-box),
     ``estimated-gradient`` (queries to the deployed runtime only) or ``random``."""
+    budget_unit: ClassVar[str] = "eps"
+    """``eps`` (an L∞ budget, the sweep's ε) or ``tokens`` (substituted tokens, ``--tokens``)."""
 
     def __init__(self, params: AttackParams | None = None, *, label: str | None = None) -> None:
         self.params = params if params is not None else self.Params()

@@ -93,6 +93,11 @@ def with_side(
 class TextBackend(Backend, Protocol):
     """A text model: inputs are the packed embedding leaf of :mod:`robustcheck.text.layout`."""
 
+    @property
+    def table(self) -> Any:
+        """The word-embedding table ``[vocab, H]`` (numpy)."""
+        ...
+
     def embed(self, tokens: Any) -> Any:
         """``[N, L, 4]`` token channels (numpy int64) → the packed leaf ``[N, L, H + 4]``."""
         ...

@@ -8,6 +8,7 @@ leaf of :mod:`robustcheck.text.layout` once it knows the model's embedding table
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,15 @@ IDS_KEY, MASK_KEY, TYPES_KEY, SPECIAL_KEY = (
     "special_ids",
 )
 FORMAT = "tokens"
+
+
+@dataclass(frozen=True)
+class TokenSource(ArraySource):
+    """``[N, L, 4]`` token channels, with what is known about the vocabulary."""
+
+    special_ids: tuple[int, ...] = ()
+    vocabulary: tuple[str, ...] | None = None
+    """Token strings by id, when a tokenizer gave them (for decoding and same-case swaps)."""
 
 
 def pack_tokens(
@@ -88,7 +98,9 @@ def load_tokens(path: Path, options: LoadOptions) -> Dataset:
         path=str(path),
         format=FORMAT,
         sha256=sha256,
-        source=ArraySource(pack_tokens(ids, mask, types, special)),
+        source=TokenSource(
+            pack_tokens(ids, mask, types, special), special_ids=tuple(int(i) for i in special)
+        ),
         y=y,
         x_key=IDS_KEY,
         y_key=y_key if y is not None else None,

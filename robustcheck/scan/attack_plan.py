@@ -4,6 +4,7 @@ the report's examples illustrate."""
 from __future__ import annotations
 
 from robustcheck.attacks import Attack, RandomSignNoise
+from robustcheck.attacks.hotflip import HotFlip
 from robustcheck.plugins import attack_registry
 from robustcheck.policy.schema import Budget, Rules
 from robustcheck.reports.model import Check
@@ -30,6 +31,8 @@ def build_attacks(config: ScanConfig) -> tuple[list[Attack], list[str]]:
     named = {r.attack for r in policy_blocks(config)} - {s.shown_label for s in specs} - {"noise"}
     specs += [parse_attack_spec(name) for name in sorted(named) if name in registry]
     attacks = [registry.get(s.name).from_options(s.options, label=s.label) for s in specs]
+    if config.tokens:
+        attacks.append(HotFlip())
     if config.noise_baseline:
         attacks.append(RandomSignNoise())
     return attacks, notes

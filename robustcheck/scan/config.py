@@ -13,6 +13,7 @@ from robustcheck.vocabulary import ClassOrder, DeployedDtype, Device, Layout, Pr
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_HIGH_CONFIDENCE = 0.9
+MAX_TOKENS = 64
 
 
 class ScanConfig(BaseModel):
@@ -70,6 +71,8 @@ class ScanConfig(BaseModel):
     noise_baseline: bool = True
     noise_eps: Literal["all", "largest"] = "all"
     """Where the noise baseline runs: every ε, or the largest (and any a noise rule names)."""
+    tokens: list[int] | None = None
+    """Text models: token-substitution budgets (HotFlip), at most k swapped tokens per text."""
     find_min_eps: bool = False
     """Per-sample minimal ε along the FGSM direction (also on when the policy has min_eps rules)."""
     fidelity_tolerance: float | None = Field(default=None, gt=0)
@@ -102,6 +105,13 @@ class ScanConfig(BaseModel):
         if any(e <= 0 for e in eps):
             raise ValueError("every eps must be greater than 0")
         return sorted(set(eps))
+
+    @field_validator("tokens")
+    @classmethod
+    def _token_budgets(cls, tokens: list[int] | None) -> list[int] | None:
+        if tokens is not None and any(k < 1 or k > MAX_TOKENS for k in tokens):
+            raise ValueError(f"every token budget must be between 1 and {MAX_TOKENS}")
+        return None if not tokens else sorted(set(tokens))
 
     @field_validator("attacks")
     @classmethod

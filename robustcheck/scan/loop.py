@@ -32,7 +32,7 @@ from robustcheck.scan.sanity import (
     check_repeatable,
     check_rows,
 )
-from robustcheck.text.layout import budget_mask
+from robustcheck.text.layout import Substitutions, budget_mask
 
 Progress = Callable[[int, int], None]
 """Called with (samples done, samples to do) after each batch (of a shard: its own samples)."""
@@ -56,9 +56,16 @@ class Plan:
     reuse_clean_forward: bool = False
     """The gradient pass's scores are the deployed scores (one module, one dtype): a labelled batch
     after the first takes its clean scores from the gradient pass instead of a forward of its own."""
+    tokens: tuple[int, ...] = ()
+    """Token budgets (``--tokens``) of the token-substitution attacks."""
+    substitutions: Substitutions | None = None
+    """Text models: the vocabulary token-substitution attacks may swap in."""
 
     def eps_for(self, attack: Attack) -> list[float]:
-        """The ε ``attack`` runs at: every ε, but the noise baseline only at ``noise_eps``."""
+        """The budgets ``attack`` runs and is counted at: every ε (the noise baseline only at
+        ``noise_eps``), or the token counts of a token-substitution attack."""
+        if attack.budget_unit == "tokens":
+            return [float(k) for k in self.tokens]
         if self.noise_eps is None or not isinstance(attack, RandomSignNoise):
             return self.eps
         return [e for e in self.eps if e in self.noise_eps]
@@ -346,6 +353,7 @@ def _context(
         deployed=plan.quantiser,
         side=side,
         budget=leaf_budget(backend, x),
+        substitutions=plan.substitutions,
     )
 
 
@@ -369,7 +377,7 @@ def _deployed(plan: Plan, x_adv: torch.Tensor) -> torch.Tensor:
 
 def _cross_attack(plan: Plan, tally: Tally, fooled: dict[tuple[str, float], np.ndarray]) -> None:
     """For each pair of white-box attacks: samples the first fooled and the second did not."""
-    labels = [a.label for a in plan.attacks if a.needs_gradient]
+    labels = [a.label for a in plan.attacks if a.needs_gradient and a.budget_unit == "eps"]
     for a in labels:
         for b in labels:
             if a == b:

@@ -77,7 +77,7 @@ from robustcheck.scan.sections import (
     shape_hint,
     versions,
 )
-from robustcheck.scan.text import prepare_text, text_data_format
+from robustcheck.scan.text import prepare_text, substitutions_for, text_data_format
 from robustcheck.scan.validity import validity_section
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ def measure(
     text_notes: list[str] | None = None
     if backend.info.embedding is not None:  # a text model: attacked through its embeddings
         dataset, text_notes = prepare_text(backend, dataset, config.eps)
+    substitutions = substitutions_for(backend, dataset, config.tokens)
     check_input_shape(backend, dataset)
     value_range = dataset.value_range()
     if text_notes is None:
@@ -176,6 +177,8 @@ def measure(
         channel_order=config.channel_order,
         noise_eps=noise_eps(config),
         reuse_clean_forward=reuse_clean_forward(backend.info, config),
+        tokens=tuple(config.tokens or ()),
+        substitutions=substitutions,
     )
     fp = _fingerprint(config, backend, dataset, manifest)
     if callable(only):

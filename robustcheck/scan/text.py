@@ -19,8 +19,8 @@ from robustcheck.backends.output import detect_output_kind, to_probabilities
 from robustcheck.data import Dataset
 from robustcheck.data.base import SampleSource
 from robustcheck.data.tokens import FORMAT as TOKENS
-from robustcheck.errors import DataError, ModelError
-from robustcheck.text.layout import SIDE_CHANNELS, EmbeddingLeaf
+from robustcheck.errors import DataError, ModelError, UsageError
+from robustcheck.text.layout import SIDE_CHANNELS, EmbeddingLeaf, Substitutions
 
 TAIL_TOLERANCE = 1e-5
 _CHECK_SAMPLES = 64
@@ -106,3 +106,50 @@ def _tail_note(gap: float) -> str:
         "text: the deployed graph's tail (from the embedding lookup on) agrees with the full "
         f"graph on clean inputs: max |Δp| {gap:.2g}"
     )
+
+
+def substitutions_for(
+    backend: Backend, dataset: Dataset, tokens: list[int] | None
+) -> Substitutions | None:
+    """What token-substitution attacks may swap in: every table row but the special tokens
+    (and, with a tokenizer's vocabulary, only tokens of the replaced token's case)."""
+    if not tokens:
+        return None
+    if backend.info.embedding is None:
+        raise UsageError(
+            f"--tokens: {backend.info.path} is not a text model (no integer token-id input): "
+            "token substitutions need one"
+        )
+    table = torch.from_numpy(np.asarray(cast(TextBackend, backend).table, np.float64))
+    source = dataset.source.tokens if isinstance(dataset.source, EmbeddedSource) else None
+    special = getattr(source, "special_ids", ())
+    vocabulary = getattr(source, "vocabulary", None)
+    allowed = torch.ones(table.shape[0], dtype=torch.bool)
+    allowed[[i for i in special if 0 <= i < table.shape[0]]] = False
+    cased = None
+    if vocabulary is not None:
+        allowed &= torch.tensor(
+            [_is_word(v) for v in vocabulary] + [False] * (table.shape[0] - len(vocabulary))
+        )[: table.shape[0]]
+        cased = torch.tensor(
+            [_case(v) for v in vocabulary] + [0] * (table.shape[0] - len(vocabulary)),
+            dtype=torch.int8,
+        )[: table.shape[0]]
+    device = backend.device
+    return Substitutions(
+        table.to(device),
+        allowed.to(device),
+        None if cased is None else cased.to(device),
+    )
+
+
+def _is_word(token: str) -> bool:
+    """A word piece someone could type (not ``[CLS]``/``<s>``-style markup, not empty)."""
+    return bool(token) and not (token[0] in "[<" and token[-1] in "]>")
+
+
+def _case(token: str) -> int:
+    letters = [c for c in token if c.isalpha()]
+    if not letters:
+        return 0
+    return 1 if letters[0].isupper() else -1

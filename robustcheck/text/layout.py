@@ -66,3 +66,37 @@ def budget_mask(x: torch.Tensor, hidden: int) -> torch.Tensor:
     mask = torch.zeros(x.shape, dtype=torch.float64, device=x.device)
     mask[..., :hidden] = free
     return mask
+
+
+@dataclass(frozen=True)
+class Substitutions:
+    """The vocabulary a token-substitution attack may swap in: the embedding table ``[V, H]``
+    (float64, on the scan's device) and which rows are allowed (no special tokens; optionally
+    only word pieces of the replaced token's case)."""
+
+    table: torch.Tensor
+    allowed: torch.Tensor
+    """bool ``[V]``."""
+    cased: torch.Tensor | None = None
+    """int8 ``[V]`` (1 upper, -1 lower, 0 neither): swaps must keep the case, when given."""
+
+
+def substituted(x_adv: torch.Tensor, x: torch.Tensor, hidden: int) -> torch.Tensor:
+    """Per sample, how many positions hold another token than in ``x``."""
+    ids = hidden + IDS
+    return (x_adv[..., ids] != x[..., ids]).sum(dim=1)
+
+
+def check_token_budget(x_adv: torch.Tensor, x: torch.Tensor, hidden: int, k: int) -> None:
+    """A token-substitution result must change at most ``k`` tokens per text, never a pinned
+    position, never a mask or type channel. A violation is a bug in the attack, not bad input."""
+    x64 = x.to(torch.float64)
+    kept = [hidden + MASK, hidden + TYPES, hidden + PINNED]
+    pinned = x64[..., hidden + PINNED] == 1
+    changed = (x_adv[..., :hidden] != x64[..., :hidden]).any(dim=-1)
+    if (
+        bool((substituted(x_adv, x64, hidden) > k).any())
+        or bool((x_adv[..., kept] != x64[..., kept]).any())
+        or bool((changed & pinned).any())
+    ):
+        raise AssertionError(f"a token-substitution attack exceeded its budget of {k} tokens")

@@ -67,15 +67,30 @@ class TextOnnxBackend:
         return pack(self.table[ids], tokens)
 
     def scores(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        """Rows whose embeddings are exactly their tokens' table rows are texts: the full
+        deployed graph scores their token ids. The others (perturbed embeddings) go through the
+        tail on onnxruntime."""
         tokens = side_channels(x, self._hidden).cpu().numpy()
+        real = self._texts(x, tokens)
+        if real.all():
+            return self.token_scores(tokens).to(self.device)
         feed = self._side_feed(tokens, self._tail_inputs)
         feed[self._lookup.output] = np.ascontiguousarray(
             embeddings(x, self._hidden).detach().cpu().numpy(), dtype=self.table.dtype
         )
         (raw,) = self._tail.run([self._output.name], feed)  # type: ignore[attr-defined]
-        return torch.from_numpy(class_scores(np.asarray(raw, np.float64), self.info.path)).to(
-            self.device
-        )
+        out = class_scores(np.asarray(raw, np.float64), self.info.path)
+        if real.any():
+            out[real] = self.token_scores(tokens[real]).numpy()
+        return torch.from_numpy(out).to(self.device)
+
+    def _texts(self, x: torch.Tensor, tokens: np.ndarray) -> np.ndarray:
+        """Per row: whether every embedding is its token's row of the table, exactly."""
+        looked_up = self.table[np.minimum(tokens[..., IDS], self.table.shape[0] - 1)]
+        values = embeddings(x, self._hidden).detach().cpu().to(torch.float64).numpy()
+        in_table = tokens[..., IDS] < self.table.shape[0]
+        same = (values == looked_up.astype(np.float64)).all(axis=-1) & in_table
+        return np.asarray(same.all(axis=1))
 
     def token_scores(self, tokens: np.ndarray) -> torch.Tensor:
         """Scores of the full deployed graph on real token ids (``[N, L, 4]`` channels)."""
