@@ -229,6 +229,15 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     "Default: the policy's attacks, else fgsm. See docs/attacks.md.",
 )
 @click.option(
+    "--tokens",
+    "tokens",
+    type=click.IntRange(min=1, max=64),
+    multiple=True,
+    help="Text models: also run HotFlip token substitutions with at most K swapped tokens per "
+    "text; repeat for several budgets (--tokens 1 --tokens 2 --tokens 4). Each adversarial text "
+    "is scored on its token ids. See docs/text.md.",
+)
+@click.option(
     "--find-min-eps",
     is_flag=True,
     help="Per sample, the smallest ε up to the largest --eps that fools the model along the FGSM "
@@ -455,6 +464,7 @@ def scan_with(
             noise_baseline=not opts["no_noise"],
             noise_eps=opts["noise_eps"],
             attacks=list(opts["attacks"]) or None,
+            tokens=list(opts["tokens"]) or None,
             find_min_eps=opts["find_min_eps"],
             policy=policy,
             policy_source=source,
