@@ -116,6 +116,7 @@ class TextModel:
     module: torch.nn.Module
     onnx: Path
     """Exported by the TorchScript-based exporter at opset 17."""
+    torchscript: Path
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def text_zoo(tmp_path_factory: pytest.TempPathFactory) -> TextZoo:
     for kind in ("bert", "distilbert"):
         module = tm.train(kind, train)
         path = tm.export_onnx(module, train, directory / f"{kind}.onnx", dynamo=False)
-        models[kind] = TextModel(kind, module, path)
+        traced = tm.export_torchscript(module, train, directory / f"{kind}.pt")
+        models[kind] = TextModel(kind, module, path, traced)
     npz = directory / "tokens.npz"
     np.savez(
         npz,

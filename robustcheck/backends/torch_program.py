@@ -17,6 +17,7 @@ import torch
 from robustcheck.backends._batching import run_in_fixed_batches
 from robustcheck.backends.base import ModelInfo, SideInputs
 from robustcheck.backends.output import scores_shape
+from robustcheck.backends.torch_text import TorchTextBackend, load_torchscript_text, text_inputs
 from robustcheck.boundary import out_of_memory
 from robustcheck.errors import ModelError, ModelRejectedBatch, UnsupportedModelError, UsageError
 
@@ -100,7 +101,7 @@ def _model_info(path: Path, fmt: str, sha256: str, shape: tuple[int | None, ...]
 
 def load_torchscript(
     path: Path, sha256: str, device: torch.device | None = None
-) -> TorchProgramBackend:
+) -> TorchProgramBackend | TorchTextBackend:
     try:
         with warnings.catch_warnings():
             # torch 2.9+ deprecates TorchScript in favour of torch.export; users still ship it.
@@ -117,9 +118,13 @@ def load_torchscript(
         raise UnsupportedModelError(
             f"{path}: modules still in training mode: {', '.join(training[:5])}"
         )
-    return TorchProgramBackend(
-        module, _model_info(path, TORCHSCRIPT, sha256, ()), static_batch=None, device=device
-    )
+    info = _model_info(path, TORCHSCRIPT, sha256, ())
+    names = text_inputs(module)
+    if names:  # a text classifier: the word embeddings are the attacked leaf (on the CPU)
+        if device is not None and device.type != "cpu":
+            module = torch.jit.load(str(path), map_location="cpu").eval()
+        return load_torchscript_text(module, info, names)
+    return TorchProgramBackend(module, info, static_batch=None, device=device)
 
 
 def load_exported_program(

@@ -93,3 +93,19 @@ def test_image_data_for_a_text_model_is_refused(text_zoo, digits_npz):
                 model=text_zoo.models["bert"].onnx, data=digits_npz, eps=[0.1], data_format="npz"
             )
         )
+
+
+@pytest.mark.parametrize("kind", ["bert", "distilbert"])
+def test_onnx_and_torchscript_scans_of_one_network_agree(text_zoo, kind):
+    model = text_zoo.models[kind]
+    reports = [
+        run(ScanConfig(model=path, data=text_zoo.tokens_npz, eps=EPS, tokens=[1, 2]))
+        for path in (model.onnx, model.torchscript)
+    ]
+    assert reports[1].model.format == "torchscript"
+    onnx_counts, ts_counts = (
+        {(r.attack, r.eps): r.adversarial_errors for r in report.results} for report in reports
+    )
+    assert onnx_counts.keys() == ts_counts.keys()
+    for key, count in onnx_counts.items():
+        assert abs(count - ts_counts[key]) <= 1, key
