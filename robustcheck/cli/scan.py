@@ -229,6 +229,17 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     "Default: the policy's attacks, else fgsm. See docs/attacks.md.",
 )
 @click.option(
+    "--tokenizer",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Text models: the model's tokenizer.json (needs robustcheck[text]); tokenizes .jsonl/"
+    ".csv text data and names special tokens and the vocabulary.",
+)
+@click.option(
+    "--text-column",
+    metavar="NAME",
+    help="Text data: the field or column holding the text [default: text].",
+)
+@click.option(
     "--tokens",
     "tokens",
     type=click.IntRange(min=1, max=64),
@@ -432,6 +443,8 @@ def scan_with(
             data_format=opts["data_format"],
             labels_file=opts["labels_file"],
             label_column=opts["label_column"],
+            tokenizer=opts["tokenizer"],
+            text_column=opts["text_column"],
             feature_columns=list(opts["feature_columns"]) or None,
             image_size=contract["image_size"],
             layout=contract["layout"] or "NCHW",
@@ -679,7 +692,7 @@ def run_and_report(
 
 def _input_paths(config: Any) -> list[Path]:
     """Every file the scan only reads, which no report flag (nor the checkpoint) may name."""
-    optional = [config.baseline, config.labels_file, config.class_names_file]
+    optional = [config.baseline, config.labels_file, config.class_names_file, config.tokenizer]
     source = config.policy_source or ""
     if source not in ("default", "--max-error-rate") and not source.startswith("builtin:"):
         optional.append(Path(source))

@@ -26,6 +26,8 @@ def load_dataset(
     image_size: tuple[int, int] | None = None,
     layout: Layout = "NCHW",
     class_order: ClassOrder | None = None,
+    tokenizer: Path | None = None,
+    text_column: str | None = None,
     registry: LoaderRegistry | None = None,
 ) -> Dataset:
     """Read the labelled samples at ``path`` with the loader its type (or ``data_format``) names.
@@ -41,6 +43,8 @@ def load_dataset(
         image_size=None if image_size is None else (int(image_size[0]), int(image_size[1])),
         layout=layout,
         class_order=class_order,
+        tokenizer=tokenizer,
+        text_column=text_column,
     )
     _check_values(options)
     registry = registry or builtin_registry()

@@ -16,6 +16,8 @@ FLAGS: dict[str, str] = {
     "image_size": "--image-size",
     "layout": "--layout",
     "class_order": "--class-order",
+    "tokenizer": "--tokenizer",
+    "text_column": "--text-column",
 }
 """The command-line flag for each option, for error messages."""
 
@@ -33,6 +35,9 @@ class LoadOptions:
     layout: Layout = "NCHW"
     class_order: ClassOrder | None = None
     """``None``: ``classes.txt`` when present, else sorted folder names."""
+    tokenizer: Path | None = None
+    """Text: the model's ``tokenizer.json``."""
+    text_column: str | None = None
 
     def changed(self) -> list[str]:
         """Names of the options that differ from their defaults."""

@@ -89,6 +89,7 @@ def builtin_registry() -> LoaderRegistry:
     from robustcheck.data.npy import load_npy
     from robustcheck.data.npz import load_npz
     from robustcheck.data.tabular import load_csv
+    from robustcheck.data.text import load_text
     from robustcheck.data.tokens import load_tokens
 
     registry = LoaderRegistry()
@@ -123,9 +124,18 @@ def builtin_registry() -> LoaderRegistry:
         LoaderSpec(
             "tokens",
             load_tokens,
-            options=frozenset({"y_key"}),
+            options=frozenset({"y_key", "tokenizer"}),
             description="pre-tokenized text (.npz: input_ids, attention_mask, optional "
             "token_type_ids and special_ids, labels y); chosen for text models",
+        )
+    )
+    registry.register(
+        LoaderSpec(
+            "text",
+            load_text,
+            options=frozenset({"tokenizer", "text_column", "label_column"}),
+            description="text with labels (.jsonl, .csv or .tsv: text and label columns), "
+            "tokenized with --tokenizer tokenizer.json; chosen for text models",
         )
     )
     registry.register(

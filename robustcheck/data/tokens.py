@@ -85,6 +85,13 @@ def load_tokens(path: Path, options: LoadOptions) -> Dataset:
     if types is not None:
         types = _token_array(path, TYPES_KEY, types, ids.shape)
     special = np.asarray(arrays.get(SPECIAL_KEY, np.zeros(0, np.int64))).reshape(-1)
+    vocab = None
+    if options.tokenizer is not None:  # its special tokens and vocabulary, for decoding
+        from robustcheck.data.text import read_tokenizer, special_ids, vocabulary
+
+        tokenizer = read_tokenizer(options.tokenizer)
+        special = np.union1d(special, special_ids(tokenizer)).astype(np.int64)
+        vocab = vocabulary(tokenizer)
     y_key = options.y_key or "y"
     if options.y_key is not None and y_key not in arrays:
         raise DataError(f"{path}: no label array named {y_key!r}")
@@ -99,7 +106,9 @@ def load_tokens(path: Path, options: LoadOptions) -> Dataset:
         format=FORMAT,
         sha256=sha256,
         source=TokenSource(
-            pack_tokens(ids, mask, types, special), special_ids=tuple(int(i) for i in special)
+            pack_tokens(ids, mask, types, special),
+            special_ids=tuple(int(i) for i in special),
+            vocabulary=vocab,
         ),
         y=y,
         x_key=IDS_KEY,

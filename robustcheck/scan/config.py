@@ -54,6 +54,9 @@ class ScanConfig(BaseModel):
     data_format: str | None = None
     labels_file: Path | None = None
     label_column: str | None = None
+    tokenizer: Path | None = None
+    """Text models: the ``tokenizer.json`` that tokenizes text data (and decodes examples)."""
+    text_column: str | None = None
     feature_columns: list[str] | None = None
     image_size: tuple[int, int] | None = None
     layout: Layout = "NCHW"

@@ -360,6 +360,8 @@ def _load_data(config: ScanConfig) -> tuple[Dataset, str | None]:
         image_size=config.image_size,
         layout=config.layout,
         class_order=config.class_order,
+        tokenizer=config.tokenizer,
+        text_column=config.text_column,
     )
     if broken:
         dataset = replace(dataset, notes=(*dataset.notes, *broken))

@@ -18,6 +18,7 @@ from robustcheck.backends.base import Backend, TextBackend
 from robustcheck.backends.output import detect_output_kind, to_probabilities
 from robustcheck.data import Dataset
 from robustcheck.data.base import SampleSource
+from robustcheck.data.text import FORMAT as TEXT
 from robustcheck.data.tokens import FORMAT as TOKENS
 from robustcheck.errors import DataError, ModelError, UsageError
 from robustcheck.text.layout import SIDE_CHANNELS, EmbeddingLeaf, Substitutions
@@ -54,7 +55,9 @@ def text_data_format(backend: Backend, declared: str | None, suffix: str) -> str
     """The data loader a text model's data needs unless one is named: ``.npz`` holds tokens."""
     if backend.info.embedding is None or declared is not None:
         return declared
-    return TOKENS if suffix.lower() == ".npz" else None
+    if suffix.lower() == ".npz":
+        return TOKENS
+    return TEXT if suffix.lower() in (".jsonl", ".csv", ".tsv") else None
 
 
 def prepare_text(backend: Backend, dataset: Dataset, eps: list[float]) -> tuple[Dataset, list[str]]:

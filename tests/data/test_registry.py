@@ -20,7 +20,7 @@ from robustcheck.errors import DataError, UsageError
 
 def test_builtins_are_registered_by_name_with_their_suffixes():
     registry = builtin_registry()
-    assert registry.names() == ["csv", "images", "npy", "npz"]
+    assert registry.names() == ["csv", "images", "npy", "npz", "text", "tokens"]
     assert registry.for_path(Path("a.NPZ"), is_dir=False).name == "npz"
     assert registry.for_path(Path("a.tsv"), is_dir=False).name == "csv"
     assert registry.for_path(Path("folder"), is_dir=True).name == "images"
