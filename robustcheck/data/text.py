@@ -17,9 +17,9 @@ import numpy as np
 
 from robustcheck.data import limits
 from robustcheck.data._checks import check_labels
+from robustcheck.data.base import Dataset
 from robustcheck.data.labels import parse_int
 from robustcheck.data.options import LoadOptions
-from robustcheck.data.base import Dataset
 from robustcheck.data.tokens import TokenSource, pack_tokens, token_notes
 from robustcheck.errors import DataError, RuntimeEnvironmentError, UsageError
 from robustcheck.files import decode_text, read_capped, sha256_bytes
