@@ -477,7 +477,7 @@ def scan_with(
             noise_baseline=not opts["no_noise"],
             noise_eps=opts["noise_eps"],
             attacks=list(opts["attacks"]) or None,
-            tokens=list(opts["tokens"]) or None,
+            tokens=sorted(set(opts["tokens"]) | set(policy.token_values())) or None,
             find_min_eps=opts["find_min_eps"],
             policy=policy,
             policy_source=source,

@@ -62,6 +62,8 @@ def _merge_list(parent: list[Raw], child: list[Raw], key: Callable[[Raw], Hashab
 
 
 def _budget_key(budget: Raw) -> Hashable:
+    if "tokens" in budget:
+        return (budget.get("attack", "hotflip"), "tokens", budget["tokens"])
     return (budget.get("attack", "fgsm"), float(budget.get("eps", 0)))
 
 

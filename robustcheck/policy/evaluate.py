@@ -84,7 +84,8 @@ def evaluate(
     if policy.min_clean_accuracy is not None:
         checks.append(_min_clean_accuracy(policy.min_clean_accuracy, results))
     for block, eps, result in _blocks(policy, results):
-        scope = f"{block.attack} eps={eps:g}"
+        unit = "tokens" if getattr(block, "tokens", None) is not None else "eps"
+        scope = f"{block.attack} {unit}={eps:g}"
         for rule in _rules(block, eps, baseline, class_names):
             if result is None:
                 scanned = sorted(r.eps for r in results if r.attack == block.attack)
@@ -116,11 +117,11 @@ def _blocks(
     """Each budget with its result, then ``all_eps`` for each scanned ε without a budget."""
     budgets = policy.budgets or []
     blocks: list[tuple[Rules, float, AttackResult | None]] = [
-        (b, b.eps, find_result(results, b.attack, b.eps)) for b in budgets
+        (b, b.value, find_result(results, b.attack, b.value)) for b in budgets
     ]
     if policy.all_eps is not None:
         attack = policy.all_eps.attack
-        covered = [b.eps for b in budgets if b.attack == attack]
+        covered = [b.value for b in budgets if b.attack == attack]
         blocks += [
             (policy.all_eps, r.eps, r)
             for r in results

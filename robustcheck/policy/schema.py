@@ -243,9 +243,36 @@ class AllEps(Rules):
 
 
 class Budget(Rules):
-    """Limits at one ε."""
+    """Limits at one ε, or (text models) at one number of substituted tokens."""
 
-    eps: float = Field(gt=0, description="L∞ budget in raw data units.")
+    eps: float | None = Field(default=None, gt=0, description="L∞ budget in raw data units.")
+    tokens: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Text models: at most this many substituted tokens per text (the `hotflip` "
+        "attack, which is then the default `attack`).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _token_attack(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("tokens") is not None and "attack" not in data:
+            return {**data, "attack": "hotflip"}
+        return data
+
+    @model_validator(mode="after")
+    def _one_budget(self, info: ValidationInfo) -> Budget:
+        if (self.eps is None) == (self.tokens is None) and not (
+            _is_fragment(info) and self.eps is None
+        ):
+            raise ValueError("set exactly one of eps (an L∞ budget) and tokens (a token budget)")
+        return self
+
+    @property
+    def value(self) -> float:
+        """The budget as results key it: ε, or the token count."""
+        return float(self.tokens) if self.tokens is not None else float(self.eps or 0.0)
 
 
 _Range = Annotated[list[float], Field(min_length=2, max_length=2)]
@@ -366,11 +393,11 @@ class Policy(_Strict):
     def _unique_budgets(cls, budgets: list[Budget] | None) -> list[Budget] | None:
         seen: dict[tuple[str, float], int] = {}
         for i, budget in enumerate(budgets or []):
-            key = (budget.attack, budget.eps)
+            key = (budget.attack, budget.value)
             if key in seen:
                 raise ValueError(
                     f"budgets[{seen[key]}] and budgets[{i}] both set {budget.attack} "
-                    f"eps={budget.eps:g}: merge them"
+                    f"{'tokens' if budget.tokens else 'eps'}={budget.value:g}: merge them"
                 )
             seen[key] = i
         return budgets
@@ -385,7 +412,11 @@ class Policy(_Strict):
 
     def eps_values(self) -> list[float]:
         """Every ε a budget names, ascending: the scanner scans these besides ``--eps``."""
-        return sorted({budget.eps for budget in self.budgets or []})
+        return sorted({budget.eps for budget in self.budgets or [] if budget.eps is not None})
+
+    def token_values(self) -> list[int]:
+        """Every token budget (text models), ascending: scanned besides ``--tokens``."""
+        return sorted({budget.tokens for budget in self.budgets or [] if budget.tokens is not None})
 
     def high_confidence_thresholds(self) -> set[float]:
         """Every τ a rule uses: the scanner must track each of them."""

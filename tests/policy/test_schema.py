@@ -133,7 +133,7 @@ INVALID = [
     (budget("max_accuracy_drop: 0.1", eps="true"), "p.yaml:3: budgets[0].eps: Input should be a valid number"),
     (budget("max_accuracy_drop: 0.1", eps=".nan"), "p.yaml:3: budgets[0].eps: Input should be a finite number"),
     (budget("max_accuracy_drop: 0.1", eps="-.inf"), "p.yaml:3: budgets[0].eps: Input should be a finite number"),
-    (V + "budgets:\n  - max_accuracy_drop: 0.1\n", "p.yaml:3: budgets[0].eps: Field required"),
+    (V + "budgets:\n  - max_accuracy_drop: 0.1\n", "p.yaml:3: budgets[0]: set exactly one of eps (an L∞ budget) and tokens (a token budget)"),
     (
         V + "budgets:\n  - {eps: 0.1, max_accuracy_drop: 0.1}\n  - {eps: 0.1, max_accuracy_drop: 0.2}\n",
         "p.yaml:2: budgets: budgets[0] and budgets[1] both set fgsm eps=0.1: merge them",
@@ -206,7 +206,7 @@ def test_all_errors_are_reported_at_once_in_file_order():
         "p.yaml:4: budgets[0].max_adversarial_error_rate: Input should be a finite number; "
         "p.yaml:5: budgets[0].bogus: unknown key (allowed here: attack, max_adversarial_error_rate, "
         "max_attack_success_rate, max_high_confidence_misclassifications, max_accuracy_drop, "
-        "per_class, max_increase, eps)"
+        "per_class, max_increase, eps, tokens)"
     )
 
 
