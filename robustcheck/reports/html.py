@@ -13,6 +13,7 @@ from robustcheck.reports import _format as fmt
 from robustcheck.reports import _html_trust
 from robustcheck.reports._markup import Markup, concat, el, fill, lines, void
 from robustcheck.reports._svg import error_curve
+from robustcheck.reports._text_examples import swaps
 from robustcheck.reports.model import AttackResult, Check, ExampleImage, Report
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
@@ -104,6 +105,7 @@ def render(report: Report) -> str:
             _html_trust.min_eps(report),
             _warnings(report.warnings),
             _examples(report),
+            _text_examples(report),
             _provenance(report),
             el("footer", f"robustcheck {report.versions.robustcheck}", class_="note"),
         ]
@@ -307,6 +309,38 @@ def _examples(report: Report) -> Markup:
     note = el("p", "The perturbation is shown with mid-gray as zero.", class_="note")
     grid = el("div", lines(figure(e) for e in report.examples), class_="examples")
     return _section("Examples", note, grid)
+
+
+def _text_examples(report: Report) -> Markup:
+    if not report.text_examples:
+        return Markup("")
+    header = el(
+        "tr",
+        *(
+            el("th", h)
+            for h in (
+                "attack, tokens",
+                "sample",
+                "class → prediction",
+                "original",
+                "adversarial",
+                "swaps",
+            )
+        ),
+    )
+    rows = [
+        el(
+            "tr",
+            el("td", f"{e.attack} {e.tokens}"),
+            el("td", str(e.index)),
+            el("td", f"{e.label} → {e.adversarial_prediction} ({e.adversarial_confidence:.3f})"),
+            el("td", e.original_text),
+            el("td", e.adversarial_text),
+            el("td", swaps(e)),
+        )
+        for e in report.text_examples
+    ]
+    return _section("Token substitutions", el("table", header, *rows))
 
 
 def _provenance(report: Report) -> Markup:

@@ -24,6 +24,7 @@ from typing import Literal
 
 from robustcheck.reports import _format as fmt
 from robustcheck.reports._escape import one_line, xml_text
+from robustcheck.reports._text_examples import text_example_lines
 from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Check, Report
 
@@ -179,6 +180,7 @@ def _suite(report: Report, name: str, cases: list[_Case]) -> ET.Element:
     for case in cases:
         suite.append(_testcase(case))
     notes = [*_trust(report), *(f"warning: {w}" for w in report.warnings)]
+    notes += [f"example: {line}" for line in text_example_lines(report)]
     if name == SCAN_SUITE and notes:
         out = ET.SubElement(suite, "system-out")
         out.text = xml_text("\n".join(notes))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from robustcheck.reports import _format as fmt
 from robustcheck.reports._escape import guard_workflow_commands, markdown_text
+from robustcheck.reports._text_examples import swaps
 from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Check, Report
 
@@ -26,7 +27,8 @@ _RESULT_ALIGN = ["---", "---:", "---:", "---:", "---:", "---:", "---:"]
 
 def render(report: Report) -> str:
     lines = [*_header(report), *_results(report), *_checks(report.checks)]
-    lines += [*_diagnostics(report), *_warnings(report.warnings), *_footer(report)]
+    lines += [*_diagnostics(report), *_text_examples(report), *_warnings(report.warnings)]
+    lines += _footer(report)
     return guard_workflow_commands("\n".join(lines) + "\n")
 
 
@@ -151,6 +153,26 @@ def _trust_lines(report: Report) -> list[str]:
     if min_eps:
         out += [f"**Minimal ε**: {markdown_text(min_eps.removeprefix('minimal ε '))}", ""]
     return out
+
+
+def _text_examples(report: Report) -> list[str]:
+    if not report.text_examples:
+        return []
+    rows = [
+        _row(
+            [
+                f"{markdown_text(e.attack)} {e.tokens}",
+                str(e.index),
+                f"{e.label} → {e.adversarial_prediction} ({e.adversarial_confidence:.3f})",
+                markdown_text(e.original_text),
+                markdown_text(e.adversarial_text),
+                markdown_text(swaps(e)),
+            ]
+        )
+        for e in report.text_examples
+    ]
+    header = ["attack, tokens", "sample", "class → prediction", "original", "adversarial", "swaps"]
+    return ["### Token substitutions", "", _row(header), _row(["---"] * 6), *rows, ""]
 
 
 def _warnings(warnings: list[str]) -> list[str]:

@@ -213,6 +213,31 @@ class ExampleImage(_Strict):
     adversarial_png: str
 
 
+class TokenSwap(_Strict):
+    position: int
+    """Position in the tokenized sequence."""
+    original: str
+    substitute: str
+
+
+class TextExample(_Strict):
+    """One text a token-substitution attack flipped: original and adversarial, as the tokenizer
+    decodes them (token ids when no tokenizer was given)."""
+
+    index: int
+    label: int
+    attack: str
+    tokens: int
+    """The budget k the example was found at."""
+    clean_prediction: int
+    clean_confidence: float
+    adversarial_prediction: int
+    adversarial_confidence: float
+    original_text: str
+    adversarial_text: str
+    swaps: list[TokenSwap]
+
+
 class ValidityCheck(_Strict):
     """One reason the numbers might not measure the model's robustness."""
 
@@ -299,6 +324,8 @@ class Report(_Strict):
     checks: list[Check]
     policy: PolicySection | None = None
     examples: list[ExampleImage] = Field(default_factory=list)
+    text_examples: list[TextExample] = Field(default_factory=list)
+    """Text models: flipped texts per token budget (absent from the JSON when empty)."""
     validity: ValiditySection | None = None
     min_eps: MinEpsSection | None = None
     warnings: list[str] = Field(default_factory=list)
@@ -318,4 +345,6 @@ class Report(_Strict):
             data.pop("shards", None)
         if isinstance(data, dict) and data.get("methods") is None:
             data.pop("methods", None)
+        if isinstance(data, dict) and not data.get("text_examples"):
+            data.pop("text_examples", None)
         return data

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from robustcheck.reports import _format as fmt
+from robustcheck.reports._escape import one_line
 from robustcheck.reports._format import policy_judge
+from robustcheck.reports._text_examples import text_example_lines
 from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Report
 
@@ -98,6 +100,7 @@ def render(report: Report) -> str:
     lines += validity_lines(report)
     min_eps = min_eps_line(report)
     lines += [min_eps] if min_eps else []
+    lines += [f"example: {one_line(e)}" for e in text_example_lines(report)]
     lines += [f"warning: {w}" for w in report.warnings]
     for check in report.checks:
         lines.append(f"{check.status.upper():5}  {check.message}")

@@ -32,6 +32,7 @@ from robustcheck.scan.sanity import (
     check_repeatable,
     check_rows,
 )
+from robustcheck.scan.text_examples import TextExamples, collect_text_examples, merge_text_examples
 from robustcheck.text.layout import Substitutions, budget_mask
 
 Progress = Callable[[int, int], None]
@@ -60,6 +61,8 @@ class Plan:
     """Token budgets (``--tokens``) of the token-substitution attacks."""
     substitutions: Substitutions | None = None
     """Text models: the vocabulary token-substitution attacks may swap in."""
+    vocabulary: tuple[str, ...] | None = None
+    """Text models: token strings by id (a tokenizer's), to show examples as text."""
 
     def eps_for(self, attack: Attack) -> list[float]:
         """The budgets ``attack`` runs and is counted at: every ε (the noise baseline only at
@@ -95,6 +98,7 @@ class Tally:
     clean: Agreement = field(default_factory=Agreement)
     adversarial: Agreement = field(default_factory=Agreement)
     examples: Examples = field(default_factory=dict)
+    text_examples: TextExamples = field(default_factory=dict)
     stability: Stability = field(default_factory=Stability)
     only_fooled_by: dict[str, int] = field(default_factory=dict)
     """``"a>b@eps"`` → samples attack ``a`` fooled and attack ``b`` did not (validity checks)."""
@@ -303,6 +307,14 @@ def _scan_batch(
             targets = None if output.targets is None else _host(output.targets[eps])
             adv_probs = job.score(attack, eps, x_adv, targets)
             fooled[(attack.label, eps)] = ~correct_mask(adv_probs, y)
+            if attack.budget_unit == "tokens" and backend.info.embedding is not None:
+                hidden = backend.info.embedding.hidden
+                collect_text_examples(
+                    tally.text_examples, attack.label, eps, batch.indices,
+                    np.rint(_host(x)[..., hidden:]).astype(np.int64),
+                    np.rint(_host(x_adv)[..., hidden:]).astype(np.int64),
+                    y, clean_probs, adv_probs, plan.vocabulary,
+                )  # fmt: skip
             if (
                 x_host is not None
                 and attack.label == plan.example_attack
@@ -440,6 +452,7 @@ def merge(a: Tally, b: Tally) -> Tally:
         clean=a.clean.merge(b.clean),
         adversarial=a.adversarial.merge(b.adversarial),
         examples=merge_examples(a.examples, b.examples),
+        text_examples=merge_text_examples(a.text_examples, b.text_examples),
         stability=a.stability.merge(b.stability),
         only_fooled_by={
             k: a.only_fooled_by.get(k, 0) + b.only_fooled_by.get(k, 0)

@@ -77,7 +77,13 @@ from robustcheck.scan.sections import (
     shape_hint,
     versions,
 )
-from robustcheck.scan.text import prepare_text, substitutions_for, text_data_format
+from robustcheck.scan.text import (
+    prepare_text,
+    substitutions_for,
+    text_data_format,
+    token_vocabulary,
+)
+from robustcheck.scan.text_examples import shown_text
 from robustcheck.scan.validity import validity_section
 
 log = logging.getLogger(__name__)
@@ -179,6 +185,7 @@ def measure(
         reuse_clean_forward=reuse_clean_forward(backend.info, config),
         tokens=tuple(config.tokens or ()),
         substitutions=substitutions,
+        vocabulary=token_vocabulary(dataset),
     )
     fp = _fingerprint(config, backend, dataset, manifest)
     if callable(only):
@@ -311,6 +318,7 @@ def build_report(
         checks=checks,
         policy=policy_section(config),
         examples=shown(tally.examples, gating_eps(checks, config.eps)),
+        text_examples=shown_text(tally.text_examples),
         validity=validity,
         min_eps=min_eps,
         warnings=warnings,

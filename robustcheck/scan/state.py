@@ -7,7 +7,7 @@ from typing import Any
 
 from robustcheck.backends.output import OutputKind
 from robustcheck.metrics import Counts
-from robustcheck.reports.model import ExampleImage
+from robustcheck.reports.model import ExampleImage, TextExample
 from robustcheck.scan.fidelity import Agreement
 from robustcheck.scan.loop import Plan, Queries, Tally
 from robustcheck.scan.min_eps import MinEps
@@ -31,6 +31,11 @@ def tally_state(tally: Tally) -> dict[str, Any]:
         "examples": [
             e.model_dump() for eps in sorted(tally.examples) for e in tally.examples[eps].values()
         ],
+        "text_examples": [
+            e.model_dump()
+            for k in sorted(tally.text_examples)
+            for e in tally.text_examples[k].values()
+        ],
         "only_fooled_by": tally.only_fooled_by,
         "min_eps": None if tally.min_eps is None else asdict(tally.min_eps),
         "queries": {label: asdict(q) for label, q in tally.queries.items()},
@@ -51,6 +56,10 @@ def tally_from_state(state: dict[str, Any], plan: Plan) -> Tally:
     for raw in state["examples"]:
         example = ExampleImage.model_validate(raw)
         examples.setdefault(example.eps, {})[example.label] = example
+    text_examples: dict[float, dict[int, TextExample]] = {}
+    for raw in state.get("text_examples", []):
+        text = TextExample.model_validate(raw)
+        text_examples.setdefault(float(text.tokens), {})[text.label] = text
     return Tally(
         kind=OutputKind(state["kind"]),
         n_classes=int(state["n_classes"]),
@@ -62,6 +71,7 @@ def tally_from_state(state: dict[str, Any], plan: Plan) -> Tally:
         adversarial=Agreement(**state["adversarial"]),
         stability=Stability(**state["stability"]),
         examples=examples,
+        text_examples=text_examples,
         only_fooled_by={k: int(v) for k, v in state["only_fooled_by"].items()},
         min_eps=None if state["min_eps"] is None else MinEps(**state["min_eps"]),
         queries={label: Queries(**q) for label, q in state.get("queries", {}).items()},

@@ -146,6 +146,12 @@ def substitutions_for(
     )
 
 
+def token_vocabulary(dataset: Dataset) -> tuple[str, ...] | None:
+    """Token strings by id, when the data came with a tokenizer."""
+    source = dataset.source.tokens if isinstance(dataset.source, EmbeddedSource) else None
+    return getattr(source, "vocabulary", None)
+
+
 def _is_word(token: str) -> bool:
     """A word piece someone could type (not ``[CLS]``/``<s>``-style markup, not empty)."""
     return bool(token) and not (token[0] in "[<" and token[-1] in "]>")
