@@ -1,0 +1,57 @@
+"""Text classifiers on the command line: flags, exit codes, one-line refusals."""
+
+from __future__ import annotations
+
+import json
+
+from onnx import TensorProto, helper, save
+
+from robustcheck.cli import main
+
+
+def _scan(capsys, *args):
+    code = main(["scan", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_text_scan_with_a_tokenizer_and_token_budgets(capsys, text_zoo, tmp_path):
+    report = tmp_path / "report.json"
+    code, out, err = _scan(
+        capsys, text_zoo.models["distilbert"].onnx, "--data", text_zoo.tokens_npz,
+        "--tokenizer", text_zoo.tokenizer, "--eps", "0.05", "--tokens", "1", "--tokens", "2",
+        "--json", report, "--exit-zero",
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(report.read_text())
+    assert [(r["attack"], r["eps"]) for r in data["results"]] == [
+        ("fgsm", 0.05), ("hotflip", 1.0), ("hotflip", 2.0), ("noise", 0.05)
+    ]  # fmt: skip
+    for example in data["text_examples"]:
+        assert example["original_text"].startswith("[CLS] ")
+        assert 1 <= len(example["swaps"]) <= example["tokens"]
+    assert "hotflip" in out
+
+
+def test_a_model_without_an_embedding_lookup_is_refused_in_one_line(capsys, text_zoo, tmp_path):
+    ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["N", 4])
+    mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["N", 4])
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 4])
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["input_ids"], ["logits"], to=TensorProto.FLOAT)],
+        "counts", [ids, mask], [out],
+    )  # fmt: skip
+    path = tmp_path / "counts.onnx"
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    code, stdout, err = _scan(capsys, path, "--data", text_zoo.tokens_npz, "--eps", "0.1")
+    assert code == 3
+    (line,) = err.strip().splitlines()
+    assert "input_ids, attention_mask" in line and "Gather" in line and "Traceback" not in err
+
+
+def test_text_data_without_a_tokenizer_is_a_usage_error(capsys, text_zoo, tmp_path):
+    data = tmp_path / "texts.jsonl"
+    data.write_text('{"text": "good", "label": 1}\n')
+    code, _, err = _scan(capsys, text_zoo.models["bert"].onnx, "--data", data, "--eps", "0.1")
+    assert code == 2
+    assert "--tokenizer" in err and len(err.strip().splitlines()) == 1
