@@ -35,12 +35,22 @@ FGSM_ONLY_FRACTION = 0.02
 
 
 def _untargeted(attack: Attack) -> bool:
-    return attack.needs_gradient and getattr(attack.params, "target", None) is None
+    """An untargeted gradient attack on the ε sweep (token budgets are not comparable to ε)."""
+    return (
+        attack.needs_gradient
+        and attack.budget_unit == "eps"
+        and getattr(attack.params, "target", None) is None
+    )
 
 
 def _beats_noise_applies(attack: Attack) -> bool:
-    """Every untargeted attack that follows a direction, gradient or estimated, must beat noise."""
-    return attack.method != "random" and getattr(attack.params, "target", None) is None
+    """Every untargeted attack that follows a direction, gradient or estimated, must beat noise
+    (on the ε sweep: token budgets are not comparable to ε)."""
+    return (
+        attack.method != "random"
+        and attack.budget_unit == "eps"
+        and getattr(attack.params, "target", None) is None
+    )
 
 
 def _iterative(attack: Attack) -> bool:
