@@ -89,6 +89,8 @@ def _fooled_at(
 
 def find_min_eps(plan: MinEpsPlan, ctx: BatchContext, gradient: torch.Tensor) -> MinEps:
     signs = torch.sign(gradient).to(torch.float64)
+    if ctx.budget is not None:  # text models: tokens, padding and specials never move
+        signs = signs * ctx.budget
     n = ctx.x.shape[0]
     result = MinEps(plan.eps_max, plan.grid)
     clean_wrong = ~correct(ctx.clean_scores, ctx.y)
