@@ -141,3 +141,11 @@ def export_torchscript(model: Classifier, task: TextTask, path: Path) -> Path:
     with torch.no_grad():
         torch.jit.save(torch.jit.trace(model, example, check_trace=False), str(path))
     return path
+
+
+def export_pt2(model: Classifier, task: TextTask, path: Path) -> Path:
+    example = (torch.from_numpy(task.input_ids[:2]), torch.from_numpy(task.attention_mask[:2]))
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(model, example, dynamic_shapes=({0: batch}, {0: batch}))
+    torch.export.save(program, str(path))
+    return path

@@ -17,7 +17,13 @@ import torch
 from robustcheck.backends._batching import run_in_fixed_batches
 from robustcheck.backends.base import ModelInfo, SideInputs
 from robustcheck.backends.output import scores_shape
-from robustcheck.backends.torch_text import TorchTextBackend, load_torchscript_text, text_inputs
+from robustcheck.backends.torch_text import (
+    TorchTextBackend,
+    exported_text_inputs,
+    load_exported_text,
+    load_torchscript_text,
+    text_inputs,
+)
 from robustcheck.boundary import out_of_memory
 from robustcheck.errors import ModelError, ModelRejectedBatch, UnsupportedModelError, UsageError
 
@@ -129,7 +135,7 @@ def load_torchscript(
 
 def load_exported_program(
     path: Path, sha256: str, device: torch.device | None = None
-) -> TorchProgramBackend:
+) -> TorchProgramBackend | TorchTextBackend:
     export_log = logging.getLogger("torch.export")
     previous = export_log.level
     export_log.setLevel(logging.CRITICAL)  # torch logs a full traceback before raising
@@ -142,6 +148,10 @@ def load_exported_program(
         ) from exc
     finally:
         export_log.setLevel(previous)
+    names = exported_text_inputs(program)
+    if names:  # a text classifier: the word embeddings are the attacked leaf (on the CPU)
+        info = _model_info(path, TORCH_EXPORT, sha256, ())
+        return load_exported_text(program.module(), info, names)
     if device is not None and device.type != "cpu":
         # Also moves tensors the graph creates on a fixed device (module.to() would miss them).
         from torch.export.passes import move_to_device_pass

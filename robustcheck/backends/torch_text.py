@@ -79,12 +79,17 @@ class _ThroughTable(torch.autograd.Function):
 
 
 class TorchTextBackend:
-    def __init__(self, module: Any, info: ModelInfo, embedding: Any, padding: int | None) -> None:
+    """``holder.<attr>`` is the word-embedding table the program reads (an ``Embedding``'s
+    ``weight`` in TorchScript; a plain attribute of the unlifted module for ``.pt2``)."""
+
+    def __init__(
+        self, module: Any, info: ModelInfo, holder: Any, attr: str, padding: int | None
+    ) -> None:
         self._module = module
         self.info = info
         self.device = torch.device("cpu")
-        self._embedding = embedding
-        self._table = embedding.weight
+        self._holder, self._attr = holder, attr
+        self._table = getattr(holder, attr)
         self._padding = padding
         self._channels = [_channel(name) for name in info.embedding.inputs]  # type: ignore[union-attr]
         self._hidden = int(self._table.shape[1])
@@ -126,11 +131,11 @@ class TorchTextBackend:
         ids = index.reshape(n, length)
 
         def run(table: torch.Tensor) -> torch.Tensor:
-            self._embedding.weight = table
+            setattr(self._holder, self._attr, table)
             try:
                 return self._call(ids, tokens)
             finally:
-                self._embedding.weight = self._table
+                setattr(self._holder, self._attr, self._table)
 
         out: torch.Tensor = _ThroughTable.apply(rows, run)
         return out
@@ -168,13 +173,70 @@ def _channel(name: str) -> int:
 
 
 def load_torchscript_text(module: Any, info: ModelInfo, names: list[str]) -> TorchTextBackend:
+    table_name, embedding, padding = _word_embedding(module, info.path)
+    return _text_backend(module, info, names, table_name, (embedding, "weight"), padding)
+
+
+def exported_text_inputs(program: Any) -> list[str]:
+    """A ``torch.export`` program's user inputs when it looks like a text model, else ``[]``."""
+    names = list(program.graph_signature.user_inputs)
+    has_lookup = any(_is_embedding(node) for node in program.graph.nodes)
+    return names if names and names[0] in _IDS_NAMES and has_lookup else []
+
+
+def _is_embedding(node: Any) -> bool:
+    return node.op == "call_function" and node.target is torch.ops.aten.embedding.default
+
+
+def load_exported_text(module: Any, info: ModelInfo, names: list[str]) -> TorchTextBackend:
+    """``module``: the program's unlifted ``GraphModule``; its word table becomes a plain
+    attribute (not a parameter), so a table of any size can stand in for it for one call."""
+    found = []
+    for node in module.graph.nodes:
+        table = node.args[0] if _is_embedding(node) else None
+        if table is not None and table.op == "get_attr":
+            weight = (
+                module.get_parameter(table.target) if _has_param(module, table.target) else None
+            )
+            padding = node.args[2] if len(node.args) > 2 else None
+            if weight is not None and weight.dim() == 2:
+                found.append((int(weight.shape[0]), table.target, padding))
+    if not found:
+        raise UnsupportedModelError(
+            f"{info.path}: integer inputs {', '.join(names)} but no word-embedding lookup found "
+            "(looked for aten.embedding on a 2-D parameter)"
+        )
+    _, target, padding = max(found, key=lambda f: f[0])
+    prefix, _, attr = target.rpartition(".")
+    holder = module.get_submodule(prefix) if prefix else module
+    weight = holder._parameters.pop(attr).detach()
+    setattr(holder, attr, weight)
+    pad = padding if isinstance(padding, int) and padding >= 0 else None
+    return _text_backend(module, info, names, target, (holder, attr), pad)
+
+
+def _has_param(module: Any, target: str) -> bool:
+    try:
+        module.get_parameter(target)
+    except AttributeError:
+        return False
+    return True
+
+
+def _text_backend(
+    module: Any,
+    info: ModelInfo,
+    names: list[str],
+    table_name: str,
+    slot: tuple[Any, str],
+    padding: int | None,
+) -> TorchTextBackend:
     where = info.path
-    table_name, embedding, padding = _word_embedding(module, where)
     try:
         [_channel(n) for n in names]
     except UnsupportedModelError as err:
         raise UnsupportedModelError(f"{where}: {err.message}") from None
-    table = embedding.weight.detach().numpy()
+    table = getattr(*slot).detach().numpy()
     leaf = EmbeddingLeaf(
         table=table_name,
         vocab_size=int(table.shape[0]),
@@ -193,4 +255,4 @@ def load_torchscript_text(module: Any, info: ModelInfo, names: list[str]) -> Tor
         threads=info.threads,
         embedding=leaf,
     )
-    return TorchTextBackend(module, text_info, embedding, padding)
+    return TorchTextBackend(module, text_info, slot[0], slot[1], padding)

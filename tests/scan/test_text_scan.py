@@ -96,16 +96,18 @@ def test_image_data_for_a_text_model_is_refused(text_zoo, digits_npz):
 
 
 @pytest.mark.parametrize("kind", ["bert", "distilbert"])
-def test_onnx_and_torchscript_scans_of_one_network_agree(text_zoo, kind):
+def test_onnx_torchscript_and_pt2_scans_of_one_network_agree(text_zoo, kind, tmp_path):
     model = text_zoo.models[kind]
+    pt2 = tm.export_pt2(model.module, text_zoo.test, tmp_path / f"{kind}.pt2")
     reports = [
         run(ScanConfig(model=path, data=text_zoo.tokens_npz, eps=EPS, tokens=[1, 2]))
-        for path in (model.onnx, model.torchscript)
+        for path in (model.onnx, model.torchscript, pt2)
     ]
-    assert reports[1].model.format == "torchscript"
-    onnx_counts, ts_counts = (
+    assert [r.model.format for r in reports] == ["onnx", "torchscript", "torch.export"]
+    onnx_counts, *others = (
         {(r.attack, r.eps): r.adversarial_errors for r in report.results} for report in reports
     )
-    assert onnx_counts.keys() == ts_counts.keys()
-    for key, count in onnx_counts.items():
-        assert abs(count - ts_counts[key]) <= 1, key
+    for counts in others:
+        assert onnx_counts.keys() == counts.keys()
+        for key, count in onnx_counts.items():
+            assert abs(count - counts[key]) <= 1, key
