@@ -250,6 +250,26 @@ class _Batch:
             self.tally.adversarial.add(twin, adv_probs)
         return adv_probs
 
+    def text_examples(
+        self,
+        attack: Attack,
+        k: float,
+        indices: np.ndarray,
+        x: np.ndarray,
+        x_adv: torch.Tensor,
+        adv_probs: np.ndarray,
+    ) -> None:
+        """Keep this batch's flipped texts at token budget ``k`` where they improve the table."""
+        leaf = self.ctx.model.info.embedding
+        assert leaf is not None, "token budgets need a text model"
+        clean, adversarial = (
+            np.rint(t[..., leaf.hidden :]).astype(np.int64) for t in (x, _host(x_adv))
+        )
+        collect_text_examples(
+            self.tally.text_examples, attack.label, k, indices, clean, adversarial,
+            self.y, self.clean_probs, adv_probs, self.plan.vocabulary,
+        )  # fmt: skip
+
 
 def _scan_batch(
     plan: Plan,
@@ -307,14 +327,8 @@ def _scan_batch(
             targets = None if output.targets is None else _host(output.targets[eps])
             adv_probs = job.score(attack, eps, x_adv, targets)
             fooled[(attack.label, eps)] = ~correct_mask(adv_probs, y)
-            if attack.budget_unit == "tokens" and backend.info.embedding is not None:
-                hidden = backend.info.embedding.hidden
-                collect_text_examples(
-                    tally.text_examples, attack.label, eps, batch.indices,
-                    np.rint(_host(x)[..., hidden:]).astype(np.int64),
-                    np.rint(_host(x_adv)[..., hidden:]).astype(np.int64),
-                    y, clean_probs, adv_probs, plan.vocabulary,
-                )  # fmt: skip
+            if attack.budget_unit == "tokens":
+                job.text_examples(attack, eps, batch.indices, _host(x), x_adv, adv_probs)
             if (
                 x_host is not None
                 and attack.label == plan.example_attack

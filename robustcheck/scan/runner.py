@@ -77,12 +77,7 @@ from robustcheck.scan.sections import (
     shape_hint,
     versions,
 )
-from robustcheck.scan.text import (
-    prepare_text,
-    substitutions_for,
-    text_data_format,
-    token_vocabulary,
-)
+from robustcheck.scan.text import text_data_format, text_scan
 from robustcheck.scan.text_examples import shown_text
 from robustcheck.scan.validity import validity_section
 
@@ -148,16 +143,13 @@ def measure(
     data_format = text_data_format(backend, config.data_format, config.data.suffix)
     dataset, manifest = _load_data(config.model_copy(update={"data_format": data_format}))
     dataset = _with_side_inputs(dataset, backend)
-    text_notes: list[str] | None = None
-    if backend.info.embedding is not None:  # a text model: attacked through its embeddings
-        dataset, text_notes = prepare_text(backend, dataset, config.eps)
-    substitutions = substitutions_for(backend, dataset, config.tokens)
+    dataset, text = text_scan(backend, dataset, config.eps, config.tokens)
     check_input_shape(backend, dataset)
     value_range = dataset.value_range()
-    if text_notes is None:
+    if text is None:
         domain, domain_source, warnings = resolve_domain(config.input_range, dataset, value_range)
-    else:
-        domain, domain_source, warnings = None, "none", text_notes
+    else:  # a text model, attacked through its embeddings: no clip domain
+        domain, domain_source, warnings = None, "none", list(text.notes)
     check_eps_below_range(config.eps, domain, domain_source)
     warnings += eps_warnings(config.eps, domain)
     norm = _normalisation(config, dataset)
@@ -184,8 +176,8 @@ def measure(
         noise_eps=noise_eps(config),
         reuse_clean_forward=reuse_clean_forward(backend.info, config),
         tokens=tuple(config.tokens or ()),
-        substitutions=substitutions,
-        vocabulary=token_vocabulary(dataset),
+        substitutions=None if text is None else text.substitutions,
+        vocabulary=None if text is None else text.vocabulary,
     )
     fp = _fingerprint(config, backend, dataset, manifest)
     if callable(only):

@@ -60,6 +60,28 @@ def text_data_format(backend: Backend, declared: str | None, suffix: str) -> str
     return TEXT if suffix.lower() in (".jsonl", ".csv", ".tsv") else None
 
 
+@dataclass(frozen=True)
+class TextScan:
+    """What a text model's scan adds to the plan and the report."""
+
+    notes: list[str]
+    substitutions: Substitutions | None
+    vocabulary: tuple[str, ...] | None
+
+
+def text_scan(
+    backend: Backend, dataset: Dataset, eps: list[float], tokens: list[int] | None
+) -> tuple[Dataset, TextScan | None]:
+    """For a text model: the dataset as packed embeddings and what the scan adds; other models
+    keep their dataset (and may not ask for token budgets)."""
+    if backend.info.embedding is None:
+        substitutions_for(backend, dataset, tokens)  # refuses --tokens
+        return dataset, None
+    dataset, notes = prepare_text(backend, dataset, eps)
+    substitutions = substitutions_for(backend, dataset, tokens)
+    return dataset, TextScan(notes, substitutions, token_vocabulary(dataset))
+
+
 def prepare_text(backend: Backend, dataset: Dataset, eps: list[float]) -> tuple[Dataset, list[str]]:
     """The dataset as packed embeddings, and what the report says about the leaf and ε."""
     leaf = backend.info.embedding
