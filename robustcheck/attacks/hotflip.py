@@ -116,9 +116,9 @@ def _gains(
     frozen = (sub[..., hidden + PINNED] == 1) | (ids != clean[..., hidden + IDS].round().long())
     gain = gain.masked_fill(frozen.unsqueeze(-1), -torch.inf)
     gain = gain.masked_fill(~subs.allowed.view(1, 1, -1), -torch.inf)
-    if subs.cased is not None:
+    if subs.token_class is not None:
         gain = gain.masked_fill(
-            subs.cased[ids].unsqueeze(-1) != subs.cased.view(1, 1, -1), -torch.inf
+            subs.token_class[ids].unsqueeze(-1) != subs.token_class.view(1, 1, -1), -torch.inf
         )
     return gain.scatter(-1, ids.unsqueeze(-1), -torch.inf)
 

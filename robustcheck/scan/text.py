@@ -137,7 +137,8 @@ def substitutions_for(
     backend: Backend, dataset: Dataset, tokens: list[int] | None
 ) -> Substitutions | None:
     """What token-substitution attacks may swap in: every table row but the special tokens
-    (and, with a tokenizer's vocabulary, only tokens of the replaced token's case)."""
+    (and, with a tokenizer's vocabulary, only word pieces of the replaced token's case and
+    kind)."""
     if not tokens:
         return None
     if backend.info.embedding is None:
@@ -151,20 +152,20 @@ def substitutions_for(
     vocabulary = getattr(source, "vocabulary", None)
     allowed = torch.ones(table.shape[0], dtype=torch.bool)
     allowed[[i for i in special if 0 <= i < table.shape[0]]] = False
-    cased = None
+    classes = None
     if vocabulary is not None:
         allowed &= torch.tensor(
             [_is_word(v) for v in vocabulary] + [False] * (table.shape[0] - len(vocabulary))
         )[: table.shape[0]]
-        cased = torch.tensor(
-            [_case(v) for v in vocabulary] + [0] * (table.shape[0] - len(vocabulary)),
+        classes = torch.tensor(
+            [token_class(v) for v in vocabulary] + [0] * (table.shape[0] - len(vocabulary)),
             dtype=torch.int8,
         )[: table.shape[0]]
     device = backend.device
     return Substitutions(
         table.to(device),
         allowed.to(device),
-        None if cased is None else cased.to(device),
+        None if classes is None else classes.to(device),
     )
 
 
@@ -179,8 +180,16 @@ def _is_word(token: str) -> bool:
     return bool(token) and not (token[0] in "[<" and token[-1] in "]>")
 
 
-def _case(token: str) -> int:
-    letters = [c for c in token if c.isalpha()]
-    if not letters:
-        return 0
-    return 1 if letters[0].isupper() else -1
+_PIECE_MARKS = (("##", 1), ("Ġ", 2), ("▁", 2))
+"""WordPiece continuations, and byte-level BPE / SentencePiece word starts."""
+
+
+def token_class(token: str) -> int:
+    """Case (lower, none, upper) and piece kind in one number: swaps keep both, so a capitalised
+    word stays capitalised and a ``##`` continuation stays one."""
+    kind, word = next(
+        ((k, token[len(mark) :]) for mark, k in _PIECE_MARKS if token.startswith(mark)), (0, token)
+    )
+    letters = [c for c in word if c.isalpha()]
+    case = 0 if not letters else (2 if letters[0].isupper() else 1)
+    return 3 * kind + case

@@ -71,14 +71,15 @@ def budget_mask(x: torch.Tensor, hidden: int) -> torch.Tensor:
 @dataclass(frozen=True)
 class Substitutions:
     """The vocabulary a token-substitution attack may swap in: the embedding table ``[V, H]``
-    (float64, on the scan's device) and which rows are allowed (no special tokens; optionally
-    only word pieces of the replaced token's case)."""
+    (float64, on the scan's device) and which rows are allowed (no special tokens; with a
+    tokenizer, only word pieces of the replaced token's kind)."""
 
     table: torch.Tensor
     allowed: torch.Tensor
     """bool ``[V]``."""
-    cased: torch.Tensor | None = None
-    """int8 ``[V]`` (1 upper, -1 lower, 0 neither): swaps must keep the case, when given."""
+    token_class: torch.Tensor | None = None
+    """int8 ``[V]``: a token's case and piece kind (word start, ``##`` continuation, ``Ġ``/``▁``
+    word start); a swap must keep it, when given."""
 
 
 def substituted(x_adv: torch.Tensor, x: torch.Tensor, hidden: int) -> torch.Tensor:

@@ -90,3 +90,28 @@ def test_substitutes_are_never_special_tokens(text_zoo):
 def test_token_budgets_need_a_text_model(linear_model, digits_npz):
     with pytest.raises(UsageError, match="not a text model"):
         run(ScanConfig(model=linear_model.torchscript, data=digits_npz, eps=[0.1], tokens=[1]))
+
+
+def test_token_classes_keep_case_and_piece_kind():
+    from robustcheck.scan.text import token_class
+
+    assert token_class("good") == token_class("bad") != token_class("Good")
+    assert token_class("##ing") != token_class("ing")
+    assert token_class("Ġthe") != token_class("the") and token_class("▁the") == token_class("Ġa")
+    assert token_class("42") == token_class(",")
+
+
+def test_with_a_tokenizer_swaps_keep_the_replaced_token_s_case(text_zoo):
+    from robustcheck.data import load_dataset
+
+    backend = load_backend(text_zoo.models["bert"].onnx)
+    dataset = load_dataset(text_zoo.tokens_npz, data_format="tokens", tokenizer=text_zoo.tokenizer)
+    dataset, _ = prepare_text(backend, dataset, [0.1])
+    subs = substitutions_for(backend, dataset, [4])
+    vocab = tm.vocabulary()
+    assert subs.token_class is not None
+    capitalised = torch.tensor([w[0].isupper() and w.isalpha() for w in vocab])
+    lower = subs.token_class[vocab.index("good")]
+    assert bool((subs.token_class[capitalised] != lower).all())
+    assert bool((subs.token_class[torch.tensor([w.islower() for w in vocab])] == lower).all())
+    assert not bool(subs.allowed[: len(tm.SPECIALS)].any())
