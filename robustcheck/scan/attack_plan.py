@@ -47,7 +47,11 @@ def noise_eps(config: ScanConfig) -> tuple[float, ...] | None:
     every = config.policy.all_eps if config.policy is not None else None
     if every is not None and every.attack == "noise":
         return None
-    named = {b.eps for b in policy_blocks(config) if isinstance(b, Budget) and b.attack == "noise"}
+    named = {
+        b.eps
+        for b in policy_blocks(config)
+        if isinstance(b, Budget) and b.attack == "noise" and b.eps is not None
+    }
     return tuple(sorted({max(config.eps), *named}))
 
 
