@@ -217,6 +217,7 @@ def reuse_clean_forward(info: ModelInfo, config: ScanConfig) -> bool:
     nor under bfloat16, nor for an ONNX twin (onnxruntime is the judge there)."""
     return (
         info.differentiable_path == "same-module"
+        and info.embedding is None  # a text model's clean texts are scored on their token ids
         and config.precision == "fp32"
         and config.deployed_dtype in (None, "float32")
     )
