@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from robustcheck.backends.base import ModelInfo
+from robustcheck.backends.base import ModelInfo, SideInputs
 from robustcheck.backends.output import scores_shape
 from robustcheck.errors import UnsupportedModelError
 from robustcheck.text.layout import (
@@ -26,9 +26,9 @@ from robustcheck.text.layout import (
     EmbeddingLeaf,
     embeddings,
     pack,
-    side,
     table_spread,
 )
+from robustcheck.text.layout import side as side_channels
 
 _IDS_NAMES = ("input_ids", "ids", "tokens", "token_ids")
 
@@ -119,8 +119,8 @@ class TorchTextBackend:
         with torch.no_grad():
             return self._call(t[..., IDS], t).to(torch.float64)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = side(x, self._hidden)
+    def forward(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        tokens = side_channels(x, self._hidden)
         n, length = tokens.shape[:2]
         rows = embeddings(x, self._hidden).to(torch.float32).reshape(n * length, self._hidden)
         index = torch.arange(n * length)
@@ -140,10 +140,10 @@ class TorchTextBackend:
         out: torch.Tensor = _ThroughTable.apply(rows, run)
         return out
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
+    def scores(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
         """Real texts (embeddings exactly their tokens' rows) run on their ids, others through
         the swapped table."""
-        tokens = side(x, self._hidden).numpy()
+        tokens = side_channels(x, self._hidden).numpy()
         values = embeddings(x, self._hidden).detach().to(torch.float64).numpy()
         ids = np.minimum(tokens[..., IDS], self._table.shape[0] - 1)
         real = (values == self.table[ids].astype(np.float64)).all(axis=(1, 2))
@@ -155,7 +155,9 @@ class TorchTextBackend:
             out[torch.from_numpy(real)] = self.token_scores(tokens[real])
         return out
 
-    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
+    def differentiable_scores(
+        self, x: torch.Tensor, side: SideInputs | None = None
+    ) -> torch.Tensor:
         return self.scores(x)
 
 
