@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from robustcheck.backends.onnx.blockers import WAYS_FORWARD
 from robustcheck.errors import UnsupportedModelError
 
 INTEGER_TYPES = {
@@ -80,7 +81,8 @@ def find_word_embedding(model: onnx.ModelProto, where: str) -> Lookup:
     if not found:
         raise NoEmbeddingLookup(
             f"{where}: integer inputs {', '.join(ints) or '(none)'} but no word-embedding lookup "
-            "found (looked for a Gather on a 2-D float table, indices fed by one of those inputs)"
+            "found (looked for a Gather on a 2-D float table, indices fed by one of those inputs)",
+            hint=WAYS_FORWARD,
         )
     return max(found, key=lambda f: (f.table.shape[0], f.ids_input == "input_ids"))
 
