@@ -31,7 +31,8 @@ class ModelInfo:
     threads: int = 1
     """Intra-op threads of the runtime: fixed, because reductions may differ across counts."""
     differentiable_path: str = "same-module"
-    """``same-module`` or ``onnx-twin-vs-onnxruntime``: what the fidelity section compares."""
+    """``same-module``, ``onnx-twin-vs-onnxruntime`` or ``float32-copy-vs-module`` (half-precision
+    PyTorch models): what the fidelity section compares."""
     notes: tuple[str, ...] = ()
     """Choices made while loading that the report should mention."""
     input_consumers: tuple[str, ...] = ()

@@ -144,7 +144,9 @@ class StabilitySection(_Strict):
 class FidelitySection(_Strict):
     """How closely the differentiable path (gradients) agrees with the deployed runtime (judge)."""
 
-    paths: Literal["same-module", "onnx-twin-vs-onnxruntime"]
+    paths: Literal["same-module", "onnx-twin-vs-onnxruntime", "float32-copy-vs-module"]
+    """Where gradients and scores come from: one module; an ONNX twin and onnxruntime; a
+    half-precision PyTorch module's float32 copy and the module."""
     clean_max_abs_probability_difference: float
     clean_top1_agreement: float
     adversarial_max_abs_probability_difference: float | None

@@ -39,16 +39,22 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+_PATHS = {
+    "onnx-twin-vs-onnxruntime": "twin vs onnxruntime",
+    "float32-copy-vs-module": "float32 copy vs module",
+}
+
+
 def _fidelity(report: Report) -> list[str]:
-    """ONNX only: how closely the gradient twin agrees with onnxruntime, the judge."""
+    """When gradients do not come from the judge itself: how closely the two agree."""
     f = report.fidelity
-    if f.paths != "onnx-twin-vs-onnxruntime":
+    if f.paths not in _PATHS:
         return []
     adversarial = f.adversarial_max_abs_probability_difference
     adv = "" if adversarial is None else f", {adversarial:.2g} adversarial"
     trust = "trusted" if f.trusted else "NOT trusted"
     return [
-        f"fidelity: twin vs onnxruntime max |Δp| {f.clean_max_abs_probability_difference:.2g} "
+        f"fidelity: {_PATHS[f.paths]} max |Δp| {f.clean_max_abs_probability_difference:.2g} "
         f"clean{adv}, top-1 agreement {100 * f.clean_top1_agreement:.1f}% "
         f"(tolerance {f.tolerance:g}): {trust}"
     ]

@@ -228,12 +228,15 @@ def _fidelity(fidelity: FidelitySection) -> ValidityCheck:
     agree = fidelity.adversarial_top1_agreement
     if diff is None or agree is None:
         return _skipped(name, "no adversarial inputs were compared")
+    onnx = fidelity.paths == "onnx-twin-vs-onnxruntime"
+    paths = "the gradient twin and onnxruntime" if onnx else "the float32 copy and the module"
     if diff > fidelity.tolerance:
         return ValidityCheck(
             name=name,
             status="flagged",
-            reason=f"on adversarial inputs the gradient twin and onnxruntime differ by up to "
+            reason=f"on adversarial inputs {paths} differ by up to "
             f"{diff:.2g} in probability (top-1 agreement {agree:.1%}): the attack follows a model "
             "that is not the deployed one",
         )
-    return _ok(name, f"twin and runtime agree on adversarial inputs (max difference {diff:.2g})")
+    agreeing = "twin and runtime" if onnx else "float32 copy and module"
+    return _ok(name, f"{agreeing} agree on adversarial inputs (max difference {diff:.2g})")
