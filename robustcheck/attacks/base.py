@@ -5,6 +5,10 @@ sweep; :meth:`Attack.__call__` projects every candidate onto the L∞ ball aroun
 and into the valid domain itself, so no attack can exceed its budget. Everything stays a torch
 tensor on the backend's device; the perturbation arithmetic is float64, so ``x + ε`` is exact in
 raw data units before the model rounds it to its own dtype.
+
+ε may be per feature: with a scale vector ``s`` (``--eps-units std``, ``--eps-scale``) the budget
+of feature i at sweep value ε is ``ε·s_i`` (:meth:`BatchContext.budget`), and the ball, the steps
+and the projection all use it: FGSM becomes ``x + ε·s_i·sign(g_i)``.
 """
 
 from __future__ import annotations
@@ -32,10 +36,15 @@ class InputDomain:
     hi: float
 
 
+Budget = float | torch.Tensor
+"""ε in raw units: one number, or float64 per feature shaped ``[1, *sample_shape]``."""
+
+
 def project(
-    candidate: torch.Tensor, x: torch.Tensor, eps: float, domain: InputDomain | None
+    candidate: torch.Tensor, x: torch.Tensor, eps: Budget, domain: InputDomain | None
 ) -> torch.Tensor:
-    """``candidate`` clipped to ``[x - ε, x + ε]`` and to the domain, in float64."""
+    """``candidate`` clipped to ``[x - ε, x + ε]`` (per feature when ε is a tensor) and to the
+    domain, in float64."""
     x64 = x.to(torch.float64)
     adv = torch.minimum(torch.maximum(candidate.to(torch.float64), x64 - eps), x64 + eps)
     if domain is not None:
@@ -81,6 +90,9 @@ class BatchContext:
     batch_start: int = 0
     deployed: Callable[[torch.Tensor], torch.Tensor] | None = None
     """What the deployed model receives for an input (rounding to its dtype), if anything."""
+    eps_scale: torch.Tensor | None = None
+    """Per-feature ε multipliers (float64, ``[1, *sample_shape]``, on the device), or None: one ε
+    for every feature."""
     gradient_evaluations: int = 0
     """Forward+backward passes over the batch (a pass over k of n samples counts k/n)."""
     runtime_evaluations: int = 0
@@ -122,6 +134,10 @@ class BatchContext:
         if cache_key not in self._cache:
             self._cache[cache_key] = self.gradient(self.x, loss, target=target)
         return self._cache[cache_key]
+
+    def budget(self, eps: float) -> Budget:
+        """The raw-unit budget of sweep value ε: ε itself, or ε times each feature's scale."""
+        return eps if self.eps_scale is None else eps * self.eps_scale
 
     @property
     def x64(self) -> torch.Tensor:
@@ -205,6 +221,8 @@ class Attack(ABC):
     def __call__(self, ctx: BatchContext, eps: list[float]) -> AttackOutput:
         proposed = self.candidates(ctx, eps)
         return AttackOutput(
-            adversarial={e: project(proposed.adversarial[e], ctx.x, e, ctx.domain) for e in eps},
+            adversarial={
+                e: project(proposed.adversarial[e], ctx.x, ctx.budget(e), ctx.domain) for e in eps
+            },
             targets=proposed.targets,
         )

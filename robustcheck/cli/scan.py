@@ -39,6 +39,22 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     "The ε of the policy's budgets are always scanned too.",
 )
 @click.option(
+    "--eps-units",
+    type=click.Choice(["raw", "std"]),
+    default="raw",
+    show_default=True,
+    help="raw: ε in the data's units for every feature; std: feature i's budget is ε times its "
+    "standard deviation on the scanned data (tabular features of very different scales).",
+)
+@click.option(
+    "--eps-scale",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="A .npy of per-feature multipliers (shaped like a sample): feature i's budget is "
+    "ε·scale_i. To give ε per feature directly, save that vector and pass --eps 1.",
+)
+@click.option(
     "--batch-size",
     type=BatchSize(),
     default=256,
@@ -412,6 +428,8 @@ def scan_with(
             model=model,
             data=data,
             eps=all_eps,
+            eps_units=opts["eps_units"],
+            eps_scale=opts["eps_scale"],
             data_format=opts["data_format"],
             labels_file=opts["labels_file"],
             label_column=opts["label_column"],
@@ -659,7 +677,7 @@ def run_and_report(
 
 def _input_paths(config: Any) -> list[Path]:
     """Every file the scan only reads, which no report flag (nor the checkpoint) may name."""
-    optional = [config.baseline, config.labels_file, config.class_names_file]
+    optional = [config.baseline, config.labels_file, config.class_names_file, config.eps_scale]
     source = config.policy_source or ""
     if source not in ("default", "--max-error-rate") and not source.startswith("builtin:"):
         optional.append(Path(source))

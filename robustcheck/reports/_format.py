@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from robustcheck.reports.model import Check, CheckStatus, Interval
+from robustcheck.reports.model import Check, CheckStatus, Interval, Report
 
 # Worst first: an error outranks a failure, as it does for the exit code.
 STATUS_ORDER: dict[CheckStatus, int] = {"error": 0, "fail": 1, "warn": 2, "pass": 3}
@@ -105,3 +105,17 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in [header, *rows]
     ]
+
+
+def eps_scale_line(report: Report) -> str | None:
+    """How one ε of the sweep becomes a budget per feature, when it does."""
+    scale = None if report.input is None else report.input.eps_scale
+    if scale is None:
+        return None
+    what = "its standard deviation on the scanned data" if scale.units == "std" else scale.source
+    return (
+        f"ε per feature: feature i's budget is ε × scale_i ({what}; {scale.n_features} features, "
+        f"scales {scale.min:.3g} … median {scale.median:.3g} … {scale.max:.3g}"
+        + (f", {scale.zero_features} never perturbed" if scale.zero_features else "")
+        + ")"
+    )

@@ -130,6 +130,7 @@ def _diagnostics(report: Report) -> list[str]:
         f"**Gradients**: {g.evaluations} evaluations; all-zero input gradient (FGSM cannot "
         f"move them) on {g.zero_gradient_samples} of {report.data.n_samples} samples.",
         "",
+        *([markdown_text(line), ""] if (line := fmt.eps_scale_line(report)) else []),
         *_trust_lines(report),
     ]
 

@@ -48,6 +48,24 @@ class DataSection(_Strict):
     """Hash of the dataset and the sorted indices of the scanned subset."""
 
 
+class EpsScaleSection(_Strict):
+    """Per-feature ε: feature i's budget at sweep value ε is ``ε · scale_i`` in raw units."""
+
+    units: Literal["std", "file"]
+    """``std``: each feature's standard deviation on the scanned data; ``file``: ``--eps-scale``."""
+    source: str
+    n_features: int
+    min: float
+    median: float
+    max: float
+    zero_features: int
+    """Features with scale 0, never perturbed."""
+    sha256: str
+    """Hash of the scales as little-endian float64, in feature order."""
+    values: list[float] | None = None
+    """Every scale, in feature order, for samples of at most 256 features."""
+
+
 class InputSection(_Strict):
     """The input contract the scan assumed: ε and clipping are in raw data units."""
 
@@ -57,6 +75,15 @@ class InputSection(_Strict):
     deployed_dtype: DeployedDtype
     eps_model_units: list[list[float]] | None
     """Per ε of the sweep, ε / std per channel: the budget as the model sees it."""
+    eps_scale: EpsScaleSection | None = None
+    """Set when ε is per feature (``--eps-units std``, ``--eps-scale``); absent otherwise."""
+
+    @model_serializer(mode="wrap")
+    def _one_eps_has_no_scale_key(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("eps_scale") is None:
+            data.pop("eps_scale", None)
+        return data
 
 
 class SettingsSection(_Strict):

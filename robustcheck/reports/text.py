@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from robustcheck.reports._format import policy_judge
+from robustcheck.reports._format import eps_scale_line, policy_judge
 from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Report
 
@@ -67,6 +67,7 @@ def render(report: Report) -> str:
         f"model  {m.path} ({m.format}, {m.output_kind}, {m.n_classes} classes)",
         f"data   {d.path} ({d.n_samples} samples, labels {d.labels}); clip domain {domain}",
         *([f"config {s.config_source}"] if s.config_source else []),
+        *([f"eps    {line}"] if (line := eps_scale_line(report)) else []),
         *([f"policy {policy_judge(report.policy.source)}"] if report.policy else []),
         "",
     ]

@@ -21,6 +21,10 @@ class ScanConfig(BaseModel):
     model: Path
     data: Path
     eps: list[float] = Field(min_length=1)
+    eps_units: Literal["raw", "std"] = "raw"
+    """``std``: feature i's budget is ε times its standard deviation on the scanned data."""
+    eps_scale: Path | None = None
+    """A ``.npy`` of per-feature multipliers: feature i's budget is ε · scale_i."""
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
     auto_batch_size: bool = False
     """``--batch-size auto``: the scan picks the size (see robustcheck.scan.batch_size) and the

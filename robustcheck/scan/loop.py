@@ -62,6 +62,9 @@ class Plan:
             return self.eps
         return [e for e in self.eps if e in self.noise_eps]
 
+    eps_scale: np.ndarray | None = None
+    """Per-feature ε multipliers shaped like a sample (float64), or None for one raw ε."""
+
     @property
     def example_attack(self) -> str:
         """Examples show the first white-box attack (FGSM by default)."""
@@ -280,7 +283,14 @@ def _context(
         seed=plan.seed,
         batch_start=batch.start,
         deployed=plan.quantiser,
+        eps_scale=_eps_scale(plan, backend),
     )
+
+
+def _eps_scale(plan: Plan, backend: Backend) -> torch.Tensor | None:
+    if plan.eps_scale is None:
+        return None
+    return torch.from_numpy(plan.eps_scale[None]).to(backend.device, torch.float64)
 
 
 def _examples_wanted(plan: Plan, before: Tally | None, batch: Batch, n_classes: int) -> bool:

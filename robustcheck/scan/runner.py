@@ -40,6 +40,7 @@ from robustcheck.reports.model import (
 from robustcheck.scan.attack_plan import build_attacks, gating_eps, min_eps_plan, noise_eps
 from robustcheck.scan.batch_size import auto_batch_size
 from robustcheck.scan.binary import BinaryBackend
+from robustcheck.scan.budget import EpsScale, resolve_scale, scale_warnings
 from robustcheck.scan.checkpoint import Checkpoint, fingerprint
 from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.context import ScanContext
@@ -130,8 +131,11 @@ def measure(
     check_input_shape(backend, dataset)
     value_range = dataset.value_range()
     domain, domain_source, warnings = resolve_domain(config.input_range, dataset, value_range)
-    check_eps_below_range(config.eps, domain, domain_source)
-    warnings += eps_warnings(config.eps, domain)
+    scale = resolve_scale(config.eps_units, config.eps_scale, dataset)
+    widest = [e * (1.0 if scale is None else scale.largest) for e in config.eps]
+    check_eps_below_range(widest, domain, domain_source)
+    warnings += eps_warnings(widest, domain)
+    warnings += scale_warnings(config.eps, scale, dataset, config.eps_units)
     norm = _normalisation(config, dataset)
     check_normalisation_not_doubled(backend.info, norm)
     if norm is not None:
@@ -155,8 +159,9 @@ def measure(
         channel_order=config.channel_order,
         noise_eps=noise_eps(config),
         reuse_clean_forward=reuse_clean_forward(backend.info, config),
+        eps_scale=None if scale is None else scale.values,
     )
-    fp = _fingerprint(config, backend, dataset, manifest)
+    fp = _fingerprint(config, backend, dataset, manifest, scale)
     if callable(only):
         only = only(dataset.n_samples)
     checkpoint = None
@@ -177,7 +182,7 @@ def measure(
         ],
         input_range=None if domain is None else Interval(lo=domain.lo, hi=domain.hi),
         input_range_source=domain_source,
-        input=input_section(config, norm),
+        input=input_section(config, norm, scale),
         input_shape=model_input_shape(backend.info.input_shape, dataset.sample_shape),
         normalised=norm is not None,
         value_range=value_range if all(math.isfinite(v) for v in value_range) else None,
@@ -332,13 +337,17 @@ def _normalisation(config: ScanConfig, dataset: Dataset) -> Normalisation | None
 
 
 def _fingerprint(
-    config: ScanConfig, backend: Backend, dataset: Dataset, manifest: str | None
+    config: ScanConfig,
+    backend: Backend,
+    dataset: Dataset,
+    manifest: str | None,
+    scale: EpsScale | None = None,
 ) -> str:
     """Everything that determines the numbers; paths and report options do not."""
     settings = config.model_dump(
         mode="json",
         exclude={"model", "data", "labels_file", "checkpoint", "baseline", "exit_zero", "strict",
-                 "isolate", "timeout_s", "max_memory_mb", "policy_source"},
+                 "isolate", "timeout_s", "max_memory_mb", "policy_source", "eps_scale"},
     )  # fmt: skip
     return fingerprint(
         {
@@ -347,6 +356,7 @@ def _fingerprint(
             "manifest": manifest,
             "settings": settings,
             "versions": versions().model_dump(),
+            **({} if scale is None else {"eps_scale": scale.section().sha256}),
         }
     )
 
