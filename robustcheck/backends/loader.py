@@ -67,6 +67,7 @@ def _onnx(path: Path, sha256: str, options: LoadOptions) -> Backend:
         output=options.output,
         allow_external_data=options.allow_external_data,
         threads=options.threads,
+        need_gradient=options.need_gradient,
     )
 
 
@@ -76,6 +77,7 @@ class LoadOptions:
     output: str | None = None
     allow_external_data: bool = False
     threads: int = 1
+    need_gradient: bool = True
 
 
 LOADERS: dict[str, Callable[[Path, str, LoadOptions], Backend]] = {
@@ -94,15 +96,22 @@ def load_backend(
     output: str | None = None,
     allow_external_data: bool = False,
     threads: int | None = None,
+    need_gradient: bool = True,
 ) -> Backend:
     """Open ``path`` with the backend its format calls for; ``threads`` intra-op threads for
-    torch and onnxruntime (default: up to 4)."""
+    torch and onnxruntime (default: up to 4). ``need_gradient=False``: only ``scores`` will be
+    asked (a transfer target, a model being distilled), so an ONNX model needs no gradient twin
+    and may be one no twin can differentiate (``info.differentiable_path == "none"``)."""
     fmt = detect_format(path, model_format)
     check_model_file(path, fmt)
     sha256 = file_sha256(path)
     count = deterministic_torch(threads)
     options = LoadOptions(
-        device=device, output=output, allow_external_data=allow_external_data, threads=count
+        device=device,
+        output=output,
+        allow_external_data=allow_external_data,
+        threads=count,
+        need_gradient=need_gradient,
     )
     with foreign_errors(path):
         return LOADERS[fmt](path, sha256, options)

@@ -109,6 +109,15 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     help="Override the format guessed from the extension.",
 )
 @click.option(
+    "--surrogate",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="MODEL",
+    help="Transfer attack: craft the perturbations on this model (.onnx, .pt, .pt2; it reads the "
+    "same raw inputs) and score them on MODEL, which is never differentiated. The error found "
+    "is a lower bound for MODEL. `robustcheck surrogate fit` trains one. See docs/attacks.md.",
+)
+@click.option(
     "--device",
     type=click.Choice(DEVICES),
     default="auto",
@@ -454,6 +463,7 @@ def scan_with(
             input_range=contract["input_range"],
             output_kind=None if opts["output_kind"] == "auto" else opts["output_kind"],
             model_format=opts["model_format"],
+            surrogate=opts["surrogate"],
             device=opts["device"],
             output=opts["output_name"],
             allow_external_data=opts["allow_external_data"],
@@ -677,7 +687,13 @@ def run_and_report(
 
 def _input_paths(config: Any) -> list[Path]:
     """Every file the scan only reads, which no report flag (nor the checkpoint) may name."""
-    optional = [config.baseline, config.labels_file, config.class_names_file, config.eps_scale]
+    optional = [
+        config.baseline,
+        config.labels_file,
+        config.class_names_file,
+        config.eps_scale,
+        config.surrogate,
+    ]
     source = config.policy_source or ""
     if source not in ("default", "--max-error-rate") and not source.startswith("builtin:"):
         optional.append(Path(source))

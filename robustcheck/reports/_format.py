@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from robustcheck.reports.model import Check, CheckStatus, Interval, Report
+from robustcheck.reports.model import Check, CheckStatus, FidelitySection, Interval, Report
 
 # Worst first: an error outranks a failure, as it does for the exit code.
 STATUS_ORDER: dict[CheckStatus, int] = {"error": 0, "fail": 1, "warn": 2, "pass": 3}
@@ -118,4 +118,14 @@ def eps_scale_line(report: Report) -> str | None:
         f"scales {scale.min:.3g} … median {scale.median:.3g} … {scale.max:.3g}"
         + (f", {scale.zero_features} never perturbed" if scale.zero_features else "")
         + ")"
+    )
+
+
+def transfer_agreement(f: FidelitySection) -> str:
+    """A transfer scan's surrogate-vs-target comparison: an agreement, never a fidelity."""
+    adversarial = f.adversarial_top1_agreement
+    adv = "" if adversarial is None else f", {pct(adversarial)} on adversarial inputs"
+    return (
+        f"agreement (transfer attack, not a fidelity): surrogate and target agree on the top-1 "
+        f"class of {pct(f.clean_top1_agreement)} of clean inputs{adv}"
     )

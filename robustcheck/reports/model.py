@@ -21,6 +21,14 @@ class Interval(_Strict):
     hi: float
 
 
+class SurrogateSection(_Strict):
+    """The model a transfer attack crafted its perturbations on (``--surrogate``)."""
+
+    path: str
+    sha256: str
+    format: str
+
+
 class ModelSection(_Strict):
     path: str
     sha256: str
@@ -29,6 +37,15 @@ class ModelSection(_Strict):
     output_kind_source: Literal["detected", "declared"]
     n_classes: int
     input_shape: list[int | None]
+    surrogate: SurrogateSection | None = None
+    """Set for a transfer scan: every gradient attack ran on this model, the target scored."""
+
+    @model_serializer(mode="wrap")
+    def _white_box_has_no_surrogate_key(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("surrogate") is None:
+            data.pop("surrogate", None)
+        return data
 
 
 class DataSection(_Strict):
@@ -171,9 +188,13 @@ class StabilitySection(_Strict):
 class FidelitySection(_Strict):
     """How closely the differentiable path (gradients) agrees with the deployed runtime (judge)."""
 
-    paths: Literal["same-module", "onnx-twin-vs-onnxruntime", "float32-copy-vs-module"]
+    paths: Literal[
+        "same-module", "onnx-twin-vs-onnxruntime", "float32-copy-vs-module", "surrogate-vs-target"
+    ]
     """Where gradients and scores come from: one module; an ONNX twin and onnxruntime; a
-    half-precision PyTorch module's float32 copy and the module."""
+    half-precision PyTorch module's float32 copy and the module; for a transfer scan, the
+    surrogate and the target: then the numbers are their *agreement*, not a fidelity (the
+    surrogate is another model by design), and ``tolerance`` is 1 (no limit)."""
     clean_max_abs_probability_difference: float
     clean_top1_agreement: float
     adversarial_max_abs_probability_difference: float | None

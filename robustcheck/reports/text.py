@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from robustcheck.reports._format import eps_scale_line, policy_judge
+from robustcheck.reports._format import eps_scale_line, policy_judge, transfer_agreement
 from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Report
 
@@ -48,6 +48,8 @@ _PATHS = {
 def _fidelity(report: Report) -> list[str]:
     """When gradients do not come from the judge itself: how closely the two agree."""
     f = report.fidelity
+    if f.paths == "surrogate-vs-target":
+        return [transfer_agreement(f)]
     if f.paths not in _PATHS:
         return []
     adversarial = f.adversarial_max_abs_probability_difference
@@ -65,6 +67,11 @@ def render(report: Report) -> str:
     domain = "none" if s.input_range is None else f"[{s.input_range.lo:g}, {s.input_range.hi:g}]"
     lines = [
         f"model  {m.path} ({m.format}, {m.output_kind}, {m.n_classes} classes)",
+        *(
+            [f"surrogate {m.surrogate.path} ({m.surrogate.format}): transfer attack"]
+            if m.surrogate
+            else []
+        ),
         f"data   {d.path} ({d.n_samples} samples, labels {d.labels}); clip domain {domain}",
         *([f"config {s.config_source}"] if s.config_source else []),
         *([f"eps    {line}"] if (line := eps_scale_line(report)) else []),

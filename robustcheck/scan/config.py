@@ -44,6 +44,9 @@ class ScanConfig(BaseModel):
     input_range: tuple[float, float] | None = None
     output_kind: OutputKind | None = None
     model_format: str | None = None
+    surrogate: Path | None = None
+    """Transfer attack: craft every gradient attack's perturbations on this model (any format
+    robustcheck differentiates, reading the same raw inputs); the target only scores them."""
     device: Device = "auto"
     output: str | None = None
     """ONNX: the output holding class scores (default: detected)."""

@@ -71,6 +71,12 @@ from robustcheck.scan.sections import (
     shape_hint,
     versions,
 )
+from robustcheck.scan.transfer import (
+    TransferBackend,
+    load_target,
+    surrogate_section,
+    transfer_notes,
+)
 from robustcheck.scan.validity import validity_section
 
 log = logging.getLogger(__name__)
@@ -119,7 +125,8 @@ def measure(
     """Load the model and the data and scan them (only the batch starts in ``only``, or those it
     returns given the number of samples, for a shard): the tally and what the report needs."""
     attacks, attack_notes = build_attacks(config)  # bad attack settings fail before any loading
-    backend = load_backend(
+    load = load_backend if config.surrogate is None else load_target
+    backend = load(
         config.model,
         model_format=config.model_format,
         device=config.device,
@@ -127,8 +134,13 @@ def measure(
         allow_external_data=config.allow_external_data,
         threads=config.threads,
     )
+    surrogate = None
+    if config.surrogate is not None:
+        surrogate = load_backend(config.surrogate, device=config.device, threads=config.threads)
     dataset, manifest = _load_data(config)
     check_input_shape(backend, dataset)
+    if surrogate is not None:
+        check_input_shape(surrogate, dataset)
     value_range = dataset.value_range()
     domain, domain_source, warnings = resolve_domain(config.input_range, dataset, value_range)
     scale = resolve_scale(config.eps_units, config.eps_scale, dataset)
@@ -141,6 +153,11 @@ def measure(
     if norm is not None:
         backend = NormalisedBackend(backend, norm)
     backend = binary = BinaryBackend(backend, config.output_kind)
+    binaries = [binary]
+    if surrogate is not None:
+        binaries.append(BinaryBackend(surrogate, None))
+        warnings += transfer_notes(backend.info, surrogate.info)
+        backend = TransferBackend(backend, binaries[-1], config.output_kind)
     backend = with_precision(backend, config.precision)
     batch_size = config.batch_size
     if config.auto_batch_size:
@@ -161,7 +178,7 @@ def measure(
         reuse_clean_forward=reuse_clean_forward(backend.info, config),
         eps_scale=None if scale is None else scale.values,
     )
-    fp = _fingerprint(config, backend, dataset, manifest, scale)
+    fp = _fingerprint(config, backend, dataset, manifest, scale, surrogate)
     if callable(only):
         only = only(dataset.n_samples)
     checkpoint = None
@@ -174,7 +191,7 @@ def measure(
         data=data_section(config, dataset, manifest),
         notes=[
             *backend.info.notes,
-            *binary.note(),
+            *(note for b in binaries for note in b.note()),
             *dataset.notes,
             *attack_notes,
             *precision_notes(config.precision),
@@ -187,6 +204,7 @@ def measure(
         normalised=norm is not None,
         value_range=value_range if all(math.isfinite(v) for v in value_range) else None,
         batch_size=batch_size if config.auto_batch_size else None,
+        surrogate=None if surrogate is None else surrogate_section(surrogate.info),
     )
     starts = list(range(0, dataset.n_samples, config.batch_size))
     return Measured(context, tally, fp, [s for s in starts if only is None or s in only])
@@ -230,7 +248,13 @@ def build_report(
     tolerance = tolerance_for(info, config.fidelity_tolerance, config.precision)
     fidelity = fidelity_section(info, tally.clean, tally.adversarial, tolerance)
     validity = validity_section(
-        attacks, results, tally.zero_gradient, data.n_samples, tally.only_fooled_by, fidelity
+        attacks,
+        results,
+        tally.zero_gradient,
+        data.n_samples,
+        tally.only_fooled_by,
+        fidelity,
+        surrogate=None if context.surrogate is None else context.surrogate.path,
     )
     min_eps = None if tally.min_eps is None else min_eps_section(tally.min_eps)
     checks = _evaluate(config, results, class_names, validity, min_eps)
@@ -257,6 +281,7 @@ def build_report(
             output_kind_source="declared" if config.output_kind else "detected",
             n_classes=tally.n_classes,
             input_shape=context.input_shape,
+            surrogate=context.surrogate,
         ),
         data=data,
         settings=SettingsSection(
@@ -342,12 +367,14 @@ def _fingerprint(
     dataset: Dataset,
     manifest: str | None,
     scale: EpsScale | None = None,
+    surrogate: Backend | None = None,
 ) -> str:
     """Everything that determines the numbers; paths and report options do not."""
     settings = config.model_dump(
         mode="json",
         exclude={"model", "data", "labels_file", "checkpoint", "baseline", "exit_zero", "strict",
-                 "isolate", "timeout_s", "max_memory_mb", "policy_source", "eps_scale"},
+                 "isolate", "timeout_s", "max_memory_mb", "policy_source", "eps_scale",
+                 "surrogate"},
     )  # fmt: skip
     return fingerprint(
         {
@@ -357,6 +384,7 @@ def _fingerprint(
             "settings": settings,
             "versions": versions().model_dump(),
             **({} if scale is None else {"eps_scale": scale.section().sha256}),
+            **({} if surrogate is None else {"surrogate": surrogate.info.sha256}),
         }
     )
 

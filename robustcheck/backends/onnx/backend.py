@@ -30,7 +30,7 @@ class OnnxBackend:
         self,
         info: ModelInfo,
         session: object,
-        twin: OnnxTwin,
+        twin: OnnxTwin | None,
         input_spec: InputSpec,
         output_spec: OutputSpec,
         twin_dtype: torch.dtype,
@@ -47,6 +47,13 @@ class OnnxBackend:
     @property
     def twin(self) -> OnnxTwin:
         """The differentiable twin (``robustcheck harden`` trains its initializers)."""
+        return self._need_twin()
+
+    def _need_twin(self) -> OnnxTwin:
+        if self._twin is None:
+            raise UnsupportedModelError(
+                f"{self.info.path}: loaded for scores only (no gradient twin was built)"
+            )
         return self._twin
 
     def scores(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,7 +97,7 @@ class OnnxBackend:
     def _twin_forward(self, x: torch.Tensor) -> torch.Tensor:
         # Round to the deployed dtype first, so the twin sees exactly what the runtime sees.
         feed = round_to(x, self._input.dtype).to(self._twin_dtype)
-        out = self._twin.run({self._input.name: feed}, outputs=[self._output.name])
+        out = self._need_twin().run({self._input.name: feed}, outputs=[self._output.name])
         value = out[self._output.name]
         return value.reshape(scores_shape(tuple(value.shape), self.info.path))
 
@@ -107,17 +114,24 @@ def load_onnx(
     output: str | None = None,
     allow_external_data: bool = False,
     threads: int | None = None,
+    need_gradient: bool = True,
 ) -> OnnxBackend:
     where = str(path)
     model = read_onnx(path, allow_external_data=allow_external_data)
     registry = default_registry()
-    twin = OnnxTwin(model, registry, source=where)  # lists every unsupported operator at once
+    twin = None
+    if need_gradient:  # lists every unsupported operator at once
+        twin = OnnxTwin(model, registry, source=where)
     providers = providers_for(device)
     threads = threads or default_threads()
     session = create_session(model.SerializeToString(), where, providers, threads)
     input_spec = choose_input(session, where)
     output_spec = choose_output(session, where, output)
-    blocked = non_differentiable_nodes(model, registry, outputs=[output_spec.name])
+    blocked = (
+        non_differentiable_nodes(model, registry, outputs=[output_spec.name])
+        if need_gradient
+        else []
+    )
     if blocked:
         raise UnsupportedModelError(
             f"{where}: no gradient flows from input {input_spec.name!r} to output "
@@ -127,7 +141,8 @@ def load_onnx(
     # fp16 models: differentiate a float32 twin; the fidelity certificate shows what that costs.
     twin_dtype = torch.float64 if input_spec.dtype == np.float64 else torch.float32
     torch_device = torch.device("cuda" if providers[0] != "CPUExecutionProvider" else "cpu")
-    twin.to(dtype=twin_dtype, device=torch_device)
+    if twin is not None:
+        twin.to(dtype=twin_dtype, device=torch_device)
     info = ModelInfo(
         path=where,
         format="onnx",
@@ -138,7 +153,7 @@ def load_onnx(
         output_name=output_spec.name,
         device=torch_device.type,
         threads=threads,
-        differentiable_path="onnx-twin-vs-onnxruntime",
+        differentiable_path="onnx-twin-vs-onnxruntime" if need_gradient else "none",
         notes=(output_spec.note,) if output_spec.note else (),
         input_consumers=tuple(n.op_type for n in model.graph.node if input_spec.name in n.input),
     )
