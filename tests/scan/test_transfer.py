@@ -129,3 +129,18 @@ def test_cli_transfer_scan_and_a_surrogate_with_other_classes(pair, tmp_path, ca
     )
     assert main([*args, "--surrogate", str(five)]) == 3
     assert "the surrogate scores 5 classes" in capsys.readouterr().err
+
+
+def test_the_surrogate_can_be_set_in_the_project_configuration(pair, tmp_path, monkeypatch):
+    target, surrogate, data, _ = pair
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "robustcheck.yaml").write_text(
+        f"model: {target}\ndata: {data}\neps: [0.1]\nsurrogate: {surrogate}\n"
+        "max-error-rate: 1\njson: r.json\n"
+    )
+    monkeypatch.chdir(project)
+    assert main(["scan", "--no-isolation"]) == 0
+    assert json.loads((project / "r.json").read_text())["model"]["surrogate"]["sha256"] == (
+        file_sha256(surrogate)
+    )
