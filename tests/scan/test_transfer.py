@@ -148,3 +148,28 @@ def test_the_surrogate_can_be_set_in_the_project_configuration(pair, tmp_path, m
     assert json.loads((project / "r.json").read_text())["model"]["surrogate"]["sha256"] == (
         file_sha256(surrogate)
     )
+
+
+def test_a_sharded_transfer_scan_with_per_feature_eps_merges_to_the_whole(pair):
+    from robustcheck.scan.shards import Shard, merge_parts, run_shard
+
+    target, surrogate, data, _ = pair
+    config = ScanConfig(
+        model=target,
+        data=data,
+        eps=[0.5],
+        eps_units="std",
+        surrogate=surrogate,
+        attacks=["fgsm", "pgd:steps=2"],
+        limit=60,
+        batch_size=16,
+        isolate=False,
+    )
+    whole = run(config)
+    parts = [run_shard(config, Shard(i, 3)) for i in range(1, 4)]
+    merged = merge_parts([(f"p{p.shard}", p) for p in parts])
+    timings = {"started_at", "duration_s", "shards"}
+    assert {k: v for k, v in json.loads(merged.model_dump_json()).items() if k not in timings} == {
+        k: v for k, v in json.loads(whole.model_dump_json()).items() if k not in timings
+    }
+    assert merged.model.surrogate is not None and merged.input.eps_scale is not None
