@@ -66,7 +66,7 @@ class TorchProgramBackend:
 
     def _call(self, x: torch.Tensor, module: Any = None) -> torch.Tensor:
         try:
-            out = (module or self._module)(x)
+            out = (self._module if module is None else module)(x)
         except torch.OutOfMemoryError:
             raise
         except (RuntimeError, TypeError, ValueError, IndexError, torch.jit.Error) as exc:
