@@ -22,10 +22,17 @@ def _errors(report, attack="fgsm"):
 
 @pytest.fixture(scope="module")
 def residual(digits, tmp_path_factory):
-    """A ResNet basic-block CNN trained briefly on digits, and 200 test samples."""
+    """A ResNet basic-block CNN trained on digits, and 200 test samples.
+
+    fp16 TorchScript and fp16 ONNX agreed within one sample for initialisation seeds 0-3 (the
+    residue is onnxruntime's float16 kernels rounding otherwise than torch's)."""
     root = tmp_path_factory.mktemp("precision")
+    torch.manual_seed(0)  # the initialisation: independent of the tests that ran before
     module = zoo.train_briefly(
-        zoo.Residual(), torch.from_numpy(digits.x_train), torch.from_numpy(digits.y_train)
+        zoo.Residual(),
+        torch.from_numpy(digits.x_train),
+        torch.from_numpy(digits.y_train),
+        steps=100,
     )
     data = root / "digits.npz"
     np.savez(data, x=digits.x_test[:200], y=digits.y_test[:200])
