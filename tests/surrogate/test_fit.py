@@ -72,7 +72,7 @@ def test_fitting_is_deterministic_and_measures_a_holdout(forest):
 def test_images_get_a_cnn_that_agrees_with_the_digits_cnn(cnn_model, digits_npz, tmp_path, capsys):
     out = tmp_path / "cnn-surrogate.pt"
     args = ["surrogate", "fit", str(cnn_model.torchscript), "--data", str(digits_npz)]
-    assert main([*args, "--out", str(out), "--epochs", "30", "--min-agreement", "0.9"]) == 0
+    assert main([*args, "--out", str(out), "--epochs", "20", "--min-agreement", "0.9"]) == 0
     printed = capsys.readouterr().out
     assert "CNN (16→32 channels → 10 classes)" in printed
     assert main([*args, "--out", str(out), "--epochs", "1", "--min-agreement", "0.99"]) == 1
