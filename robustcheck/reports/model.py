@@ -8,8 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 
 from robustcheck.vocabulary import CheckStatus, DeployedDtype, GateOn, Layout, Severity, Verdict
 
-SCHEMA_VERSION = "1.2"
-"""1.1: ``shards`` (merged sharded scans)."""
+SCHEMA_VERSION = "1.3"
+"""1.1: ``shards`` (merged sharded scans). 1.2: ``settings.batch_size_source``,
+``settings.precision``. 1.3: ``model.surrogate`` (transfer scans), ``input.eps_scale`` (ε per
+feature), ``fidelity.paths`` ``float32-copy-vs-module`` and ``surrogate-vs-target``."""
 
 
 class _Strict(BaseModel):
