@@ -48,6 +48,7 @@ dist: setup
 bench: setup
 	$(BIN)/python bench/bench_scan.py
 	$(BIN)/python bench/bench_attacks.py
+	$(BIN)/python bench/bench_spsa.py
 	$(BIN)/python bench/bench_memory.py
 	$(BIN)/python bench/bench_ray.py
 

@@ -23,7 +23,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from robustcheck.attacks.losses import CrossEntropy, Loss
-from robustcheck.backends.base import Backend
+from robustcheck.backends.base import Backend, SideInputs, with_side
 from robustcheck.backends.output import OutputKind
 from robustcheck.errors import UsageError
 
@@ -96,6 +96,8 @@ class BatchContext:
     gradient_evaluations: int = 0
     """Forward+backward passes over the batch (a pass over k of n samples counts k/n)."""
     runtime_evaluations: int = 0
+    side: SideInputs | None = None
+    """A multi-input model's other inputs for this batch (row-aligned with ``x``), fed unchanged."""
     _cache: dict[Any, GradientResult] = field(default_factory=dict)
     _tensors: dict[Any, torch.Tensor] = field(default_factory=dict)
 
@@ -110,7 +112,7 @@ class BatchContext:
         backward pass through the differentiable path."""
         y = self.y if rows is None else self.y[rows]
         leaf = x.detach().requires_grad_(True)
-        scores = self.model.forward(leaf)
+        scores = with_side(self.model.forward, leaf, self.side_rows(rows))
         grad_scores = loss.output_gradient(scores, y, target, self.kind).to(scores.dtype)
         grad = None
         if scores.requires_grad:  # else no differentiable path at all: the zero-gradient case
@@ -157,10 +159,21 @@ class BatchContext:
             self._tensors[cache_key] = torch.sign(gradient).to(torch.float64)
         return self._tensors[cache_key]
 
-    def runtime_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """What the deployed model scores for the (unrounded) adversarial batch ``x``."""
+    def runtime_scores(self, x: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """What the deployed model scores for the (unrounded) adversarial inputs ``x``: the
+        batch, or with ``rows`` one input per entry of ``rows`` (the sample it perturbs; rows
+        may repeat, so the probes of many samples go to the runtime in one call)."""
         self.runtime_evaluations += 1
-        return self.model.scores(x if self.deployed is None else self.deployed(x))
+        deployed = x if self.deployed is None else self.deployed(x)
+        return with_side(self.model.scores, deployed, self.side_rows(rows))
+
+    def side_rows(self, rows: torch.Tensor | None) -> SideInputs | None:
+        """The other inputs for the samples ``rows`` (all when None)."""
+        if not self.side:
+            return None
+        if rows is None:
+            return self.side
+        return {name: value[rows] for name, value in self.side.items()}
 
     def rng(self, *stream: int) -> np.random.Generator:
         """A generator seeded by the seed, the batch's position and ``stream``: a sample's
@@ -174,6 +187,11 @@ class AttackOutput:
     """Per ε: the projected adversarial batch (float64)."""
     targets: dict[float, torch.Tensor] | None = None
     """Per ε, for targeted attacks: the class each sample was pushed towards."""
+    queries: torch.Tensor | None = None
+    """Attacks that query the deployed runtime: int64 queries spent per sample (all ε)."""
+    unmeasured: torch.Tensor | None = None
+    """Gradient-free attacks: True where the estimated direction is zero (no probe changed the
+    scores), so the attack measured nothing for that sample."""
 
 
 class AttackParams(BaseModel):
@@ -191,8 +209,12 @@ class Attack(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     Params: ClassVar[type[AttackParams]] = AttackParams
-    white_box: ClassVar[bool] = True
-    """Whether the attack reads gradients (the noise baseline does not)."""
+    needs_gradient: ClassVar[bool] = True
+    """Whether the attack reads input gradients through the differentiable path (FGSM, BIM, PGD).
+    A scan whose attacks all say False loads models without one (query-only)."""
+    method: ClassVar[str] = "gradient"
+    """How the perturbation is obtained, as the report states it: ``gradient`` (white-box),
+    ``estimated-gradient`` (queries to the deployed runtime only) or ``random``."""
 
     def __init__(self, params: AttackParams | None = None, *, label: str | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -225,4 +247,6 @@ class Attack(ABC):
                 e: project(proposed.adversarial[e], ctx.x, ctx.budget(e), ctx.domain) for e in eps
             },
             targets=proposed.targets,
+            queries=proposed.queries,
+            unmeasured=proposed.unmeasured,
         )

@@ -15,7 +15,8 @@ class RandomSignNoise(Attack):
 
     name: ClassVar[str] = "noise"
     description: ClassVar[str] = "random ±ε per element: the baseline an attack must beat"
-    white_box: ClassVar[bool] = False
+    needs_gradient: ClassVar[bool] = False
+    method: ClassVar[str] = "random"
 
     def signs(self, ctx: BatchContext) -> torch.Tensor:
         # Seeded by the batch's position, so a sample's noise does not depend on earlier batches.

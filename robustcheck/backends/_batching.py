@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
 
 
 def run_in_fixed_batches(
-    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch: int | None
+    fn: Callable[..., torch.Tensor],
+    x: torch.Tensor,
+    batch: int | None,
+    side: Mapping[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Call ``fn`` on chunks of exactly ``batch`` rows (the last one zero-padded), or once."""
+    """Call ``fn`` on chunks of exactly ``batch`` rows (the last one zero-padded), or once. With
+    ``side`` (other model inputs, one row per row of ``x``) ``fn`` gets their matching chunks as
+    a second argument."""
+    extra = () if side is None else (side,)
     if batch is None or batch == x.shape[0]:
-        return fn(x)
+        return fn(x, *extra)
     parts = []
     for start in range(0, x.shape[0], batch):
-        chunk = x[start : start + batch]
-        real = chunk.shape[0]
-        if real < batch:
-            chunk = torch.cat([chunk, chunk.new_zeros((batch - real, *chunk.shape[1:]))])
-        parts.append(fn(chunk)[:real])
+        real = min(batch, x.shape[0] - start)
+        chunk = _padded(x[start : start + batch], batch)
+        rows = (
+            ()
+            if side is None
+            else ({k: _padded(v[start : start + batch], batch) for k, v in side.items()},)
+        )
+        parts.append(fn(chunk, *rows)[:real])
     return torch.cat(parts)
+
+
+def _padded(chunk: torch.Tensor, batch: int) -> torch.Tensor:
+    real = chunk.shape[0]
+    if real == batch:
+        return chunk
+    return torch.cat([chunk, chunk.new_zeros((batch - real, *chunk.shape[1:]))])
 
 
 def round_to(x: torch.Tensor, dtype: np.dtype) -> torch.Tensor:

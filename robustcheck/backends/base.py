@@ -10,11 +10,16 @@ host round trip per attack step.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import torch
+
+SideInputs = Mapping[str, "torch.Tensor"]
+"""A multi-input model's inputs other than the attacked one, one row per row of the attacked
+batch, passed through unchanged (integer ones too)."""
 
 
 @dataclass(frozen=True)
@@ -31,12 +36,17 @@ class ModelInfo:
     threads: int = 1
     """Intra-op threads of the runtime: fixed, because reductions may differ across counts."""
     differentiable_path: str = "same-module"
-    """``same-module``, ``onnx-twin-vs-onnxruntime`` or ``float32-copy-vs-module`` (half-precision
-    PyTorch models): what the fidelity section compares."""
+    """``same-module``, ``onnx-twin-vs-onnxruntime``, ``float32-copy-vs-module`` (half-precision
+    PyTorch models): what the fidelity section compares; or ``none``: a query-only backend, scored
+    by its runtime alone (no gradient, no twin)."""
     notes: tuple[str, ...] = ()
     """Choices made while loading that the report should mention."""
     input_consumers: tuple[str, ...] = ()
     """Op types that read the input directly (ONNX), to spot normalisation done twice."""
+    blockers: tuple[str, ...] = ()
+    """Why a query-only backend has no differentiable path (each reason one clause)."""
+    side_inputs: tuple[str, ...] = ()
+    """The model's other inputs, fed unchanged from the data (multi-input ONNX models)."""
 
 
 class Backend(Protocol):
@@ -45,18 +55,32 @@ class Backend(Protocol):
     info: ModelInfo
     device: torch.device
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Class scores ``[N, C]`` (float64, on ``device``) from the deployed runtime."""
+    def scores(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        """Class scores ``[N, C]`` (float64, on ``device``) from the deployed runtime.
+
+        ``side``: the other inputs of a model with several (``info.side_inputs``), row-aligned
+        with ``x``; other backends never receive any."""
         ...
 
-    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
+    def differentiable_scores(
+        self, x: torch.Tensor, side: SideInputs | None = None
+    ) -> torch.Tensor:
         """Class scores ``[N, C]`` (float64) from the differentiable path, without autograd."""
         ...
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
         """Class scores ``[N, C]`` of the differentiable path, with autograd from ``x``.
 
         ``x`` may be any floating dtype; the backend casts it to what the model takes (the
-        cast is part of the graph, so gradients flow back to ``x``).
+        cast is part of the graph, so gradients flow back to ``x``). A query-only backend
+        (``info.differentiable_path == "none"``) raises :class:`UnsupportedModelError`.
         """
         ...
+
+
+def with_side(
+    method: Callable[..., torch.Tensor], x: torch.Tensor, side: SideInputs | None
+) -> torch.Tensor:
+    """``method(x)``, or ``method(x, side)`` when there are side inputs: backends written before
+    side inputs existed (``scores(x)``) keep working for single-input models."""
+    return method(x) if side is None else method(x, side)

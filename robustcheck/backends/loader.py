@@ -67,6 +67,7 @@ def _onnx(path: Path, sha256: str, options: LoadOptions) -> Backend:
         output=options.output,
         allow_external_data=options.allow_external_data,
         threads=options.threads,
+        input_name=options.input_name,
         need_gradient=options.need_gradient,
     )
 
@@ -77,7 +78,10 @@ class LoadOptions:
     output: str | None = None
     allow_external_data: bool = False
     threads: int = 1
+    input_name: str | None = None
+    """ONNX: the input an attack perturbs (required when the model has several)."""
     need_gradient: bool = True
+    """False: a model without a gradient path loads query-only instead of being refused."""
 
 
 LOADERS: dict[str, Callable[[Path, str, LoadOptions], Backend]] = {
@@ -96,21 +100,26 @@ def load_backend(
     output: str | None = None,
     allow_external_data: bool = False,
     threads: int | None = None,
+    input_name: str | None = None,
     need_gradient: bool = True,
 ) -> Backend:
     """Open ``path`` with the backend its format calls for; ``threads`` intra-op threads for
-    torch and onnxruntime (default: up to 4). ``need_gradient=False``: only ``scores`` will be
-    asked (a transfer target, a model being distilled), so an ONNX model needs no gradient twin
-    and may be one no twin can differentiate (``info.differentiable_path == "none"``)."""
+    torch and onnxruntime (default: up to 4). ``need_gradient=False`` (every attack queries the
+    runtime only) loads a model without a gradient path as a query-only backend
+    (``info.differentiable_path == "none"``) instead of refusing it; ``input_name`` names the
+    attacked input of a multi-input ONNX model."""
     fmt = detect_format(path, model_format)
     check_model_file(path, fmt)
     sha256 = file_sha256(path)
     count = deterministic_torch(threads)
+    if input_name is not None and fmt != "onnx":
+        raise UsageError(f"--input {input_name!r}: only ONNX models have named inputs to choose")
     options = LoadOptions(
         device=device,
         output=output,
         allow_external_data=allow_external_data,
         threads=count,
+        input_name=input_name,
         need_gradient=need_gradient,
     )
     with foreign_errors(path):

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from robustcheck.backends._batching import round_to, run_in_fixed_batches
-from robustcheck.backends.base import ModelInfo
+from robustcheck.backends.base import ModelInfo, SideInputs
 from robustcheck.backends.output import scores_shape
 from robustcheck.boundary import out_of_memory
-from robustcheck.errors import ModelError, ModelRejectedBatch, UnsupportedModelError
+from robustcheck.errors import ModelError, ModelRejectedBatch, UnsupportedModelError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,8 @@ class TorchProgramBackend:
         out = run_in_fixed_batches(self._call, _cast(x, self._dtype), self._static_batch)
         return out if out.dtype == torch.float64 else out.to(torch.float32)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        _no_side(self.info.path, side)
         if self._float32 is None:
             return self._run(x)
         feed = _cast(x, self._dtype).to(torch.float32)
@@ -103,15 +104,23 @@ class TorchProgramBackend:
             lambda chunk: self._call(chunk, self._float32), feed, self._static_batch
         ).to(torch.float32)
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
+    def scores(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
         with torch.inference_mode():
+            _no_side(self.info.path, side)
             return self._run(x).to(torch.float64)
 
-    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
+    def differentiable_scores(
+        self, x: torch.Tensor, side: SideInputs | None = None
+    ) -> torch.Tensor:
         if self._float32 is None:
-            return self.scores(x)
+            return self.scores(x, side)
         with torch.inference_mode():
-            return self.forward(x).to(torch.float64)
+            return self.forward(x, side).to(torch.float64)
+
+
+def _no_side(path: str, side: SideInputs | None) -> None:
+    if side:  # single-input modules: the runner only loads side inputs for ONNX models
+        raise UsageError(f"{path}: --input applies to multi-input ONNX models")
 
 
 def _last_line(exc: BaseException) -> str:

@@ -16,12 +16,23 @@ from robustcheck.cli._terminal import out
 @click.option(
     "--allow-external-data", is_flag=True, help="Load external-data files next to the model."
 )
+@click.option(
+    "--input",
+    "input_name",
+    default=None,
+    metavar="NAME",
+    help="The input a scan would attack, for a model with several (as scan's --input).",
+)
 @debug_option
-def inspect_command(model: Path, as_json: bool, allow_external_data: bool) -> int:
+def inspect_command(
+    model: Path, as_json: bool, allow_external_data: bool, input_name: str | None
+) -> int:
     """Show an ONNX model's inputs, outputs, opsets, op histogram and gradient-twin support.
 
-    Exits 0 when robustcheck can differentiate the model, 3 when it cannot (unsupported or
-    non-differentiable operators), so CI can check a model before scanning it.
+    Exits 3 exactly when a white-box scan (fgsm, bim, pgd) would refuse the model, listing every
+    reason (several inputs and no --input, an integer input, operators the gradient twin lacks,
+    no gradient path), and names the attacks that remain; 0 otherwise, so CI can check a model
+    before scanning it.
     """
     from robustcheck.backends.loader import check_model_file, detect_format
     from robustcheck.backends.onnx.inspection import inspect_onnx, render
@@ -32,6 +43,11 @@ def inspect_command(model: Path, as_json: bool, allow_external_data: bool) -> in
             f"{model}: inspect reads ONNX models; TorchScript and .pt2 are scanned directly"
         )
     check_model_file(model, "onnx")
-    inspection = inspect_onnx(model, allow_external_data=allow_external_data)
+    from robustcheck.plugins import attack_registry
+
+    inspection = inspect_onnx(model, allow_external_data=allow_external_data, input_name=input_name)
+    registry, _ = attack_registry()
+    free = [n for n in registry.names() if n != "noise" and not registry.get(n).needs_gradient]
+    inspection = inspection.model_copy(update={"gradient_free_attacks": free})
     out(inspection.model_dump_json(indent=2) + "\n" if as_json else render(inspection))
-    return 3 if inspection.unsupported or inspection.non_differentiable else 0
+    return 3 if inspection.blockers else 0

@@ -132,6 +132,14 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     help="ONNX: the output holding class scores (default: detected).",
 )
 @click.option(
+    "--input",
+    "input_name",
+    default=None,
+    metavar="NAME",
+    help="ONNX: the input to attack, for a model with several; the data (.npz) holds the others "
+    "as arrays named after them, fed unchanged. The attacked input's array is x (--x-key).",
+)
+@click.option(
     "--allow-external-data",
     is_flag=True,
     help="ONNX: load weights from external-data files inside the model's directory.",
@@ -466,6 +474,7 @@ def scan_with(
             surrogate=opts["surrogate"],
             device=opts["device"],
             output=opts["output_name"],
+            input=opts["input_name"],
             allow_external_data=opts["allow_external_data"],
             fidelity_tolerance=opts["fidelity_tolerance"],
             allow_low_fidelity=opts["allow_low_fidelity"],
@@ -597,6 +606,7 @@ _FLAGS = {
     "timeout_s": "--timeout",
     "max_memory_mb": "--max-memory",
     "output": "--output",
+    "input": "--input",
     "isolate": "--no-isolation",
     "noise_baseline": "--no-noise",
     "attacks": "--attack",

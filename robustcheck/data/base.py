@@ -72,6 +72,8 @@ class Batch:
     """Indices of the samples in the file."""
     x: np.ndarray
     y: np.ndarray | None
+    side: dict[str, np.ndarray] | None = None
+    """A multi-input model's other inputs for these samples, by input name."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class Dataset:
     """Sorted file indices scanned (``--limit``/``--per-class``); ``None`` means all of them."""
     notes: tuple[str, ...] = ()
     """Things the user should know about how the data was read (for the report's warnings)."""
+    side: tuple[tuple[str, np.ndarray], ...] = ()
+    """A multi-input model's other inputs, ``(input name, one row per sample in the file)``,
+    read beside the attacked array and passed to the model unchanged."""
 
     @property
     def n_samples(self) -> int:
@@ -117,7 +122,8 @@ class Dataset:
             else:
                 idx = self.selection[start : start + batch_size]
             y = None if self.y is None else np.asarray(self.y[idx], dtype=np.int64)
-            yield Batch(start=start, indices=idx, x=self.source.read(idx), y=y)
+            side = {name: np.ascontiguousarray(a[idx]) for name, a in self.side} or None
+            yield Batch(start=start, indices=idx, x=self.source.read(idx), y=y, side=side)
 
     def value_range(self, batch_size: int = 4096) -> tuple[float, float]:
         """Smallest and largest input value, streamed; NaN when any value is NaN."""

@@ -89,6 +89,35 @@ def load_npz(path: Path, options: LoadOptions) -> Dataset:
     )
 
 
+def read_side_arrays(
+    path: Path, names: tuple[str, ...], n: int
+) -> tuple[tuple[str, np.ndarray], ...]:
+    """A multi-input model's other inputs: the arrays named after them, ``n`` rows each, checked
+    like the input array (plain numeric ``.npy`` members, finite)."""
+    with open_regular(path) as (handle, _), _open_zip(path, handle) as archive:
+        members = _inspect(path, archive)
+        missing = [name for name in names if name not in members]
+        if missing:
+            raise DataError(
+                f"{path}: no array for the model input(s) {', '.join(map(repr, missing))} "
+                f"(found: {', '.join(sorted(members))})",
+                hint="a multi-input model reads its other inputs from arrays named after them",
+            )
+        arrays = []
+        for name in names:
+            where = f"{path}: array {name!r}"
+            info, header = members[name]
+            array = _read_member(archive, info, header, where)
+            if array.ndim == 0 or array.shape[0] != n:
+                raise DataError(
+                    f"{where} has {len(array) if array.ndim else 0} rows; the input array has {n}"
+                )
+            if array.dtype.kind == "f":
+                check_finite(where, count_nonfinite_samples(row_chunks(array)), n)
+            arrays.append((name, array))
+    return tuple(arrays)
+
+
 CLASSES_KEY = "classes"
 MAX_CLASS_NAME = 200
 

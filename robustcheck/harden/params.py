@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from robustcheck.backends.base import Backend, ModelInfo
+from robustcheck.backends.base import Backend, ModelInfo, SideInputs, with_side
 from robustcheck.backends.loader import detect_format, load_backend
 from robustcheck.errors import ModelError, UnsupportedModelError
 
@@ -44,14 +44,16 @@ class DifferentiableOnly:
         self.info: ModelInfo = inner.info
         self.device = inner.device
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
-        return self._inner.differentiable_scores(x)
+    def scores(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        return with_side(self._inner.differentiable_scores, x, side)
 
-    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
-        return self._inner.differentiable_scores(x)
+    def differentiable_scores(
+        self, x: torch.Tensor, side: SideInputs | None = None
+    ) -> torch.Tensor:
+        return with_side(self._inner.differentiable_scores, x, side)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._inner.forward(x)
+    def forward(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        return with_side(self._inner.forward, x, side)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from pydantic import (
 from robustcheck.vocabulary import DeployedDtype, GateOn, Layout, Severity
 
 Attack = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
-"""An attack's label in the scan: a built-in (`fgsm`, `bim`, `pgd`, `noise`), a plugin's name, or a `label=`."""
+"""An attack's label in the scan: a built-in (`fgsm`, `bim`, `pgd`, `spsa`, `nes`, `noise`), a plugin's name, or a `label=`."""
 
 DEFAULT_THRESHOLD = 0.9
 FRAGMENT = "fragment"
@@ -195,7 +195,7 @@ class Rules(_Strict):
 
     attack: Attack = Field(
         default="fgsm",
-        description="The attack these limits apply to (its label: fgsm, bim, pgd, noise, a plugin's).",
+        description="The attack these limits apply to (its label: fgsm, bim, pgd, spsa, nes, noise, a plugin's).",
     )
     max_adversarial_error_rate: LimitSpec | None = Field(
         default=None, description="Fraction of all samples wrong after the attack."

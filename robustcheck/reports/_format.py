@@ -15,6 +15,11 @@ def pct(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{100 * value:.{digits}f}%"
 
 
+def diff(value: float | None) -> str:
+    """A probability difference, ``-`` when not measured."""
+    return "-" if value is None else f"{value:.3g}"
+
+
 def interval(ci: Interval | None) -> str:
     return "" if ci is None else f"[{100 * ci.lo:.1f}, {100 * ci.hi:.1f}]"
 
@@ -127,5 +132,19 @@ def transfer_agreement(f: FidelitySection) -> str:
     adv = "" if adversarial is None else f", {pct(adversarial)} on adversarial inputs"
     return (
         f"agreement (transfer attack, not a fidelity): surrogate and target agree on the top-1 "
-        f"class of {pct(f.clean_top1_agreement)} of clean inputs{adv}"
+        f"class of {pct(f.clean_top1_agreement or 0.0)} of clean inputs{adv}"
     )
+
+
+def methods(report: Report) -> str | None:
+    """How each attack got its perturbations, when a gradient-free attack ran (else ``None``:
+    every attack read the gradient, as reports before schema 1.2 assumed)."""
+    if not report.methods or all(m.queries is None for m in report.methods):
+        return None
+    parts = []
+    for m in report.methods:
+        cost = ""
+        if m.queries is not None:
+            cost = f" ({m.queries_per_sample or 0:g} queries per sample, {m.queries} in total)"
+        parts.append(f"{m.attack}: {m.method.replace('-', ' ')}{cost}")
+    return "; ".join(parts)

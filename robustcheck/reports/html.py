@@ -257,7 +257,7 @@ def _diagnostics(report: Report) -> Markup:
         [
             ("paths", f.paths),
             ("trusted", "yes" if f.trusted else "NO: gradients may not be the deployed model's"),
-            ("clean max |Δp|", f"{f.clean_max_abs_probability_difference:.3g}"),
+            ("clean max |Δp|", fmt.diff(f.clean_max_abs_probability_difference)),
             ("clean top-1 agreement", fmt.pct(f.clean_top1_agreement)),
             ("adversarial max |Δp|", "-" if adv is None else f"{adv:.3g}"),
             ("adversarial top-1 agreement", fmt.pct(f.adversarial_top1_agreement)),
@@ -270,7 +270,11 @@ def _diagnostics(report: Report) -> Markup:
             ("samples with zero gradient", f"{g.zero_gradient_samples} (FGSM cannot move them)"),
         ]
     )
-    return lines([_section("Fidelity", fidelity), _section("Gradients", gradient)])
+    sections = [_section("Fidelity", fidelity), _section("Gradients", gradient)]
+    methods = fmt.methods(report)
+    if methods:
+        sections.append(_section("Methods", _dl([("how each attack got its inputs", methods)])))
+    return lines(sections)
 
 
 def _warnings(warnings: list[str]) -> Markup:

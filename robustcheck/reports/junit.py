@@ -143,7 +143,7 @@ def _fidelity_case(report: Report) -> _Case:
     f = report.fidelity
     adv = f.adversarial_max_abs_probability_difference
     details = (
-        f"paths {f.paths}; clean max |dp| {f.clean_max_abs_probability_difference:.3g}, "
+        f"paths {f.paths}; clean max |dp| {fmt.diff(f.clean_max_abs_probability_difference)}, "
         f"top-1 agreement {fmt.pct(f.clean_top1_agreement)}; adversarial max |dp| "
         f"{'-' if adv is None else f'{adv:.3g}'}, top-1 agreement "
         f"{fmt.pct(f.adversarial_top1_agreement)}; tolerance {f.tolerance:g}"

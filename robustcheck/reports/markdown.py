@@ -132,22 +132,25 @@ def _diagnostics(report: Report) -> list[str]:
     adv = f.adversarial_max_abs_probability_difference
     trust = "trusted" if f.trusted else "**NOT trusted**"
     if f.paths == "surrogate-vs-target":
-        fidelity = [f"**Agreement**: {fmt.transfer_agreement(f)}.", ""]
+        fidelity = f"**Agreement**: {fmt.transfer_agreement(f)}."
+    elif f.paths == "none":
+        fidelity = "**Fidelity**: not claimed (no attack followed a gradient path)."
     else:
-        fidelity = [
+        fidelity = (
             f"**Fidelity** ({f.paths}): {trust}; clean max Δp "
-            f"{f.clean_max_abs_probability_difference:.3g}, top-1 agreement "
+            f"{fmt.diff(f.clean_max_abs_probability_difference)}, top-1 agreement "
             f"{fmt.pct(f.clean_top1_agreement)}; adversarial max Δp "
             f"{'-' if adv is None else f'{adv:.3g}'}, top-1 agreement "
-            f"{fmt.pct(f.adversarial_top1_agreement)}; tolerance {f.tolerance:g}.",
-            "",
-        ]
+            f"{fmt.pct(f.adversarial_top1_agreement)}; tolerance {f.tolerance:g}."
+        )
     return [
-        *fidelity,
+        fidelity,
+        "",
         f"**Gradients**: {g.evaluations} evaluations; all-zero input gradient (FGSM cannot "
         f"move them) on {g.zero_gradient_samples} of {report.data.n_samples} samples.",
         "",
         *([markdown_text(line), ""] if (line := fmt.eps_scale_line(report)) else []),
+        *([f"**Methods**: {methods}.", ""] if (methods := fmt.methods(report)) else []),
         *_trust_lines(report),
     ]
 

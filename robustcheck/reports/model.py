@@ -8,10 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 
 from robustcheck.vocabulary import CheckStatus, DeployedDtype, GateOn, Layout, Severity, Verdict
 
-SCHEMA_VERSION = "1.3"
-"""1.1: ``shards`` (merged sharded scans). 1.2: ``settings.batch_size_source``,
-``settings.precision``. 1.3: ``model.surrogate`` (transfer scans), ``input.eps_scale`` (ε per
-feature), ``fidelity.paths`` ``float32-copy-vs-module`` and ``surrogate-vs-target``."""
+SCHEMA_VERSION = "1.4"
+"""1.1: ``shards`` (merged sharded scans). 1.2: ``settings.batch_size_source`` and
+``settings.precision``. 1.3: ``methods`` (how each attack got its direction, with runtime query
+counts); ``fidelity.paths`` may be ``none`` (no gradient path was used, so fidelity is not claimed
+and its clean figures are null). 1.4: ``model.surrogate`` (transfer scans), ``input.eps_scale`` (ε
+per feature), ``fidelity.paths`` ``float32-copy-vs-module`` and ``surrogate-vs-target``."""
 
 
 class _Strict(BaseModel):
@@ -191,20 +193,40 @@ class FidelitySection(_Strict):
     """How closely the differentiable path (gradients) agrees with the deployed runtime (judge)."""
 
     paths: Literal[
-        "same-module", "onnx-twin-vs-onnxruntime", "float32-copy-vs-module", "surrogate-vs-target"
+        "same-module",
+        "onnx-twin-vs-onnxruntime",
+        "float32-copy-vs-module",
+        "surrogate-vs-target",
+        "none",
     ]
     """Where gradients and scores come from: one module; an ONNX twin and onnxruntime; a
     half-precision PyTorch module's float32 copy and the module; for a transfer scan, the
     surrogate and the target: then the numbers are their *agreement*, not a fidelity (the
-    surrogate is another model by design), and ``tolerance`` is 1 (no limit)."""
-    clean_max_abs_probability_difference: float
-    clean_top1_agreement: float
+    surrogate is another model by design), and ``tolerance`` is 1 (no limit). ``none``: no attack
+    followed a gradient path (query-only), so nothing is claimed."""
+    clean_max_abs_probability_difference: float | None
+    """``null`` when ``paths`` is ``none``."""
+    clean_top1_agreement: float | None
     adversarial_max_abs_probability_difference: float | None
     """Measured on the first batch's adversarial inputs at every ε."""
     adversarial_top1_agreement: float | None
     tolerance: float
     trusted: bool
     """False when a difference exceeds the tolerance: the gradients may not be the model's."""
+
+
+class AttackMethod(_Strict):
+    """How one attack obtained its perturbations, and what it cost on the deployed runtime."""
+
+    attack: str
+    method: Literal["gradient", "estimated-gradient", "random"] | str
+    """``gradient``: white-box, through the differentiable path; ``estimated-gradient``: the sign
+    estimated from runtime queries alone (SPSA, NES); ``random``: the noise baseline."""
+    queries: int | None = None
+    """Runtime queries the attack spent, over every sample and ε (gradient-free attacks)."""
+    queries_per_sample: float | None = None
+    """``queries / n``."""
+    max_queries_per_sample: int | None = None
 
 
 class Check(_Strict):
@@ -341,10 +363,14 @@ class Report(_Strict):
     duration_s: float
     shards: ShardsSection | None = None
     """Set only for a report merged from shards; an unsharded report has no such key."""
+    methods: list[AttackMethod] | None = None
+    """Per attack, in the order of ``settings.attacks``: how its perturbations were obtained."""
 
     @model_serializer(mode="wrap")
     def _unsharded_has_no_shards_key(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
         if isinstance(data, dict) and data.get("shards") is None:
             data.pop("shards", None)
+        if isinstance(data, dict) and data.get("methods") is None:
+            data.pop("methods", None)
         return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from robustcheck.reports import _format as fmt
 from robustcheck.reports._format import eps_scale_line, policy_judge, transfer_agreement
 from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Report
@@ -50,14 +51,16 @@ def _fidelity(report: Report) -> list[str]:
     f = report.fidelity
     if f.paths == "surrogate-vs-target":
         return [transfer_agreement(f)]
+    if f.paths == "none":
+        return ["fidelity: not claimed (no attack followed a gradient path)"]
     if f.paths not in _PATHS:
         return []
     adversarial = f.adversarial_max_abs_probability_difference
     adv = "" if adversarial is None else f", {adversarial:.2g} adversarial"
     trust = "trusted" if f.trusted else "NOT trusted"
     return [
-        f"fidelity: {_PATHS[f.paths]} max |Δp| {f.clean_max_abs_probability_difference:.2g} "
-        f"clean{adv}, top-1 agreement {100 * f.clean_top1_agreement:.1f}% "
+        f"fidelity: {_PATHS[f.paths]} max |Δp| {f.clean_max_abs_probability_difference or 0:.2g} "
+        f"clean{adv}, top-1 agreement {100 * (f.clean_top1_agreement or 0):.1f}% "
         f"(tolerance {f.tolerance:g}): {trust}"
     ]
 
@@ -90,12 +93,22 @@ def render(report: Report) -> str:
     ]
     lines += _table(header, [_row(r) for r in report.results])
     g = report.gradient
+    gradients = (
+        f"gradients: {_count(g.evaluations, 'evaluation')}, "
+        f"{_count(g.zero_gradient_samples, 'sample')} with zero gradient"
+    )
+    if g.evaluations == 0 and report.fidelity.paths == "none":
+        gradients = (
+            f"gradients: none taken; {_count(g.zero_gradient_samples, 'sample')} with a zero "
+            "estimated gradient"
+        )
     lines += [
         "",
-        f"gradients: {_count(g.evaluations, 'evaluation')}, "
-        f"{_count(g.zero_gradient_samples, 'sample')} with zero gradient",
+        gradients,
         *_fidelity(report),
     ]
+    methods = fmt.methods(report)
+    lines += [f"methods: {methods}"] if methods else []
     lines += validity_lines(report)
     min_eps = min_eps_line(report)
     lines += [min_eps] if min_eps else []

@@ -23,6 +23,7 @@ def build_attacks(config: ScanConfig) -> tuple[list[Attack], list[str]]:
         for p in plugins
         if p.replaces_builtin
     ]
+    config, _ = judged_config(config)
     texts = config.attacks or (config.policy.attacks if config.policy else None) or ["fgsm"]
     specs = [parse_attack_spec(text) for text in texts]
     # A policy rule on a built-in attack that was not configured runs it with its defaults.
@@ -45,6 +46,40 @@ def noise_eps(config: ScanConfig) -> tuple[float, ...] | None:
         return None
     named = {b.eps for b in policy_blocks(config) if isinstance(b, Budget) and b.attack == "noise"}
     return tuple(sorted({max(config.eps), *named}))
+
+
+BUILT_FOR_FGSM = ("default", "--max-error-rate")
+"""Policies robustcheck makes up for the user, whose rules judge FGSM."""
+
+
+def judged_config(config: ScanConfig) -> tuple[ScanConfig, list[str]]:
+    """When ``--attack`` names only gradient-free attacks, the FGSM rules of a policy robustcheck
+    made up (the built-in default, ``--max-error-rate``) judge the first of them instead, so a
+    model without a gradient is gated by what was asked for; the note says so. A policy the
+    user wrote is never changed: its FGSM rules still need a gradient."""
+    policy = config.policy
+    if policy is None or config.attacks is None or config.policy_source not in BUILT_FOR_FGSM:
+        return config, []
+    registry, _ = attack_registry()
+    specs = [parse_attack_spec(text) for text in config.attacks]
+    if any(s.name not in registry or registry.get(s.name).needs_gradient for s in specs):
+        return config, []
+    first = specs[0].shown_label
+    update: dict[str, object] = {}
+    if policy.budgets and any(b.attack == "fgsm" for b in policy.budgets):
+        update["budgets"] = [
+            b.model_copy(update={"attack": first}) if b.attack == "fgsm" else b
+            for b in policy.budgets
+        ]
+    if policy.all_eps is not None and policy.all_eps.attack == "fgsm":
+        update["all_eps"] = policy.all_eps.model_copy(update={"attack": first})
+    if not update:
+        return config, []
+    note = (
+        f"only gradient-free attacks were asked for: the {config.policy_source} policy's FGSM "
+        f"rules judge {first}"
+    )
+    return config.model_copy(update={"policy": policy.model_copy(update=update)}), [note]
 
 
 def policy_blocks(config: ScanConfig) -> list[Rules]:

@@ -38,6 +38,10 @@ def auto_batch_size(backend: Backend, dataset: Dataset, n_eps: int) -> int:
     """The batch size ``--batch-size auto`` stands for on the backend's device."""
     if backend.device.type != "cuda":
         return DEFAULT_BATCH_SIZE
+    if backend.info.differentiable_path == "none" or backend.info.side_inputs:
+        # The probe runs the gradient path on the attacked input alone: a query-only or
+        # multi-input model keeps the default (gradient-free probes are chunked anyway).
+        return DEFAULT_BATCH_SIZE
     start = max(1, min(AUTO_CAP, dataset.n_samples))
     sample = next(dataset.batches(min(_PROBE_SAMPLES, start), only=(0,))).x
     return largest_batch(backend, sample, start, n_eps)

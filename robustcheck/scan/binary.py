@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from robustcheck.backends.base import Backend, ModelInfo
+from robustcheck.backends.base import Backend, ModelInfo, SideInputs, with_side
 from robustcheck.backends.output import OutputKind
 
 
@@ -29,14 +29,16 @@ class BinaryBackend:
         self.reading: OutputKind | None = None
         """How the single column was read; None while no single-column output was seen."""
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
-        return self._expand(self._inner.scores(x))
+    def scores(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        return self._expand(with_side(self._inner.scores, x, side))
 
-    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
-        return self._expand(self._inner.differentiable_scores(x))
+    def differentiable_scores(
+        self, x: torch.Tensor, side: SideInputs | None = None
+    ) -> torch.Tensor:
+        return self._expand(with_side(self._inner.differentiable_scores, x, side))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._expand(self._inner.forward(x))
+    def forward(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        return self._expand(with_side(self._inner.forward, x, side))
 
     def _expand(self, scores: torch.Tensor) -> torch.Tensor:
         if scores.ndim != 2 or scores.shape[1] != 1:

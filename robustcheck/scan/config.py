@@ -50,6 +50,9 @@ class ScanConfig(BaseModel):
     device: Device = "auto"
     output: str | None = None
     """ONNX: the output holding class scores (default: detected)."""
+    input: str | None = None
+    """ONNX: the input attacks perturb (required when the model has several; the data file
+    supplies the others as arrays named after them)."""
     allow_external_data: bool = False
     x_key: str = "x"
     y_key: str | None = None

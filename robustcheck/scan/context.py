@@ -46,5 +46,6 @@ class ScanContext(BaseModel):
     def info(self) -> ModelInfo:
         fields = dict(self.model)
         fields["input_shape"] = tuple(fields["input_shape"])
-        fields["notes"] = tuple(fields["notes"])
+        for name in ("notes", "blockers", "side_inputs"):
+            fields[name] = tuple(fields.get(name, ()))
         return ModelInfo(**fields)

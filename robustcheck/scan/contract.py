@@ -15,7 +15,7 @@ import torch
 
 from robustcheck.attacks import InputDomain
 from robustcheck.backends._batching import round_to
-from robustcheck.backends.base import Backend, ModelInfo
+from robustcheck.backends.base import Backend, ModelInfo, SideInputs, with_side
 from robustcheck.errors import DataError, UsageError
 
 UINT8_LEVELS = 255
@@ -63,14 +63,16 @@ class NormalisedBackend:
         self.info: ModelInfo = inner.info
         self.device = inner.device
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
-        return self._inner.scores(self._norm.apply(x))
+    def scores(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        return with_side(self._inner.scores, self._norm.apply(x), side)
 
-    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
-        return self._inner.differentiable_scores(self._norm.apply(x))
+    def differentiable_scores(
+        self, x: torch.Tensor, side: SideInputs | None = None
+    ) -> torch.Tensor:
+        return with_side(self._inner.differentiable_scores, self._norm.apply(x), side)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._inner.forward(self._norm.apply(x))
+    def forward(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        return with_side(self._inner.forward, self._norm.apply(x), side)
 
 
 @dataclass(frozen=True)

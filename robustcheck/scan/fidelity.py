@@ -64,6 +64,16 @@ def tolerance_for(info: ModelInfo, declared: float | None, precision: str = "fp3
 def fidelity_section(
     info: ModelInfo, clean: Agreement, adversarial: Agreement, tolerance: float
 ) -> FidelitySection:
+    if clean.n == 0 and adversarial.n == 0:  # no gradient was taken: nothing to certify
+        return FidelitySection(
+            paths="none",
+            clean_max_abs_probability_difference=None,
+            clean_top1_agreement=None,
+            adversarial_max_abs_probability_difference=None,
+            adversarial_top1_agreement=None,
+            tolerance=tolerance,
+            trusted=True,
+        )
     worst = max(clean.max_abs_diff, adversarial.max_abs_diff)
     if info.differentiable_path == "surrogate-vs-target":
         tolerance = 1.0  # another model by design: its agreement is reported, never a limit

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from robustcheck.attacks import Attack, BatchContext, InputDomain, RandomSignNoise, project
-from robustcheck.backends.base import Backend
+from robustcheck.backends.base import Backend, with_side
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
 from robustcheck.data import Batch, Dataset
 from robustcheck.errors import DataError, ModelRejectedBatch
@@ -55,6 +55,8 @@ class Plan:
     reuse_clean_forward: bool = False
     """The gradient pass's scores are the deployed scores (one module, one dtype): a labelled batch
     after the first takes its clean scores from the gradient pass instead of a forward of its own."""
+    eps_scale: np.ndarray | None = None
+    """Per-feature ε multipliers shaped like a sample (float64), or None for one raw ε."""
 
     def eps_for(self, attack: Attack) -> list[float]:
         """The ε ``attack`` runs at: every ε, but the noise baseline only at ``noise_eps``."""
@@ -62,13 +64,15 @@ class Plan:
             return self.eps
         return [e for e in self.eps if e in self.noise_eps]
 
-    eps_scale: np.ndarray | None = None
-    """Per-feature ε multipliers shaped like a sample (float64), or None for one raw ε."""
-
     @property
     def example_attack(self) -> str:
-        """Examples show the first white-box attack (FGSM by default)."""
-        return next((a.label for a in self.attacks if a.white_box), self.attacks[0].label)
+        """Examples show the first white-box attack (FGSM by default), else the first attack."""
+        return next((a.label for a in self.attacks if a.needs_gradient), self.attacks[0].label)
+
+    @property
+    def needs_gradient(self) -> bool:
+        """Whether anything in the scan reads input gradients (else none is computed)."""
+        return self.min_eps is not None or any(a.needs_gradient for a in self.attacks)
 
 
 @dataclass
@@ -79,6 +83,8 @@ class Tally:
     unrounded: dict[tuple[str, float], Counts] | None
     """Counts before rounding to the deployed dtype, when there is one."""
     zero_gradient: int = 0
+    """Samples whose attack direction is zero: the clean gradient, or when no attack reads one,
+    the estimate of every gradient-free attack."""
     gradient_evaluations: int = 0
     clean: Agreement = field(default_factory=Agreement)
     adversarial: Agreement = field(default_factory=Agreement)
@@ -87,6 +93,24 @@ class Tally:
     only_fooled_by: dict[str, int] = field(default_factory=dict)
     """``"a>b@eps"`` → samples attack ``a`` fooled and attack ``b`` did not (validity checks)."""
     min_eps: MinEps | None = None
+    queries: dict[str, Queries] = field(default_factory=dict)
+    """Per gradient-free attack: the runtime queries it spent."""
+
+
+@dataclass(frozen=True)
+class Queries:
+    """Runtime queries of one attack, additive across batches."""
+
+    total: int = 0
+    max_per_sample: int = 0
+    samples: int = 0
+
+    def merge(self, other: Queries) -> Queries:
+        return Queries(
+            self.total + other.total,
+            max(self.max_per_sample, other.max_per_sample),
+            self.samples + other.samples,
+        )
 
 
 def scan(
@@ -147,8 +171,10 @@ def scan(
 
 def _first_batch_kind(plan: Plan, dataset: Dataset, backend: Backend) -> OutputKind:
     """The output kind detected on the scan's first batch, for a shard that does not hold it."""
-    batch = next(staged(dataset.batches(plan.batch_size, only=(0,)), pin=False, ahead=False))
-    return detect_output_kind(_host(backend.scores(_inputs(plan, backend, batch))))
+    staged_batch = next(staged(dataset.batches(plan.batch_size, only=(0,)), pin=False, ahead=False))
+    side = _side(backend, staged_batch.batch)
+    x = _inputs(plan, backend, staged_batch)
+    return detect_output_kind(_host(with_side(backend.scores, x, side)))
 
 
 def _inputs(plan: Plan, backend: Backend, batch: Staged) -> torch.Tensor:
@@ -159,6 +185,13 @@ def _inputs(plan: Plan, backend: Backend, batch: Staged) -> torch.Tensor:
     if plan.quantiser is not None and plan.quantiser.dtype == "float16":
         x = plan.quantiser(x)  # the deployed model only ever sees float16 values
     return x
+
+
+def _side(backend: Backend, batch: Batch) -> dict[str, torch.Tensor] | None:
+    """A multi-input model's other inputs for the batch, as they are (integer ones too)."""
+    if not batch.side:
+        return None
+    return {k: torch.from_numpy(v).to(backend.device) for k, v in batch.side.items()}
 
 
 def _host(t: torch.Tensor) -> np.ndarray:
@@ -182,15 +215,22 @@ class _Batch:
         """Count one attack at one ε on the deployed runtime; return the adversarial probabilities."""
         model, kind = self.ctx.model, self.tally.kind
         deployed = _deployed(self.plan, x_adv)
-        adv_probs = to_probabilities(_host(model.scores(deployed)), kind)
+        side = self.ctx.side
+        adv_probs = to_probabilities(_host(with_side(model.scores, deployed, side)), kind)
         key = (attack.label, eps)
         self.tally.counts[key].add_batch(self.y, self.clean_probs, adv_probs, targets)
         if self.tally.unrounded is not None:
-            raw = to_probabilities(_host(model.scores(x_adv)), kind)
+            raw = to_probabilities(_host(with_side(model.scores, x_adv, side)), kind)
             self.tally.unrounded[key].add_batch(self.y, self.clean_probs, raw, targets)
-        if self.first and attack.white_box and model.info.differentiable_path != "same-module":
+        if (
+            self.first
+            and attack.needs_gradient
+            and model.info.differentiable_path == "onnx-twin-vs-onnxruntime"
+        ):
             # A twin is compared with its runtime; a PyTorch module would be compared with itself.
-            twin = to_probabilities(_host(model.differentiable_scores(deployed)), kind)
+            twin = to_probabilities(
+                _host(with_side(model.differentiable_scores, deployed, side)), kind
+            )
             self.tally.adversarial.add(twin, adv_probs)
         return adv_probs
 
@@ -207,17 +247,19 @@ def _scan_batch(
     batch = staged_batch.batch
     first = batch.start == 0
     x = _inputs(plan, backend, staged_batch)
+    side = _side(backend, batch)
     ctx = None
-    if plan.reuse_clean_forward and kind is not None and batch.y is not None and not first:
-        ctx = _context(plan, backend, batch, x, batch.y, kind, clean=x.new_empty(0))
+    reuse = plan.reuse_clean_forward and plan.needs_gradient and not first
+    if reuse and kind is not None and batch.y is not None:
+        ctx = _context(plan, backend, batch, x, batch.y, kind, x.new_empty(0), side)
         ctx.clean_scores = clean = ctx.clean_gradient().scores
     else:
-        clean = backend.scores(x)
+        clean = with_side(backend.scores, x, side)
     clean_np = _host(clean)
     check_rows(clean_np, x.shape[0], where)
     check_finite(clean_np, where, batch.start)
     if first:
-        check_repeatable(clean_np, _host(backend.scores(x)), where)
+        check_repeatable(clean_np, _host(with_side(backend.scores, x, side)), where)
         check_input_dependence(_host(x), clean_np, where)
     tally = _start(plan, clean_np, kind)
     clean_probs = to_probabilities(clean_np, tally.kind)
@@ -225,9 +267,11 @@ def _scan_batch(
     y = batch.y if batch.y is not None else np.argmax(clean_probs, axis=1)
     _check_labels(dataset, y, tally.n_classes)
     if ctx is None:
-        ctx = _context(plan, backend, batch, x, y, tally.kind, clean)
-    gradient = ctx.clean_gradient()
-    _record_gradient(tally, gradient.gradient, _host(gradient.scores), clean_probs)
+        ctx = _context(plan, backend, batch, x, y, tally.kind, clean, side)
+    gradient = None
+    if plan.needs_gradient:  # a query-only scan computes no gradient and claims no fidelity
+        gradient = ctx.clean_gradient()
+        _record_gradient(tally, gradient.gradient, _host(gradient.scores), clean_probs)
     if first:
         replay = ctx.runtime_scores(project(x, x, 0.0, plan.domain))
         check_eps_zero(clean_np, _host(replay), str(dataset.path))
@@ -235,9 +279,13 @@ def _scan_batch(
     fooled: dict[tuple[str, float], np.ndarray] = {}
     wanted = _examples_wanted(plan, before, batch, tally.n_classes)
     x_host = _host(x) if wanted else None  # a whole batch back from the device: only if needed
+    unmeasured: torch.Tensor | None = None
     for attack in plan.attacks:
         eps_for = plan.eps_for(attack)
         output = attack(ctx, eps_for)
+        _record_queries(tally, attack, output.queries)
+        if output.unmeasured is not None:
+            unmeasured = output.unmeasured if unmeasured is None else unmeasured & output.unmeasured
         for eps in eps_for:
             x_adv = output.adversarial[eps]
             targets = None if output.targets is None else _host(output.targets[eps])
@@ -258,7 +306,10 @@ def _scan_batch(
                     None if before is None else before.examples,
                 )
     _cross_attack(plan, tally, fooled)
+    if gradient is None and unmeasured is not None:
+        tally.zero_gradient = int(unmeasured.sum())
     if plan.min_eps is not None:
+        assert gradient is not None
         tally.min_eps = find_min_eps(plan.min_eps, ctx, gradient.gradient)
     tally.gradient_evaluations = ctx.gradient_evaluations
     return tally
@@ -272,6 +323,7 @@ def _context(
     y: np.ndarray,
     kind: OutputKind,
     clean: torch.Tensor,
+    side: dict[str, torch.Tensor] | None = None,
 ) -> BatchContext:
     return BatchContext(
         model=backend,
@@ -284,6 +336,7 @@ def _context(
         batch_start=batch.start,
         deployed=plan.quantiser,
         eps_scale=_eps_scale(plan, backend),
+        side=side,
     )
 
 
@@ -313,7 +366,7 @@ def _deployed(plan: Plan, x_adv: torch.Tensor) -> torch.Tensor:
 
 def _cross_attack(plan: Plan, tally: Tally, fooled: dict[tuple[str, float], np.ndarray]) -> None:
     """For each pair of white-box attacks: samples the first fooled and the second did not."""
-    labels = [a.label for a in plan.attacks if a.white_box]
+    labels = [a.label for a in plan.attacks if a.needs_gradient]
     for a in labels:
         for b in labels:
             if a == b:
@@ -332,6 +385,16 @@ def _start(plan: Plan, clean: np.ndarray, kind: OutputKind | None) -> Tally:
     if plan.quantiser is not None and plan.quantiser.dtype == "uint8":
         unrounded = {k: Counts(n_classes, plan.thresholds) for k in keys}
     return Tally(kind=kind, n_classes=n_classes, counts=counts, unrounded=unrounded)
+
+
+def _record_queries(tally: Tally, attack: Attack, queries: torch.Tensor | None) -> None:
+    if queries is None:
+        return
+    spent = Queries(
+        int(queries.sum()), int(queries.max()) if queries.numel() else 0, queries.numel()
+    )
+    before = tally.queries.get(attack.label)
+    tally.queries[attack.label] = spent if before is None else before.merge(spent)
 
 
 def _record_gradient(
@@ -378,4 +441,8 @@ def merge(a: Tally, b: Tally) -> Tally:
             if b.min_eps is None
             else a.min_eps.merge(b.min_eps)
         ),
+        queries={
+            k: a.queries.get(k, Queries()).merge(b.queries.get(k, Queries()))
+            for k in sorted(set(a.queries) | set(b.queries))
+        },
     )

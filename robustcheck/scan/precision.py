@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from robustcheck.backends.base import Backend, ModelInfo
+from robustcheck.backends.base import Backend, ModelInfo, SideInputs, with_side
 from robustcheck.vocabulary import Precision
 
 BF16_NOTE = (
@@ -29,16 +29,18 @@ class AutocastBackend:
         self.info: ModelInfo = inner.info
         self.device = inner.device
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
-        return self._inner.scores(x)
+    def scores(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        return with_side(self._inner.scores, x, side)
 
-    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
+    def differentiable_scores(
+        self, x: torch.Tensor, side: SideInputs | None = None
+    ) -> torch.Tensor:
         with torch.no_grad():
-            return self.forward(x).to(torch.float64)
+            return self.forward(x, side).to(torch.float64)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
-            scores = self._inner.forward(x)
+            scores = with_side(self._inner.forward, x, side)
         return scores.to(torch.float32)
 
 

@@ -13,18 +13,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Literal
 
-from robustcheck.attacks import InputDomain
+from robustcheck.attacks import Attack, InputDomain
 from robustcheck.backends.base import Backend, ModelInfo
 from robustcheck.backends.loader import load_backend
 from robustcheck.boundary import guarded
 from robustcheck.data import Dataset, load_dataset, select
 from robustcheck.data.class_names import read_class_names
-from robustcheck.errors import DataError, MeasurementError
+from robustcheck.errors import DataError, MeasurementError, UsageError
 from robustcheck.exit_codes import ExitCode
 from robustcheck.plugins import data_registry
 from robustcheck.policy.evaluate import evaluate, verdict
 from robustcheck.reports.json_report import read as read_report
 from robustcheck.reports.model import (
+    AttackMethod,
     AttackResult,
     Check,
     EnvironmentSection,
@@ -37,7 +38,13 @@ from robustcheck.reports.model import (
     StabilitySection,
     ValiditySection,
 )
-from robustcheck.scan.attack_plan import build_attacks, gating_eps, min_eps_plan, noise_eps
+from robustcheck.scan.attack_plan import (
+    build_attacks,
+    gating_eps,
+    judged_config,
+    min_eps_plan,
+    noise_eps,
+)
 from robustcheck.scan.batch_size import auto_batch_size
 from robustcheck.scan.binary import BinaryBackend
 from robustcheck.scan.budget import EpsScale, resolve_scale, scale_warnings
@@ -73,7 +80,6 @@ from robustcheck.scan.sections import (
 )
 from robustcheck.scan.transfer import (
     TransferBackend,
-    load_target,
     surrogate_section,
     transfer_notes,
 )
@@ -124,20 +130,27 @@ def measure(
 ) -> Measured:
     """Load the model and the data and scan them (only the batch starts in ``only``, or those it
     returns given the number of samples, for a shard): the tally and what the report needs."""
+    config, policy_notes = judged_config(config)
     attacks, attack_notes = build_attacks(config)  # bad attack settings fail before any loading
-    load = load_backend if config.surrogate is None else load_target
-    backend = load(
+    attack_notes += policy_notes
+    backend = load_backend(
         config.model,
         model_format=config.model_format,
         device=config.device,
         output=config.output,
         allow_external_data=config.allow_external_data,
         threads=config.threads,
+        input_name=config.input,
+        # A transfer target only scores: the surrogate's gradient crafts the perturbations.
+        need_gradient=config.surrogate is None and any(a.needs_gradient for a in attacks),
     )
     surrogate = None
     if config.surrogate is not None:
         surrogate = load_backend(config.surrogate, device=config.device, threads=config.threads)
+    else:
+        check_min_eps_possible(config, backend)
     dataset, manifest = _load_data(config)
+    dataset = _with_side_inputs(dataset, backend)
     check_input_shape(backend, dataset)
     if surrogate is not None:
         check_input_shape(surrogate, dataset)
@@ -226,10 +239,15 @@ def build_report(
     config: ScanConfig, context: ScanContext, tally: Tally, *, started_at: str, duration_s: float
 ) -> Report:
     """Judge a whole scan's tally: the one place a report is made (unsharded, merged or Ray)."""
+    config, _ = judged_config(config)
     info, data = context.info, context.data
     check_ties(tally.stability, info.path)
     attacks, _ = build_attacks(config)
-    warnings = [*context.notes, *_fail_closed(tally, context, config.allow_low_accuracy)]
+    estimated = not any(a.needs_gradient for a in attacks) and min_eps_plan(config) is None
+    warnings = [
+        *context.notes,
+        *_fail_closed(tally, context, config.allow_low_accuracy, estimated=estimated),
+    ]
     class_names = None if data.class_names is None else tuple(data.class_names)
     results = [
         attack_result(label, eps, c, class_names) for (label, eps), c in tally.counts.items()
@@ -264,7 +282,7 @@ def build_report(
         outcome = "error"
         warnings.append(
             "the gradient path disagrees with the deployed runtime beyond the tolerance "
-            f"({fidelity.clean_max_abs_probability_difference:.2g} clean, "
+            f"({fidelity.clean_max_abs_probability_difference or 0:.2g} clean, "
             f"{fidelity.adversarial_max_abs_probability_difference or 0:.2g} adversarial > "
             f"{fidelity.tolerance:g}): gradients are untrustworthy; verdict is error "
             "(--allow-low-fidelity to accept)"
@@ -321,7 +339,25 @@ def build_report(
         ),
         started_at=started_at,
         duration_s=duration_s,
+        methods=attack_methods(attacks, tally, data.n_samples),
     )
+
+
+def attack_methods(attacks: list[Attack], tally: Tally, n: int) -> list[AttackMethod]:
+    """How each attack got its perturbations, with the runtime queries of gradient-free ones."""
+    methods = []
+    for attack in attacks:
+        spent = tally.queries.get(attack.label)
+        methods.append(
+            AttackMethod(
+                attack=attack.label,
+                method=attack.method,
+                queries=None if spent is None else spent.total,
+                queries_per_sample=None if spent is None or not n else spent.total / n,
+                max_queries_per_sample=None if spent is None else spent.max_per_sample,
+            )
+        )
+    return methods
 
 
 def _load_data(config: ScanConfig) -> tuple[Dataset, str | None]:
@@ -351,6 +387,36 @@ def _load_data(config: ScanConfig) -> tuple[Dataset, str | None]:
     if config.limit is None and config.per_class is None:
         return dataset, None
     return select(dataset, limit=config.limit, per_class=config.per_class, seed=config.seed)
+
+
+def check_min_eps_possible(config: ScanConfig, backend: Backend) -> None:
+    """The minimal-ε search follows the clean gradient's sign: a query-only model has none."""
+    if min_eps_plan(config) is None or backend.info.differentiable_path != "none":
+        return
+    flag = "--find-min-eps" if config.find_min_eps else "the policy's min_eps rules"
+    raise UsageError(
+        f"{flag}: the minimal-ε search follows the input gradient, which {backend.info.path} "
+        f"has no path for ({'; '.join(backend.info.blockers)})",
+        hint="leave the minimal-ε search out for this model",
+    )
+
+
+def _with_side_inputs(dataset: Dataset, backend: Backend) -> Dataset:
+    """A multi-input model's other inputs, read from the data file's arrays named after them."""
+    names = backend.info.side_inputs
+    if not names:
+        return dataset
+    if dataset.format != "npz":
+        raise DataError(
+            f"{dataset.path}: {backend.info.path} has other inputs ({', '.join(names)}) besides "
+            f"{backend.info.input_name!r}; only an .npz file can hold them (arrays named after them)"
+        )
+    from pathlib import Path
+
+    from robustcheck.data.npz import read_side_arrays
+
+    side = read_side_arrays(Path(dataset.path), names, dataset.source.n)
+    return replace(dataset, side=side)
 
 
 def _normalisation(config: ScanConfig, dataset: Dataset) -> Normalisation | None:
@@ -443,10 +509,25 @@ def resolve_domain(
     )
 
 
-def _fail_closed(tally: Tally, context: ScanContext, allow_low_accuracy: bool) -> list[str]:
-    """Refuse results that measured nothing; return warnings for what is merely suspicious."""
+def _fail_closed(
+    tally: Tally, context: ScanContext, allow_low_accuracy: bool, *, estimated: bool = False
+) -> list[str]:
+    """Refuse results that measured nothing; return warnings for what is merely suspicious.
+    ``estimated``: the attack directions were estimated from queries (no gradient was taken)."""
     info, data = context.info, context.data
     n = data.n_samples
+    if estimated and tally.zero_gradient > _MAX_ZERO_GRADIENT_FRACTION * n:
+        raise MeasurementError(
+            f"{info.path}: no probe changed the scores of {tally.zero_gradient} of {n} samples, "
+            "so the gradient-free attacks measured nothing for them (a piecewise-constant model "
+            "whose steps are wider than the probes, or an output that does not depend on the input)",
+            hint="raise probe_scale or queries, e.g. --attack spsa:probe_scale=2,queries=1000",
+        )
+    if estimated and tally.zero_gradient:
+        return [
+            *_estimate_warning(tally.zero_gradient, n),
+            *_accuracy_checks(tally, context, allow_low_accuracy),
+        ]
     if tally.zero_gradient > _MAX_ZERO_GRADIENT_FRACTION * n:
         lo, hi = context.value_range or (math.nan, math.nan)
         unit = (
@@ -461,10 +542,24 @@ def _fail_closed(tally: Tally, context: ScanContext, allow_low_accuracy: bool) -
             f"or an output that does not depend on the input){unit}"
         )
     warnings = []
-    if tally.zero_gradient:
+    if tally.zero_gradient and not estimated:
         warnings.append(
             f"{tally.zero_gradient} of {n} samples have an all-zero input gradient; FGSM leaves them unchanged"
         )
+    return [*warnings, *_accuracy_checks(tally, context, allow_low_accuracy)]
+
+
+def _estimate_warning(zero: int, n: int) -> list[str]:
+    return [
+        f"{zero} of {n} samples got a zero estimated gradient (no probe changed their scores); "
+        "the gradient-free attacks leave them unchanged"
+    ]
+
+
+def _accuracy_checks(tally: Tally, context: ScanContext, allow_low_accuracy: bool) -> list[str]:
+    data = context.data
+    n = data.n_samples
+    warnings: list[str] = []
     if data.labels == "predicted":
         warnings.append("the data has no labels: the model's clean predictions were used as labels")
         return warnings

@@ -9,7 +9,7 @@ from robustcheck.backends.output import OutputKind
 from robustcheck.metrics import Counts
 from robustcheck.reports.model import ExampleImage
 from robustcheck.scan.fidelity import Agreement
-from robustcheck.scan.loop import Plan, Tally
+from robustcheck.scan.loop import Plan, Queries, Tally
 from robustcheck.scan.min_eps import MinEps
 from robustcheck.scan.sanity import Stability
 
@@ -33,6 +33,7 @@ def tally_state(tally: Tally) -> dict[str, Any]:
         ],
         "only_fooled_by": tally.only_fooled_by,
         "min_eps": None if tally.min_eps is None else asdict(tally.min_eps),
+        "queries": {label: asdict(q) for label, q in tally.queries.items()},
     }
 
 
@@ -63,4 +64,5 @@ def tally_from_state(state: dict[str, Any], plan: Plan) -> Tally:
         examples=examples,
         only_fooled_by={k: int(v) for k, v in state["only_fooled_by"].items()},
         min_eps=None if state["min_eps"] is None else MinEps(**state["min_eps"]),
+        queries={label: Queries(**q) for label, q in state.get("queries", {}).items()},
     )

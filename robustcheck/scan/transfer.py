@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from robustcheck.backends.base import Backend, ModelInfo
+from robustcheck.backends.base import Backend, ModelInfo, SideInputs, with_side
 from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import OutputKind, detect_output_kind
 from robustcheck.errors import ModelError
@@ -76,23 +76,27 @@ class TransferBackend:
         self._surrogate_kind: OutputKind | None = None
         self._n_classes: int | None = None
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
-        scores = self._target.scores(x)
+    def scores(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        scores = with_side(self._target.scores, x, side)
         if self._target_kind is None:
             self._target_kind = _kind(scores)
         if self._n_classes is None and scores.ndim == 2:
             self._n_classes = int(scores.shape[1])
         return scores
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
+        # The surrogate reads the attacked input only: a multi-input target's other inputs are
+        # the target's business.
         out = self._surrogate.forward(x.to(self._surrogate.device)).to(self.device)
         if self._surrogate_kind is None:
             self._surrogate_kind = _kind(out.detach())
         return self._as_target_kind(out)
 
-    def differentiable_scores(self, x: torch.Tensor) -> torch.Tensor:
+    def differentiable_scores(
+        self, x: torch.Tensor, side: SideInputs | None = None
+    ) -> torch.Tensor:
         with torch.no_grad():
-            return self.forward(x).to(torch.float64)
+            return self.forward(x, side).to(torch.float64)
 
     def _as_target_kind(self, out: torch.Tensor) -> torch.Tensor:
         target_kind = self._target_kind or self._surrogate_kind

@@ -35,7 +35,12 @@ FGSM_ONLY_FRACTION = 0.02
 
 
 def _untargeted(attack: Attack) -> bool:
-    return attack.white_box and getattr(attack.params, "target", None) is None
+    return attack.needs_gradient and getattr(attack.params, "target", None) is None
+
+
+def _beats_noise_applies(attack: Attack) -> bool:
+    """Every untargeted attack that follows a direction, gradient or estimated, must beat noise."""
+    return attack.method != "random" and getattr(attack.params, "target", None) is None
 
 
 def _iterative(attack: Attack) -> bool:
@@ -83,7 +88,7 @@ def _beats_noise(
     name = "beats_noise"
     flagged = []
     compared = False
-    for attack in filter(_untargeted, attacks):
+    for attack in filter(_beats_noise_applies, attacks):
         for (label, eps), result in sorted(by_key.items()):
             noise = by_key.get(("noise", eps))
             if label != attack.label or noise is None:
@@ -100,14 +105,15 @@ def _beats_noise(
                         eps=eps,
                         reason=f"{label} at ε={eps:g} is no stronger than random noise of the same "
                         f"size (it flips {_flipped(result)} samples, noise {_flipped(noise)}): its "
-                        "gradient points nowhere useful (masked or shattered gradients)",
+                        f"{'estimated ' if not attack.needs_gradient else ''}gradient points "
+                        "nowhere useful (masked or shattered gradients, or too few queries)",
                     )
                 )
     if flagged:
         return flagged
     if not compared:
         return [_skipped(name, "no noise baseline to compare with")]
-    return [_ok(name, "every gradient attack fools more samples than noise of the same size")]
+    return [_ok(name, "every attack fools more samples than noise of the same size")]
 
 
 def _monotone(attacks: list[Attack], results: list[AttackResult]) -> list[ValidityCheck]:
@@ -189,12 +195,19 @@ def _gradients(
     name = "gradient_masking"
     flagged = []
     if zero_gradient > MAX_ZERO_GRADIENT_FRACTION * n:
+        estimated = not any(a.needs_gradient for a in attacks)
+        what = (
+            "a zero estimated gradient (no probe changed their scores): flat regions wider than "
+            "the probes hide"
+            if estimated
+            else "an all-zero input gradient: a quantising or saturating layer hides"
+        )
         flagged.append(
             ValidityCheck(
                 name=name,
                 status="flagged",
-                reason=f"{zero_gradient} of {n} samples have an all-zero input gradient: a "
-                "quantising or saturating layer hides the direction an attacker would follow",
+                reason=f"{zero_gradient} of {n} samples have {what} the direction an attacker "
+                "would follow",
             )
         )
     random_start = [
@@ -228,6 +241,8 @@ def _fidelity(fidelity: FidelitySection) -> ValidityCheck:
     name = "twin_agrees_on_adversarial_inputs"
     if fidelity.paths == "same-module":
         return _skipped(name, "scores and gradients come from the same module")
+    if fidelity.paths == "none":
+        return _skipped(name, "no attack followed a gradient path (fidelity is not claimed)")
     diff = fidelity.adversarial_max_abs_probability_difference
     agree = fidelity.adversarial_top1_agreement
     if diff is None or agree is None:

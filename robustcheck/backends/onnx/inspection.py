@@ -8,6 +8,7 @@ from pathlib import Path
 import onnx
 from pydantic import BaseModel, ConfigDict
 
+from robustcheck.backends.onnx.blockers import scores_output, white_box_blockers
 from robustcheck.backends.onnx.model_file import read_onnx
 from robustcheck.backends.onnx.twin import default_registry, non_differentiable_nodes
 from robustcheck.backends.onnx.twin.analysis import inline_local_functions, model_opsets, node_opset
@@ -46,6 +47,14 @@ class OnnxInspection(_Strict):
     ops: list[OpUse]
     unsupported: list[str]
     non_differentiable: list[str]
+    attacked_input: str | None = None
+    """The input a scan would perturb (``--input``, else the only one)."""
+    blockers: list[str] = []
+    """Every reason a white-box ``scan`` refuses the model (the same check ``scan`` makes);
+    empty when gradient attacks can run."""
+    gradient_free_attacks: list[str] = []
+    """Attacks that query the runtime only, which remain available when ``blockers`` is not
+    empty (filled in by the command, which knows the attack registry)."""
 
 
 def _value_info(value: onnx.ValueInfoProto) -> ValueInfo:
@@ -61,21 +70,6 @@ def _value_info(value: onnx.ValueInfoProto) -> ValueInfo:
     return ValueInfo(name=value.name, type=kind or "unknown", shape=[])
 
 
-def _scores_output(graph: onnx.GraphProto) -> str | None:
-    """The output ``scan`` would pick: the first float tensor of rank ≥ 2, else a ZipMap sequence."""
-    floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
-    for output in graph.output:
-        tensor = output.type.tensor_type
-        if (
-            output.type.HasField("tensor_type")
-            and tensor.elem_type in floats
-            and len(tensor.shape.dim) >= 2
-        ):
-            return output.name
-    sequences = [o.name for o in graph.output if o.type.HasField("sequence_type")]
-    return sequences[0] if sequences else None
-
-
 # Ops that pass a distribution through unchanged (up to shape or dtype).
 _PASS_THROUGH = {"Identity", "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"}
 
@@ -84,7 +78,7 @@ def _output_kind_guess(graph: onnx.GraphProto) -> str:
     """What ``scan`` will find on data, guessed from the graph: probabilities when the scores
     output comes from Softmax (or ZipMap, Normalizer), possibly through shape-only ops."""
     producers = {out: node for node in graph.node for out in node.output}
-    name = _scores_output(graph)
+    name = scores_output(graph)
     seen: set[str] = set()
     node = producers.get(name) if name else None
     while node is not None and node.op_type in _PASS_THROUGH and node.input[0] not in seen:
@@ -95,7 +89,9 @@ def _output_kind_guess(graph: onnx.GraphProto) -> str:
     return "logits (no trailing Softmax); confirmed on data by `scan`"
 
 
-def inspect_onnx(path: Path, *, allow_external_data: bool = False) -> OnnxInspection:
+def inspect_onnx(
+    path: Path, *, allow_external_data: bool = False, input_name: str | None = None
+) -> OnnxInspection:
     model = inline_local_functions(read_onnx(path, allow_external_data=allow_external_data))
     registry = default_registry()
     opsets = model_opsets(model)
@@ -119,6 +115,13 @@ def inspect_onnx(path: Path, *, allow_external_data: bool = False) -> OnnxInspec
     unsupported = [
         f"{o.domain or 'ai.onnx'}::{o.op_type} (opset {o.opset})" for o in ops if not o.supported
     ]
+    blockers = white_box_blockers(
+        model,
+        output=scores_output(model.graph),
+        input_name=input_name,
+        registry=registry,
+        where=str(path),
+    )
     return OnnxInspection(
         path=str(path),
         ir_version=model.ir_version,
@@ -134,11 +137,13 @@ def inspect_onnx(path: Path, *, allow_external_data: bool = False) -> OnnxInspec
             if unsupported
             else non_differentiable_nodes(model, registry, outputs=_outputs(model))
         ),
+        attacked_input=None if blockers.attacked is None else blockers.attacked.name,
+        blockers=list(blockers.reasons),
     )
 
 
 def _outputs(model: onnx.ModelProto) -> list[str] | None:
-    scores = _scores_output(model.graph)
+    scores = scores_output(model.graph)
     return None if scores is None else [scores]
 
 
@@ -160,12 +165,17 @@ def render(inspection: OnnxInspection) -> str:
             else ("ok" if o.differentiable else "ok, not differentiable")
         )
         lines.append(f"  {o.domain or 'ai.onnx'}::{o.op_type} opset {o.opset}  x{o.count}  {state}")
-    if inspection.unsupported:
-        lines.append("cannot differentiate: unsupported " + ", ".join(inspection.unsupported))
-    elif inspection.non_differentiable:
-        lines.append(
-            "cannot differentiate: gradient blocked at " + ", ".join(inspection.non_differentiable)
-        )
+    if not inspection.blockers:
+        lines.append("gradient twin: every op supported; white-box scans (fgsm, bim, pgd) can run")
+        return "\n".join(lines) + "\n"
+    lines.append("cannot scan with gradient attacks:")
+    lines += [f"  - {reason}" for reason in inspection.blockers]
+    if inspection.attacked_input is None:
+        lines.append("name the input to attack with --input NAME (scan and inspect)")
     else:
-        lines.append("gradient twin: every op supported")
+        free = ", ".join(f"--attack {name}" for name in inspection.gradient_free_attacks)
+        lines.append(
+            f"still available: gradient-free attacks ({free or 'none installed'}) and transfer "
+            "attacks from a differentiable surrogate (--surrogate MODEL)"
+        )
     return "\n".join(lines) + "\n"

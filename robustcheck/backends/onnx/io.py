@@ -40,21 +40,28 @@ def _dims(shape: list[object]) -> tuple[int | None, ...]:
     return tuple(d if isinstance(d, int) and d > 0 else None for d in shape)
 
 
-def choose_input(session: object, where: str) -> InputSpec:
-    inputs = session.get_inputs()  # type: ignore[attr-defined]
-    if len(inputs) != 1:
-        names = ", ".join(i.name for i in inputs)
+TENSOR_TYPES: dict[str, type] = {
+    **FLOAT_TYPES,
+    **{
+        f"tensor({name})": np.dtype(name).type
+        for name in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+    },
+    "tensor(bool)": np.bool_,
+}
+"""The tensor inputs robustcheck can feed from numpy arrays."""
+
+
+def input_spec(session: object, name: str, where: str) -> InputSpec:
+    """The spec of input ``name`` (known to exist: the blockers check named it)."""
+    (spec,) = [i for i in session.get_inputs() if i.name == name]  # type: ignore[attr-defined]
+    if spec.type not in TENSOR_TYPES:
         raise UnsupportedModelError(
-            f"{where}: the model has {len(inputs)} inputs ({names}); robustcheck scans single-input classifiers"
-        )
-    (spec,) = inputs
-    if spec.type not in FLOAT_TYPES:
-        raise UnsupportedModelError(
-            f"{where}: input {spec.name!r} has type {spec.type}: integer or non-tensor inputs are not "
-            "differentiable (a gradient-free mode is planned)"
+            f"{where}: input {spec.name!r} has type {spec.type}, which robustcheck cannot feed"
         )
     return InputSpec(
-        name=spec.name, shape=_dims(spec.shape), dtype=np.dtype(FLOAT_TYPES[spec.type])
+        name=spec.name,
+        shape=_dims(spec.shape),
+        dtype=np.dtype(TENSOR_TYPES[spec.type]),
     )
 
 
@@ -72,6 +79,13 @@ def choose_output(session: object, where: str, requested: str | None) -> OutputS
     candidates = scores or zipmaps
     if not candidates:
         listing = ", ".join(f"{o.name}: {o.type}" for o in outputs)
+        if all(o.type not in FLOAT_TYPES for o in outputs):
+            raise UnsupportedModelError(
+                f"{where}: the model outputs labels only ({listing}), no class probabilities: "
+                "every attack, gradient-free ones too, needs a score per class",
+                hint="export the probability output as well (skl2onnx and onnxmltools keep it "
+                "unless it is removed)",
+            )
         raise ModelError(
             f"{where}: no output looks like class scores ({listing})",
             hint="choose one with --output",

@@ -128,6 +128,7 @@ def non_differentiable_nodes(
     registry: OpRegistry | None = None,
     *,
     outputs: Iterable[str] | None = None,
+    inputs: Iterable[str] | None = None,
 ) -> list[str]:
     """The nodes that keep the gradient of the float graph inputs from reaching an output.
 
@@ -137,7 +138,8 @@ def non_differentiable_nodes(
     the twin has no implementation for, implementations registered as non-differentiable
     (ArgMax, comparisons, Floor...), and nodes whose outputs are all non-float (a Cast to
     int64). ``outputs`` limits the question to those graph outputs (the scores a caller
-    differentiates, not a label computed beside them); the default is all of them. Each
+    differentiates, not a label computed beside them); the default is all of them. ``inputs``
+    limits the start to those float graph inputs (the one an attack perturbs). Each
     entry reads ``"<node name> (<op_type>)"``, the op type prefixed by ``<domain>::``
     outside the default domain.
     """
@@ -147,6 +149,8 @@ def non_differentiable_nodes(
     types = _value_types(model)
     nodes = list(model.graph.node)
     live = _float_graph_inputs(model)
+    if inputs is not None:
+        live &= set(inputs)
     cuts: list[int] = []
     for index, node in enumerate(nodes):
         if not any(name in live for name in node.input if name):
