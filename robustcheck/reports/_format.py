@@ -137,9 +137,11 @@ def transfer_agreement(f: FidelitySection) -> str:
 
 
 def methods(report: Report) -> str | None:
-    """How each attack got its perturbations, when a gradient-free attack ran (else ``None``:
-    every attack read the gradient, as reports before schema 1.2 assumed)."""
-    if not report.methods or all(m.queries is None for m in report.methods):
+    """How each attack got its perturbations, when a gradient-free or transfer attack ran (else
+    ``None``: every attack read the model's own gradient, as reports before schema 1.3 assumed)."""
+    if not report.methods or all(
+        m.queries is None and m.method != "surrogate-gradient" for m in report.methods
+    ):
         return None
     parts = []
     for m in report.methods:

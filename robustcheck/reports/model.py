@@ -219,8 +219,9 @@ class AttackMethod(_Strict):
     """How one attack obtained its perturbations, and what it cost on the deployed runtime."""
 
     attack: str
-    method: Literal["gradient", "estimated-gradient", "random"] | str
-    """``gradient``: white-box, through the differentiable path; ``estimated-gradient``: the sign
+    method: Literal["gradient", "surrogate-gradient", "estimated-gradient", "random"] | str
+    """``gradient``: white-box, through the differentiable path; ``surrogate-gradient``: a
+    transfer scan's, through the surrogate (``model.surrogate``); ``estimated-gradient``: the sign
     estimated from runtime queries alone (SPSA, NES); ``random``: the noise baseline."""
     queries: int | None = None
     """Runtime queries the attack spent, over every sample and ε (gradient-free attacks)."""

@@ -339,19 +339,27 @@ def build_report(
         ),
         started_at=started_at,
         duration_s=duration_s,
-        methods=attack_methods(attacks, tally, data.n_samples),
+        methods=attack_methods(
+            attacks, tally, data.n_samples, transfer=context.surrogate is not None
+        ),
     )
 
 
-def attack_methods(attacks: list[Attack], tally: Tally, n: int) -> list[AttackMethod]:
-    """How each attack got its perturbations, with the runtime queries of gradient-free ones."""
+def attack_methods(
+    attacks: list[Attack], tally: Tally, n: int, *, transfer: bool = False
+) -> list[AttackMethod]:
+    """How each attack got its perturbations, with the runtime queries of gradient-free ones;
+    in a transfer scan the gradient is the surrogate's."""
     methods = []
     for attack in attacks:
         spent = tally.queries.get(attack.label)
+        method = attack.method
+        if transfer and method == "gradient":
+            method = "surrogate-gradient"
         methods.append(
             AttackMethod(
                 attack=attack.label,
-                method=attack.method,
+                method=method,
                 queries=None if spent is None else spent.total,
                 queries_per_sample=None if spent is None or not n else spent.total / n,
                 max_queries_per_sample=None if spent is None else spent.max_per_sample,
