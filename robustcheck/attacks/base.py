@@ -5,6 +5,10 @@ sweep; :meth:`Attack.__call__` projects every candidate onto the L∞ ball aroun
 and into the valid domain itself, so no attack can exceed its budget. Everything stays a torch
 tensor on the backend's device; the perturbation arithmetic is float64, so ``x + ε`` is exact in
 raw data units before the model rounds it to its own dtype.
+
+ε may be per feature: with a scale vector ``s`` (``--eps-units std``, ``--eps-scale``) the budget
+of feature i at sweep value ε is ``ε·s_i`` (:meth:`BatchContext.budget`), and the ball, the steps
+and the projection all use it: FGSM becomes ``x + ε·s_i·sign(g_i)``.
 """
 
 from __future__ import annotations
@@ -33,18 +37,17 @@ class InputDomain:
     hi: float
 
 
+Budget = float | torch.Tensor
+"""ε in raw units: one number, or float64 per feature shaped ``[1, *sample_shape]``."""
+
+
 def project(
-    candidate: torch.Tensor,
-    x: torch.Tensor,
-    eps: float,
-    domain: InputDomain | None,
-    budget: torch.Tensor | None = None,
+    candidate: torch.Tensor, x: torch.Tensor, eps: Budget, domain: InputDomain | None
 ) -> torch.Tensor:
-    """``candidate`` clipped to ``[x - ε, x + ε]`` (``[x - ε·budget, x + ε·budget]`` with a
-    per-element budget mask) and to the domain, in float64."""
+    """``candidate`` clipped to ``[x - ε, x + ε]`` (per element when ε is a tensor) and to the
+    domain, in float64."""
     x64 = x.to(torch.float64)
-    reach = eps if budget is None else eps * budget
-    adv = torch.minimum(torch.maximum(candidate.to(torch.float64), x64 - reach), x64 + reach)
+    adv = torch.minimum(torch.maximum(candidate.to(torch.float64), x64 - eps), x64 + eps)
     if domain is not None:
         adv = adv.clamp_(domain.lo, domain.hi)
     return adv
@@ -90,9 +93,12 @@ class BatchContext:
     """What the deployed model receives for an input (rounding to its dtype), if anything."""
     substitutions: Substitutions | None = None
     """Text models: the vocabulary a token-substitution attack may swap in."""
-    budget: torch.Tensor | None = None
+    free: torch.Tensor | None = None
     """Per-element share of ε each input element may move (float64, 0 or 1, shaped like ``x``):
     a text model's token and padding channels get 0. ``None``: every element gets all of ε."""
+    eps_scale: torch.Tensor | None = None
+    """Per-feature ε multipliers (float64, ``[1, *sample_shape]``, on the device), or None: one ε
+    for every feature."""
     gradient_evaluations: int = 0
     """Forward+backward passes over the batch (a pass over k of n samples counts k/n)."""
     runtime_evaluations: int = 0
@@ -136,6 +142,13 @@ class BatchContext:
         if cache_key not in self._cache:
             self._cache[cache_key] = self.gradient(self.x, loss, target=target)
         return self._cache[cache_key]
+
+    def budget(self, eps: float) -> Budget:
+        """The raw-unit budget of sweep value ε: ε itself, or ε times each feature's scale, and
+        times the share of ε each element may move (``free``: 0 for a text model's token
+        channels, padding and special tokens)."""
+        budget: Budget = eps if self.eps_scale is None else eps * self.eps_scale
+        return budget if self.free is None else budget * self.free
 
     @property
     def x64(self) -> torch.Tensor:
@@ -242,7 +255,7 @@ class Attack(ABC):
         proposed = self.candidates(ctx, eps)
         return AttackOutput(
             adversarial={
-                e: project(proposed.adversarial[e], ctx.x, e, ctx.domain, ctx.budget) for e in eps
+                e: project(proposed.adversarial[e], ctx.x, ctx.budget(e), ctx.domain) for e in eps
             },
             targets=proposed.targets,
             queries=proposed.queries,

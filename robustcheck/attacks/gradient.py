@@ -132,7 +132,12 @@ class PGD(Attack):
         return self._run(ctx, p, loss, index, eps, target, key), target
 
     def _one_step(
-        self, ctx: BatchContext, loss: Any, alpha: float, target: torch.Tensor | None, key: object
+        self,
+        ctx: BatchContext,
+        loss: Any,
+        alpha: float | torch.Tensor,
+        target: torch.Tensor | None,
+        key: object,
     ) -> torch.Tensor:
         return _one_step_adv(ctx, loss, alpha, target, key)
 
@@ -147,7 +152,8 @@ class PGD(Attack):
         key: object,
     ) -> torch.Tensor:
         x = ctx.x64
-        alpha = (p.step_size if p.step_size is not None else 2.5 / p.steps) * eps
+        budget = ctx.budget(eps)
+        alpha = (p.step_size if p.step_size is not None else 2.5 / p.steps) * budget
         if p.steps == 1 and not p.random_start:
             return self._one_step(ctx, loss, alpha, target, key)
         # A sample already in the target class is not attacked (there is nothing to reach).
@@ -155,16 +161,19 @@ class PGD(Attack):
         best = x.clone()
         done = ~attackable
         # The ball and the domain as per-element bounds, computed once per ε.
-        reach = eps if ctx.budget is None else eps * ctx.budget
-        lo, hi = x - reach, x + reach
+        lo, hi = x - budget, x + budget
         if ctx.domain is not None:
             lo, hi = lo.clamp_(min=ctx.domain.lo), hi.clamp_(max=ctx.domain.hi)
         for restart in range(p.restarts):
             adv = x.clone()
             if p.random_start:
-                noise = ctx.rng(1, index, restart).uniform(-eps, eps, size=tuple(x.shape))
-                noisy = x + torch.from_numpy(noise).to(x.device)
-                adv = project(noisy, x, eps, ctx.domain, ctx.budget)
+                rng = ctx.rng(1, index, restart)
+                if ctx.eps_scale is None and ctx.free is None:
+                    start = torch.from_numpy(rng.uniform(-eps, eps, size=tuple(x.shape)))
+                else:
+                    unit = torch.from_numpy(rng.uniform(-1.0, 1.0, size=tuple(x.shape)))
+                    start = unit.to(x.device) * budget
+                adv = project(x + start.to(x.device), x, budget, ctx.domain)
             active = ~done
             for step in range(p.steps):
                 rows = active.nonzero().squeeze(1)
@@ -224,7 +233,11 @@ def _gradient(
 
 
 def _one_step_adv(
-    ctx: BatchContext, loss: Any, alpha: float, target: torch.Tensor | None, key: object
+    ctx: BatchContext,
+    loss: Any,
+    alpha: float | torch.Tensor,
+    target: torch.Tensor | None,
+    key: object,
 ) -> torch.Tensor:
     """FGSM's case: one step from the clean input along the shared clean gradient's sign (the
     base clips to the ball and the domain). Samples already in their target stay unperturbed."""

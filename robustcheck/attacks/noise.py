@@ -27,4 +27,4 @@ class RandomSignNoise(Attack):
     def candidates(self, ctx: BatchContext, eps: list[float]) -> AttackOutput:
         x = ctx.x.to(torch.float64)
         signs = self.signs(ctx).to(torch.float64)
-        return AttackOutput({e: x + e * signs for e in eps})
+        return AttackOutput({e: x + ctx.budget(e) * signs for e in eps})

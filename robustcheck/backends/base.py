@@ -38,8 +38,9 @@ class ModelInfo:
     threads: int = 1
     """Intra-op threads of the runtime: fixed, because reductions may differ across counts."""
     differentiable_path: str = "same-module"
-    """``same-module``, ``onnx-twin-vs-onnxruntime`` (what the fidelity section compares), or
-    ``none``: a query-only backend, scored by its runtime alone (no gradient, no twin)."""
+    """``same-module``, ``onnx-twin-vs-onnxruntime``, ``float32-copy-vs-module`` (half-precision
+    PyTorch models): what the fidelity section compares; or ``none``: a query-only backend, scored
+    by its runtime alone (no gradient, no twin)."""
     notes: tuple[str, ...] = ()
     """Choices made while loading that the report should mention."""
     input_consumers: tuple[str, ...] = ()

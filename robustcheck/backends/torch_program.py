@@ -2,19 +2,27 @@
 
 Both formats are programs: loading one runs code from the file. robustcheck never unpickles
 (``torch.load``) a model. Scores and gradients come from the same module.
+
+A module computes in the dtype of its parameters (float32, float64, or a half precision, float16
+and bfloat16). The scores always come from the module in its own dtype. A half-precision module is
+differentiated like an fp16 ONNX model: through a float32 copy fed the inputs rounded to the
+module's dtype (the rounding passes the gradient straight through), because gradients computed in
+half precision lose signs to rounding; the fidelity section compares the copy with the module.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from robustcheck.backends._batching import run_in_fixed_batches
+from robustcheck.backends._batching import round_to, run_in_fixed_batches
 from robustcheck.backends.base import ModelInfo, SideInputs
 from robustcheck.backends.output import scores_shape
 from robustcheck.backends.torch_text import (
@@ -33,8 +41,13 @@ TORCHSCRIPT = "torchscript"
 TORCH_EXPORT = "torch.export"
 
 
+HALF_PRECISIONS = (torch.float16, torch.bfloat16)
+_NO_KERNEL = ("not implemented for 'Half'", "not implemented for 'BFloat16'")
+"""How torch says a CPU operator has no half-precision kernel."""
+
+
 class TorchProgramBackend:
-    """A TorchScript module or an exported program, evaluated in float32 on its device."""
+    """A TorchScript module or an exported program, evaluated in its own dtype on its device."""
 
     def __init__(
         self,
@@ -42,26 +55,39 @@ class TorchProgramBackend:
         info: ModelInfo,
         static_batch: int | None,
         device: torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         self.device = device or torch.device("cpu")
         self._module = module if self.device.type == "cpu" else module.to(self.device)
         self.info = replace(info, device=self.device.type)
         self._static_batch = static_batch
+        self._dtype = dtype
+        half = dtype in HALF_PRECISIONS
+        self._float32: Any = _float32_copy(self._module) if half else None
+        """The half-precision module's float32 copy: the differentiable path."""
 
     @property
     def module(self) -> Any:
         """The loaded module itself (``robustcheck harden`` trains its parameters)."""
         return self._module
 
-    def _call(self, x: torch.Tensor) -> torch.Tensor:
+    def _call(self, x: torch.Tensor, module: Any = None) -> torch.Tensor:
         try:
-            out = self._module(x)
+            out = (self._module if module is None else module)(x)
         except torch.OutOfMemoryError:
             raise
         except (RuntimeError, TypeError, ValueError, IndexError, torch.jit.Error) as exc:
             if out_of_memory(exc):  # not the batch's shape but its size: exit 5, not 3
                 raise
-            raise ModelRejectedBatch(self.info.path, list(x.shape), _last_line(exc)) from None
+            reason = _last_line(exc)
+            if self._dtype in HALF_PRECISIONS and any(k in reason for k in _NO_KERNEL):
+                # Running it in float32 instead would scan another model than the deployed one.
+                raise UnsupportedModelError(
+                    f"{self.info.path}: the model computes in {_name(self._dtype)} and an operator "
+                    f"has no {_name(self._dtype)} kernel on {self.device.type} ({reason})",
+                    hint="scan a float32 export of the model, or its ONNX export",
+                ) from None
+            raise ModelRejectedBatch(self.info.path, list(x.shape), reason) from None
         if isinstance(out, (tuple, list)):
             out = out[0]
         if not isinstance(out, torch.Tensor):
@@ -70,19 +96,38 @@ class TorchProgramBackend:
             )
         return out.reshape(scores_shape(tuple(out.shape), self.info.path))
 
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        """The module in its own dtype (the deployed computation)."""
+        # The cast is part of the autograd graph: the gradient reaches x in x's own dtype.
+        out = run_in_fixed_batches(self._call, _cast(x, self._dtype), self._static_batch)
+        return out if out.dtype == torch.float64 else out.to(torch.float32)
+
     def forward(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
-        if side:  # single-input modules: the runner only loads side inputs for ONNX models
-            raise UsageError(f"{self.info.path}: --input applies to multi-input ONNX models")
-        return run_in_fixed_batches(self._call, x.to(torch.float32), self._static_batch)
+        _no_side(self.info.path, side)
+        if self._float32 is None:
+            return self._run(x)
+        feed = _cast(x, self._dtype).to(torch.float32)
+        return run_in_fixed_batches(
+            lambda chunk: self._call(chunk, self._float32), feed, self._static_batch
+        ).to(torch.float32)
 
     def scores(self, x: torch.Tensor, side: SideInputs | None = None) -> torch.Tensor:
         with torch.inference_mode():
-            return self.forward(x, side).to(torch.float64)
+            _no_side(self.info.path, side)
+            return self._run(x).to(torch.float64)
 
     def differentiable_scores(
         self, x: torch.Tensor, side: SideInputs | None = None
     ) -> torch.Tensor:
-        return self.scores(x, side)
+        if self._float32 is None:
+            return self.scores(x, side)
+        with torch.inference_mode():
+            return self.forward(x, side).to(torch.float64)
+
+
+def _no_side(path: str, side: SideInputs | None) -> None:
+    if side:  # single-input modules: the runner only loads side inputs for ONNX models
+        raise UsageError(f"{path}: --input applies to multi-input ONNX models")
 
 
 def _last_line(exc: BaseException) -> str:
@@ -92,16 +137,55 @@ def _last_line(exc: BaseException) -> str:
     return last[:300]
 
 
-def _model_info(path: Path, fmt: str, sha256: str, shape: tuple[int | None, ...]) -> ModelInfo:
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _float32_copy(module: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns about .grad of non-leaf tensors while copying
+        return copy.deepcopy(module).float()
+
+
+def _cast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x`` in the module's dtype; float64 → float16 rounds once, as the ONNX path does."""
+    if dtype == torch.float16:
+        return round_to(x, np.dtype(np.float16))
+    return x.to(dtype)
+
+
+def module_dtype(module: Any, declared: torch.dtype | None = None) -> torch.dtype:
+    """The floating dtype the module computes in: the declared input's (``.pt2``), else its
+    floating parameters' and buffers' (the first one found), else float32."""
+    if declared is not None and declared.is_floating_point:
+        return declared
+    tensors = [*module.parameters(), *module.buffers()]
+    floating = [t.dtype for t in tensors if t.is_floating_point()]
+    return floating[0] if floating else torch.float32
+
+
+def _model_info(
+    path: Path, fmt: str, sha256: str, shape: tuple[int | None, ...], dtype: torch.dtype
+) -> ModelInfo:
+    notes: tuple[str, ...] = ()
+    half = dtype in HALF_PRECISIONS
+    if half:
+        notes = (
+            f"the model computes in {_name(dtype)}: its scores come from the module in "
+            f"{_name(dtype)}; gradients are taken in float32 on a float32 copy of it, fed the "
+            f"inputs rounded to {_name(dtype)} (the fidelity section compares the two)",
+        )
     return ModelInfo(
         path=str(path),
         format=fmt,
         sha256=sha256,
         input_name="input",
         input_shape=shape,
-        input_dtype="float32",
+        input_dtype=_name(dtype),
         output_name="output",
         threads=torch.get_num_threads(),
+        differentiable_path="float32-copy-vs-module" if half else "same-module",
+        notes=notes,
     )
 
 
@@ -124,13 +208,14 @@ def load_torchscript(
         raise UnsupportedModelError(
             f"{path}: modules still in training mode: {', '.join(training[:5])}"
         )
-    info = _model_info(path, TORCHSCRIPT, sha256, ())
+    dtype = module_dtype(module)
+    info = _model_info(path, TORCHSCRIPT, sha256, (), dtype)
     names = text_inputs(module)
     if names:  # a text classifier: the word embeddings are the attacked leaf (on the CPU)
         if device is not None and device.type != "cpu":
             module = torch.jit.load(str(path), map_location="cpu").eval()
         return load_torchscript_text(module, info, names)
-    return TorchProgramBackend(module, info, static_batch=None, device=device)
+    return TorchProgramBackend(module, info, static_batch=None, device=device, dtype=dtype)
 
 
 def load_exported_program(
@@ -150,29 +235,32 @@ def load_exported_program(
         export_log.setLevel(previous)
     names = exported_text_inputs(program)
     if names:  # a text classifier: the word embeddings are the attacked leaf (on the CPU)
-        info = _model_info(path, TORCH_EXPORT, sha256, ())
-        return load_exported_text(program.module(), info, names)
+        text_module = program.module()
+        info = _model_info(path, TORCH_EXPORT, sha256, (), module_dtype(text_module))
+        return load_exported_text(text_module, info, names)
     if device is not None and device.type != "cpu":
         # Also moves tensors the graph creates on a fixed device (module.to() would miss them).
         from torch.export.passes import move_to_device_pass
 
         program = move_to_device_pass(program, device)
-    shape = _user_input_shape(program)
+    shape, declared = _user_input(program)
     static_batch = shape[0] if shape and isinstance(shape[0], int) else None
-    return TorchProgramBackend(
-        program.module(), _model_info(path, TORCH_EXPORT, sha256, shape), static_batch, device
-    )
+    module = program.module()
+    dtype = module_dtype(module, declared)
+    info = _model_info(path, TORCH_EXPORT, sha256, shape, dtype)
+    return TorchProgramBackend(module, info, static_batch, device, dtype)
 
 
-def _user_input_shape(program: Any) -> tuple[int | None, ...]:
+def _user_input(program: Any) -> tuple[tuple[int | None, ...], torch.dtype | None]:
+    """The first user input's declared shape (``None`` for dynamic sizes) and dtype."""
     user_inputs = set(program.graph_signature.user_inputs)
     for node in program.graph.nodes:
         if node.op == "placeholder" and node.name in user_inputs:
             val = node.meta.get("val")
             if val is None:
-                return ()
-            return tuple(d if isinstance(d, int) else None for d in val.shape)
-    return ()
+                return (), None
+            return tuple(d if isinstance(d, int) else None for d in val.shape), val.dtype
+    return (), None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -21,6 +21,7 @@ from robustcheck.cli.plugins_cmd import plugins_command
 from robustcheck.cli.policy import policy
 from robustcheck.cli.report import report
 from robustcheck.cli.scan import scan
+from robustcheck.cli.surrogate_cmd import surrogate_group
 from robustcheck.errors import RobustcheckError
 from robustcheck.exit_codes import ExitCode
 
@@ -50,6 +51,7 @@ cli.add_command(policy)
 cli.add_command(plugins_command)
 cli.add_command(report)
 cli.add_command(config_group)
+cli.add_command(surrogate_group)
 
 
 class _Terminated(BaseException):

@@ -39,6 +39,22 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     "The ε of the policy's budgets are always scanned too.",
 )
 @click.option(
+    "--eps-units",
+    type=click.Choice(["raw", "std"]),
+    default="raw",
+    show_default=True,
+    help="raw: ε in the data's units for every feature; std: feature i's budget is ε times its "
+    "standard deviation on the scanned data (tabular features of very different scales).",
+)
+@click.option(
+    "--eps-scale",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="A .npy of per-feature multipliers (shaped like a sample): feature i's budget is "
+    "ε·scale_i. To give ε per feature directly, save that vector and pass --eps 1.",
+)
+@click.option(
     "--batch-size",
     type=BatchSize(),
     default=256,
@@ -91,6 +107,15 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     type=click.Choice(["torchscript", "torch.export", "onnx"]),
     default=None,
     help="Override the format guessed from the extension.",
+)
+@click.option(
+    "--surrogate",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="MODEL",
+    help="Transfer attack: craft the perturbations on this model (.onnx, .pt, .pt2; it reads the "
+    "same raw inputs) and score them on MODEL, which is never differentiated. The error found "
+    "is a lower bound for MODEL. `robustcheck surrogate fit` trains one. See docs/attacks.md.",
 )
 @click.option(
     "--device",
@@ -440,6 +465,8 @@ def scan_with(
             model=model,
             data=data,
             eps=all_eps,
+            eps_units=opts["eps_units"],
+            eps_scale=opts["eps_scale"],
             data_format=opts["data_format"],
             labels_file=opts["labels_file"],
             label_column=opts["label_column"],
@@ -466,6 +493,7 @@ def scan_with(
             input_range=contract["input_range"],
             output_kind=None if opts["output_kind"] == "auto" else opts["output_kind"],
             model_format=opts["model_format"],
+            surrogate=opts["surrogate"],
             device=opts["device"],
             output=opts["output_name"],
             input=opts["input_name"],
@@ -692,7 +720,14 @@ def run_and_report(
 
 def _input_paths(config: Any) -> list[Path]:
     """Every file the scan only reads, which no report flag (nor the checkpoint) may name."""
-    optional = [config.baseline, config.labels_file, config.class_names_file, config.tokenizer]
+    optional = [
+        config.baseline,
+        config.labels_file,
+        config.class_names_file,
+        config.eps_scale,
+        config.surrogate,
+        config.tokenizer,
+    ]
     source = config.policy_source or ""
     if source not in ("default", "--max-error-rate") and not source.startswith("builtin:"):
         optional.append(Path(source))

@@ -29,7 +29,7 @@ import torch
 
 from robustcheck.backends.base import Backend, ModelInfo, SideInputs, with_side
 from robustcheck.backends.loader import detect_format, load_backend
-from robustcheck.errors import ModelError
+from robustcheck.errors import ModelError, UnsupportedModelError
 
 _BATCHNORM_STATISTICS = {2 + 1, 2 + 2}
 """BatchNormalization inputs 3 and 4: running mean and variance."""
@@ -102,6 +102,13 @@ def open_trainable(path: Path, *, model_format: str | None = None) -> TrainableM
     """Load ``path`` as ``scan`` does, then expose its float parameters for training."""
     fmt = detect_format(path, model_format)
     backend = load_backend(path, model_format=fmt, device="cpu")
+    if backend.info.differentiable_path == "float32-copy-vs-module":
+        # Training would move the half-precision weights, not the float32 copy attacks follow.
+        raise UnsupportedModelError(
+            f"{path}: the model computes in {backend.info.input_dtype}; harden trains float32 "
+            "and float64 PyTorch models",
+            hint="harden the float32 model, then convert it",
+        )
     if fmt == "onnx":
         trainable = _onnx(path, backend)
     elif fmt == "torch.export":

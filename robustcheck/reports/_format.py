@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from robustcheck.reports.model import Check, CheckStatus, Interval, Report
+from robustcheck.reports.model import Check, CheckStatus, FidelitySection, Interval, Report
 
 # Worst first: an error outranks a failure, as it does for the exit code.
 STATUS_ORDER: dict[CheckStatus, int] = {"error": 0, "fail": 1, "warn": 2, "pass": 3}
@@ -112,10 +112,36 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
+def eps_scale_line(report: Report) -> str | None:
+    """How one ε of the sweep becomes a budget per feature, when it does."""
+    scale = None if report.input is None else report.input.eps_scale
+    if scale is None:
+        return None
+    what = "its standard deviation on the scanned data" if scale.units == "std" else scale.source
+    return (
+        f"ε per feature: feature i's budget is ε × scale_i ({what}; {scale.n_features} features, "
+        f"scales {scale.min:.3g} … median {scale.median:.3g} … {scale.max:.3g}"
+        + (f", {scale.zero_features} never perturbed" if scale.zero_features else "")
+        + ")"
+    )
+
+
+def transfer_agreement(f: FidelitySection) -> str:
+    """A transfer scan's surrogate-vs-target comparison: an agreement, never a fidelity."""
+    adversarial = f.adversarial_top1_agreement
+    adv = "" if adversarial is None else f", {pct(adversarial)} on adversarial inputs"
+    return (
+        f"agreement (transfer attack, not a fidelity): surrogate and target agree on the top-1 "
+        f"class of {pct(f.clean_top1_agreement or 0.0)} of clean inputs{adv}"
+    )
+
+
 def methods(report: Report) -> str | None:
-    """How each attack got its perturbations, when a gradient-free attack ran (else ``None``:
-    every attack read the gradient, as reports before schema 1.2 assumed)."""
-    if not report.methods or all(m.queries is None for m in report.methods):
+    """How each attack got its perturbations, when a gradient-free or transfer attack ran (else
+    ``None``: every attack read the model's own gradient, as reports before schema 1.3 assumed)."""
+    if not report.methods or all(
+        m.queries is None and m.method != "surrogate-gradient" for m in report.methods
+    ):
         return None
     parts = []
     for m in report.methods:

@@ -244,6 +244,17 @@ def _dl(items: list[tuple[str, object]]) -> Markup:
 def _diagnostics(report: Report) -> Markup:
     f, g = report.fidelity, report.gradient
     adv = f.adversarial_max_abs_probability_difference
+    if f.paths == "surrogate-vs-target":
+        agreement = _dl(
+            [
+                ("paths", f.paths),
+                ("meaning", fmt.transfer_agreement(f)),
+                ("clean top-1 agreement", fmt.pct(f.clean_top1_agreement)),
+                ("adversarial top-1 agreement", fmt.pct(f.adversarial_top1_agreement)),
+            ]
+        )
+        gradients = _dl([("evaluations (on the surrogate)", g.evaluations)])
+        return lines([_section("Agreement", agreement), _section("Gradients", gradients)])
     fidelity = _dl(
         [
             ("paths", f.paths),
@@ -355,12 +366,23 @@ def _provenance(report: Report) -> Markup:
     items: list[tuple[str, object]] = [
         ("model", f"{m.path} ({m.format}, {m.output_kind} {m.output_kind_source})"),
         ("model sha256", m.sha256),
+        *(
+            [
+                (
+                    "surrogate",
+                    f"{m.surrogate.path} ({m.surrogate.format}, sha256 {m.surrogate.sha256})",
+                )
+            ]
+            if m.surrogate
+            else []
+        ),
         ("input shape", "[" + ", ".join("N" if x is None else str(x) for x in m.input_shape) + "]"),
         ("classes", m.n_classes),
         ("data", f"{d.path} ({d.format}, {d.n_samples} samples, labels {d.labels})"),
         ("data sha256", d.sha256),
         ("arrays", f"x: {d.x_key}, y: {d.y_key or '-'}"),
         ("ε", ", ".join(fmt.eps(e) for e in s.eps)),
+        *([("ε per feature", line)] if (line := fmt.eps_scale_line(report)) else []),
         ("attacks", ", ".join(s.attacks)),
         ("input range", f"{domain} ({s.input_range_source})"),
         ("batch size · seed · τ", f"{s.batch_size} · {s.seed} · {s.high_confidence_threshold:g}"),

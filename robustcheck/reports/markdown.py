@@ -57,6 +57,16 @@ def _header(report: Report) -> list[str]:
         + (f"; settings from {markdown_text(s.config_source)}." if s.config_source else "."),
         "",
         *(
+            [
+                f"Transfer attack: perturbations crafted on the surrogate "
+                f"{markdown_text(m.surrogate.path)} ({markdown_text(m.surrogate.format)}), "
+                "scored on the model above.",
+                "",
+            ]
+            if m.surrogate
+            else []
+        ),
+        *(
             [f"Judged by policy {markdown_text(fmt.policy_judge(report.policy.source))}.", ""]
             if report.policy
             else []
@@ -123,20 +133,25 @@ def _diagnostics(report: Report) -> list[str]:
     f, g = report.fidelity, report.gradient
     adv = f.adversarial_max_abs_probability_difference
     trust = "trusted" if f.trusted else "**NOT trusted**"
-    fidelity = (
-        f"**Fidelity** ({f.paths}): {trust}; clean max Δp {fmt.diff(f.clean_max_abs_probability_difference)}, "
-        f"top-1 agreement {fmt.pct(f.clean_top1_agreement)}; adversarial max Δp "
-        f"{'-' if adv is None else f'{adv:.3g}'}, top-1 agreement "
-        f"{fmt.pct(f.adversarial_top1_agreement)}; tolerance {f.tolerance:g}."
-    )
-    if f.paths == "none":
+    if f.paths == "surrogate-vs-target":
+        fidelity = f"**Agreement**: {fmt.transfer_agreement(f)}."
+    elif f.paths == "none":
         fidelity = "**Fidelity**: not claimed (no attack followed a gradient path)."
+    else:
+        fidelity = (
+            f"**Fidelity** ({f.paths}): {trust}; clean max Δp "
+            f"{fmt.diff(f.clean_max_abs_probability_difference)}, top-1 agreement "
+            f"{fmt.pct(f.clean_top1_agreement)}; adversarial max Δp "
+            f"{'-' if adv is None else f'{adv:.3g}'}, top-1 agreement "
+            f"{fmt.pct(f.adversarial_top1_agreement)}; tolerance {f.tolerance:g}."
+        )
     return [
         fidelity,
         "",
         f"**Gradients**: {g.evaluations} evaluations; all-zero input gradient (FGSM cannot "
         f"move them) on {g.zero_gradient_samples} of {report.data.n_samples} samples.",
         "",
+        *([markdown_text(line), ""] if (line := fmt.eps_scale_line(report)) else []),
         *([f"**Methods**: {methods}.", ""] if (methods := fmt.methods(report)) else []),
         *_trust_lines(report),
     ]

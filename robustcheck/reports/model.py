@@ -8,11 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 
 from robustcheck.vocabulary import CheckStatus, DeployedDtype, GateOn, Layout, Severity, Verdict
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.5"
 """1.1: ``shards`` (merged sharded scans). 1.2: ``settings.batch_size_source`` and
 ``settings.precision``. 1.3: ``methods`` (how each attack got its direction, with runtime query
 counts); ``fidelity.paths`` may be ``none`` (no gradient path was used, so fidelity is not claimed
-and its clean figures are null)."""
+and its clean figures are null). 1.4: ``model.surrogate`` (transfer scans), ``input.eps_scale`` (ε
+per feature), ``fidelity.paths`` ``float32-copy-vs-module`` and ``surrogate-vs-target``. 1.5:
+``text_examples`` (token substitutions of text models)."""
 
 
 class _Strict(BaseModel):
@@ -24,6 +26,14 @@ class Interval(_Strict):
     hi: float
 
 
+class SurrogateSection(_Strict):
+    """The model a transfer attack crafted its perturbations on (``--surrogate``)."""
+
+    path: str
+    sha256: str
+    format: str
+
+
 class ModelSection(_Strict):
     path: str
     sha256: str
@@ -32,6 +42,15 @@ class ModelSection(_Strict):
     output_kind_source: Literal["detected", "declared"]
     n_classes: int
     input_shape: list[int | None]
+    surrogate: SurrogateSection | None = None
+    """Set for a transfer scan: every gradient attack ran on this model, the target scored."""
+
+    @model_serializer(mode="wrap")
+    def _white_box_has_no_surrogate_key(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("surrogate") is None:
+            data.pop("surrogate", None)
+        return data
 
 
 class DataSection(_Strict):
@@ -51,6 +70,24 @@ class DataSection(_Strict):
     """Hash of the dataset and the sorted indices of the scanned subset."""
 
 
+class EpsScaleSection(_Strict):
+    """Per-feature ε: feature i's budget at sweep value ε is ``ε · scale_i`` in raw units."""
+
+    units: Literal["std", "file"]
+    """``std``: each feature's standard deviation on the scanned data; ``file``: ``--eps-scale``."""
+    source: str
+    n_features: int
+    min: float
+    median: float
+    max: float
+    zero_features: int
+    """Features with scale 0, never perturbed."""
+    sha256: str
+    """Hash of the scales as little-endian float64, in feature order."""
+    values: list[float] | None = None
+    """Every scale, in feature order, for samples of at most 256 features."""
+
+
 class InputSection(_Strict):
     """The input contract the scan assumed: ε and clipping are in raw data units."""
 
@@ -60,6 +97,15 @@ class InputSection(_Strict):
     deployed_dtype: DeployedDtype
     eps_model_units: list[list[float]] | None
     """Per ε of the sweep, ε / std per channel: the budget as the model sees it."""
+    eps_scale: EpsScaleSection | None = None
+    """Set when ε is per feature (``--eps-units std``, ``--eps-scale``); absent otherwise."""
+
+    @model_serializer(mode="wrap")
+    def _one_eps_has_no_scale_key(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("eps_scale") is None:
+            data.pop("eps_scale", None)
+        return data
 
 
 class SettingsSection(_Strict):
@@ -147,8 +193,18 @@ class StabilitySection(_Strict):
 class FidelitySection(_Strict):
     """How closely the differentiable path (gradients) agrees with the deployed runtime (judge)."""
 
-    paths: Literal["same-module", "onnx-twin-vs-onnxruntime", "none"]
-    """``none``: no attack followed a gradient path (query-only), so nothing is claimed."""
+    paths: Literal[
+        "same-module",
+        "onnx-twin-vs-onnxruntime",
+        "float32-copy-vs-module",
+        "surrogate-vs-target",
+        "none",
+    ]
+    """Where gradients and scores come from: one module; an ONNX twin and onnxruntime; a
+    half-precision PyTorch module's float32 copy and the module; for a transfer scan, the
+    surrogate and the target: then the numbers are their *agreement*, not a fidelity (the
+    surrogate is another model by design), and ``tolerance`` is 1 (no limit). ``none``: no attack
+    followed a gradient path (query-only), so nothing is claimed."""
     clean_max_abs_probability_difference: float | None
     """``null`` when ``paths`` is ``none``."""
     clean_top1_agreement: float | None
@@ -164,8 +220,9 @@ class AttackMethod(_Strict):
     """How one attack obtained its perturbations, and what it cost on the deployed runtime."""
 
     attack: str
-    method: Literal["gradient", "estimated-gradient", "random"] | str
-    """``gradient``: white-box, through the differentiable path; ``estimated-gradient``: the sign
+    method: Literal["gradient", "surrogate-gradient", "estimated-gradient", "random"] | str
+    """``gradient``: white-box, through the differentiable path; ``surrogate-gradient``: a
+    transfer scan's, through the surrogate (``model.surrogate``); ``estimated-gradient``: the sign
     estimated from runtime queries alone (SPSA, NES); ``random``: the noise baseline."""
     queries: int | None = None
     """Runtime queries the attack spent, over every sample and ε (gradient-free attacks)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from robustcheck.reports import _format as fmt
 from robustcheck.reports._escape import one_line
-from robustcheck.reports._format import policy_judge
+from robustcheck.reports._format import eps_scale_line, policy_judge, transfer_agreement
 from robustcheck.reports._text_examples import text_example_lines
 from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Report
@@ -42,18 +42,26 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+_PATHS = {
+    "onnx-twin-vs-onnxruntime": "twin vs onnxruntime",
+    "float32-copy-vs-module": "float32 copy vs module",
+}
+
+
 def _fidelity(report: Report) -> list[str]:
-    """ONNX only: how closely the gradient twin agrees with onnxruntime, the judge."""
+    """When gradients do not come from the judge itself: how closely the two agree."""
     f = report.fidelity
+    if f.paths == "surrogate-vs-target":
+        return [transfer_agreement(f)]
     if f.paths == "none":
         return ["fidelity: not claimed (no attack followed a gradient path)"]
-    if f.paths != "onnx-twin-vs-onnxruntime":
+    if f.paths not in _PATHS:
         return []
     adversarial = f.adversarial_max_abs_probability_difference
     adv = "" if adversarial is None else f", {adversarial:.2g} adversarial"
     trust = "trusted" if f.trusted else "NOT trusted"
     return [
-        f"fidelity: twin vs onnxruntime max |Δp| {f.clean_max_abs_probability_difference or 0:.2g} "
+        f"fidelity: {_PATHS[f.paths]} max |Δp| {f.clean_max_abs_probability_difference or 0:.2g} "
         f"clean{adv}, top-1 agreement {100 * (f.clean_top1_agreement or 0):.1f}% "
         f"(tolerance {f.tolerance:g}): {trust}"
     ]
@@ -64,8 +72,14 @@ def render(report: Report) -> str:
     domain = "none" if s.input_range is None else f"[{s.input_range.lo:g}, {s.input_range.hi:g}]"
     lines = [
         f"model  {m.path} ({m.format}, {m.output_kind}, {m.n_classes} classes)",
+        *(
+            [f"surrogate {m.surrogate.path} ({m.surrogate.format}): transfer attack"]
+            if m.surrogate
+            else []
+        ),
         f"data   {d.path} ({d.n_samples} samples, labels {d.labels}); clip domain {domain}",
         *([f"config {s.config_source}"] if s.config_source else []),
+        *([f"eps    {line}"] if (line := eps_scale_line(report)) else []),
         *([f"policy {policy_judge(report.policy.source)}"] if report.policy else []),
         "",
     ]

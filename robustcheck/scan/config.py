@@ -22,6 +22,10 @@ class ScanConfig(BaseModel):
     model: Path
     data: Path
     eps: list[float] = Field(min_length=1)
+    eps_units: Literal["raw", "std"] = "raw"
+    """``std``: feature i's budget is ε times its standard deviation on the scanned data."""
+    eps_scale: Path | None = None
+    """A ``.npy`` of per-feature multipliers: feature i's budget is ε · scale_i."""
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
     auto_batch_size: bool = False
     """``--batch-size auto``: the scan picks the size (see robustcheck.scan.batch_size) and the
@@ -41,6 +45,9 @@ class ScanConfig(BaseModel):
     input_range: tuple[float, float] | None = None
     output_kind: OutputKind | None = None
     model_format: str | None = None
+    surrogate: Path | None = None
+    """Transfer attack: craft every gradient attack's perturbations on this model (any format
+    robustcheck differentiates, reading the same raw inputs); the target only scores them."""
     device: Device = "auto"
     output: str | None = None
     """ONNX: the output holding class scores (default: detected)."""

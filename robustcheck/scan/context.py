@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from robustcheck.backends.base import ModelInfo
-from robustcheck.reports.model import DataSection, InputSection, Interval
+from robustcheck.reports.model import DataSection, InputSection, Interval, SurrogateSection
 
 
 class ScanContext(BaseModel):
@@ -33,6 +33,8 @@ class ScanContext(BaseModel):
     """The data's smallest and largest value (``None`` when not finite)."""
     batch_size: int | None = None
     """The size ``--batch-size auto`` chose (``None``: the configured size)."""
+    surrogate: SurrogateSection | None = None
+    """The transfer attack's surrogate, if any."""
 
     @classmethod
     def of(cls, info: ModelInfo, **fields: Any) -> ScanContext:

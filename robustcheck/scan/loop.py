@@ -63,6 +63,8 @@ class Plan:
     """Text models: the vocabulary token-substitution attacks may swap in."""
     vocabulary: tuple[str, ...] | None = None
     """Text models: token strings by id (a tokenizer's), to show examples as text."""
+    eps_scale: np.ndarray | None = None
+    """Per-feature ε multipliers shaped like a sample (float64), or None for one raw ε."""
 
     def eps_for(self, attack: Attack) -> list[float]:
         """The budgets ``attack`` runs and is counted at: every ε (the noise baseline only at
@@ -377,10 +379,17 @@ def _context(
         seed=plan.seed,
         batch_start=batch.start,
         deployed=plan.quantiser,
+        eps_scale=_eps_scale(plan, backend),
         side=side,
-        budget=leaf_budget(backend, x),
+        free=leaf_budget(backend, x),
         substitutions=plan.substitutions,
     )
+
+
+def _eps_scale(plan: Plan, backend: Backend) -> torch.Tensor | None:
+    if plan.eps_scale is None:
+        return None
+    return torch.from_numpy(plan.eps_scale[None]).to(backend.device, torch.float64)
 
 
 def _examples_wanted(plan: Plan, before: Tally | None, batch: Batch, n_classes: int) -> bool:

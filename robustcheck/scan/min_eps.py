@@ -81,7 +81,8 @@ def _fooled_at(
 ) -> torch.Tensor:
     x = ctx.x[rows].to(torch.float64)
     eps = (k.to(torch.float64) * plan.eps_max / plan.grid).reshape(-1, *([1] * (x.dim() - 1)))
-    adv = x + eps * signs[rows]
+    step = signs[rows] if ctx.eps_scale is None else signs[rows] * ctx.eps_scale
+    adv = x + eps * step
     if ctx.domain is not None:
         adv = adv.clamp(ctx.domain.lo, ctx.domain.hi)
     return ~correct(ctx.runtime_scores(adv), ctx.y[rows])
@@ -89,8 +90,8 @@ def _fooled_at(
 
 def find_min_eps(plan: MinEpsPlan, ctx: BatchContext, gradient: torch.Tensor) -> MinEps:
     signs = torch.sign(gradient).to(torch.float64)
-    if ctx.budget is not None:  # text models: tokens, padding and specials never move
-        signs = signs * ctx.budget
+    if ctx.free is not None:  # text models: tokens, padding and specials never move
+        signs = signs * ctx.free
     n = ctx.x.shape[0]
     result = MinEps(plan.eps_max, plan.grid)
     clean_wrong = ~correct(ctx.clean_scores, ctx.y)

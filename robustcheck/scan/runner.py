@@ -47,6 +47,7 @@ from robustcheck.scan.attack_plan import (
 )
 from robustcheck.scan.batch_size import auto_batch_size
 from robustcheck.scan.binary import BinaryBackend
+from robustcheck.scan.budget import EpsScale, resolve_scale, scale_warnings
 from robustcheck.scan.checkpoint import Checkpoint, fingerprint
 from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.context import ScanContext
@@ -79,6 +80,11 @@ from robustcheck.scan.sections import (
 )
 from robustcheck.scan.text import text_data_format, text_scan
 from robustcheck.scan.text_examples import shown_text
+from robustcheck.scan.transfer import (
+    TransferBackend,
+    surrogate_section,
+    transfer_notes,
+)
 from robustcheck.scan.validity import validity_section
 
 log = logging.getLogger(__name__)
@@ -137,26 +143,49 @@ def measure(
         allow_external_data=config.allow_external_data,
         threads=config.threads,
         input_name=config.input,
-        need_gradient=any(a.needs_gradient for a in attacks),
+        # A transfer target only scores: the surrogate's gradient crafts the perturbations.
+        need_gradient=config.surrogate is None and any(a.needs_gradient for a in attacks),
     )
-    check_min_eps_possible(config, backend)
+    surrogate = None
+    if config.surrogate is not None:
+        surrogate = load_backend(config.surrogate, device=config.device, threads=config.threads)
+    else:
+        check_min_eps_possible(config, backend)
     data_format = text_data_format(backend, config.data_format, config.data.suffix)
     dataset, manifest = _load_data(config.model_copy(update={"data_format": data_format}))
     dataset = _with_side_inputs(dataset, backend)
     dataset, text = text_scan(backend, dataset, config.eps, config.tokens)
     check_input_shape(backend, dataset)
+    if surrogate is not None:
+        check_input_shape(surrogate, dataset)
     value_range = dataset.value_range()
     if text is None:
         domain, domain_source, warnings = resolve_domain(config.input_range, dataset, value_range)
-    else:  # a text model, attacked through its embeddings: no clip domain
+        scale = resolve_scale(config.eps_units, config.eps_scale, dataset)
+        warnings += scale_warnings(config.eps, scale, dataset, config.eps_units)
+    else:  # a text model, attacked through its embeddings: no clip domain, no per-feature scale
+        if config.eps_units != "raw" or config.eps_scale is not None:
+            flag = "--eps-scale" if config.eps_scale is not None else "--eps-units"
+            raise UsageError(
+                f"{flag}: a text model's ε is a budget on its word embeddings, which have no "
+                "per-feature scale here",
+                hint="leave it out; the report states ε relative to the embedding table's spread",
+            )
         domain, domain_source, warnings = None, "none", list(text.notes)
-    check_eps_below_range(config.eps, domain, domain_source)
-    warnings += eps_warnings(config.eps, domain)
+        scale = None
+    widest = [e * (1.0 if scale is None else scale.largest) for e in config.eps]
+    check_eps_below_range(widest, domain, domain_source)
+    warnings += eps_warnings(widest, domain)
     norm = _normalisation(config, dataset)
     check_normalisation_not_doubled(backend.info, norm)
     if norm is not None:
         backend = NormalisedBackend(backend, norm)
     backend = binary = BinaryBackend(backend, config.output_kind)
+    binaries = [binary]
+    if surrogate is not None:
+        binaries.append(BinaryBackend(surrogate, None))
+        warnings += transfer_notes(backend.info, surrogate.info)
+        backend = TransferBackend(backend, binaries[-1], config.output_kind)
     backend = with_precision(backend, config.precision)
     batch_size = config.batch_size
     if config.auto_batch_size:
@@ -178,8 +207,9 @@ def measure(
         tokens=tuple(config.tokens or ()),
         substitutions=None if text is None else text.substitutions,
         vocabulary=None if text is None else text.vocabulary,
+        eps_scale=None if scale is None else scale.values,
     )
-    fp = _fingerprint(config, backend, dataset, manifest)
+    fp = _fingerprint(config, backend, dataset, manifest, scale, surrogate)
     if callable(only):
         only = only(dataset.n_samples)
     checkpoint = None
@@ -192,7 +222,7 @@ def measure(
         data=data_section(config, dataset, manifest),
         notes=[
             *backend.info.notes,
-            *binary.note(),
+            *(note for b in binaries for note in b.note()),
             *dataset.notes,
             *attack_notes,
             *precision_notes(config.precision),
@@ -200,11 +230,12 @@ def measure(
         ],
         input_range=None if domain is None else Interval(lo=domain.lo, hi=domain.hi),
         input_range_source=domain_source,
-        input=input_section(config, norm),
+        input=input_section(config, norm, scale),
         input_shape=model_input_shape(backend.info.input_shape, dataset.sample_shape),
         normalised=norm is not None,
         value_range=value_range if all(math.isfinite(v) for v in value_range) else None,
         batch_size=batch_size if config.auto_batch_size else None,
+        surrogate=None if surrogate is None else surrogate_section(surrogate.info),
     )
     starts = list(range(0, dataset.n_samples, config.batch_size))
     return Measured(context, tally, fp, [s for s in starts if only is None or s in only])
@@ -254,7 +285,13 @@ def build_report(
     tolerance = tolerance_for(info, config.fidelity_tolerance, config.precision)
     fidelity = fidelity_section(info, tally.clean, tally.adversarial, tolerance)
     validity = validity_section(
-        attacks, results, tally.zero_gradient, data.n_samples, tally.only_fooled_by, fidelity
+        attacks,
+        results,
+        tally.zero_gradient,
+        data.n_samples,
+        tally.only_fooled_by,
+        fidelity,
+        surrogate=None if context.surrogate is None else context.surrogate.path,
     )
     min_eps = None if tally.min_eps is None else min_eps_section(tally.min_eps)
     checks = _evaluate(config, results, class_names, validity, min_eps)
@@ -281,6 +318,7 @@ def build_report(
             output_kind_source="declared" if config.output_kind else "detected",
             n_classes=tally.n_classes,
             input_shape=context.input_shape,
+            surrogate=context.surrogate,
         ),
         data=data,
         settings=SettingsSection(
@@ -321,19 +359,27 @@ def build_report(
         ),
         started_at=started_at,
         duration_s=duration_s,
-        methods=attack_methods(attacks, tally, data.n_samples),
+        methods=attack_methods(
+            attacks, tally, data.n_samples, transfer=context.surrogate is not None
+        ),
     )
 
 
-def attack_methods(attacks: list[Attack], tally: Tally, n: int) -> list[AttackMethod]:
-    """How each attack got its perturbations, with the runtime queries of gradient-free ones."""
+def attack_methods(
+    attacks: list[Attack], tally: Tally, n: int, *, transfer: bool = False
+) -> list[AttackMethod]:
+    """How each attack got its perturbations, with the runtime queries of gradient-free ones;
+    in a transfer scan the gradient is the surrogate's."""
     methods = []
     for attack in attacks:
         spent = tally.queries.get(attack.label)
+        method = attack.method
+        if transfer and method == "gradient":
+            method = "surrogate-gradient"
         methods.append(
             AttackMethod(
                 attack=attack.label,
-                method=attack.method,
+                method=method,
                 queries=None if spent is None else spent.total,
                 queries_per_sample=None if spent is None or not n else spent.total / n,
                 max_queries_per_sample=None if spent is None else spent.max_per_sample,
@@ -412,13 +458,19 @@ def _normalisation(config: ScanConfig, dataset: Dataset) -> Normalisation | None
 
 
 def _fingerprint(
-    config: ScanConfig, backend: Backend, dataset: Dataset, manifest: str | None
+    config: ScanConfig,
+    backend: Backend,
+    dataset: Dataset,
+    manifest: str | None,
+    scale: EpsScale | None = None,
+    surrogate: Backend | None = None,
 ) -> str:
     """Everything that determines the numbers; paths and report options do not."""
     settings = config.model_dump(
         mode="json",
         exclude={"model", "data", "labels_file", "checkpoint", "baseline", "exit_zero", "strict",
-                 "isolate", "timeout_s", "max_memory_mb", "policy_source"},
+                 "isolate", "timeout_s", "max_memory_mb", "policy_source", "eps_scale",
+                 "surrogate"},
     )  # fmt: skip
     return fingerprint(
         {
@@ -427,6 +479,8 @@ def _fingerprint(
             "manifest": manifest,
             "settings": settings,
             "versions": versions().model_dump(),
+            **({} if scale is None else {"eps_scale": scale.section().sha256}),
+            **({} if surrogate is None else {"surrogate": surrogate.info.sha256}),
         }
     )
 

@@ -11,6 +11,7 @@ from robustcheck._version import __version__
 from robustcheck.data import Dataset
 from robustcheck.policy.load import canonical_dict, policy_sha256
 from robustcheck.reports.model import DataSection, InputSection, PolicySection, Versions
+from robustcheck.scan.budget import EpsScale
 from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.contract import Normalisation
 
@@ -34,7 +35,9 @@ def data_section(config: ScanConfig, dataset: Dataset, manifest: str | None) -> 
     )
 
 
-def input_section(config: ScanConfig, norm: Normalisation | None) -> InputSection:
+def input_section(
+    config: ScanConfig, norm: Normalisation | None, scale: EpsScale | None = None
+) -> InputSection:
     eps_units = None
     if norm is not None:
         std = norm.std.reshape(-1).astype(float).tolist()
@@ -45,6 +48,7 @@ def input_section(config: ScanConfig, norm: Normalisation | None) -> InputSectio
         std=config.std,
         deployed_dtype=config.deployed_dtype or "float32",
         eps_model_units=eps_units,
+        eps_scale=None if scale is None else scale.section(),
     )
 
 

@@ -68,14 +68,18 @@ def validity_section(
     n: int,
     only_fooled_by: dict[str, int],
     fidelity: FidelitySection,
+    *,
+    surrogate: str | None = None,
 ) -> ValiditySection:
+    """``surrogate``: the model a transfer attack crafted its perturbations on; the gradient
+    checks then judge its gradients, and the target's error is only a lower bound."""
     by_key = {(r.attack, r.eps): r for r in results}
     checks = [
         *_beats_noise(attacks, by_key),
         *_monotone(attacks, results),
         *_iterative_not_weaker(attacks, by_key, only_fooled_by, n),
         *_gradients(attacks, by_key, zero_gradient, n),
-        _fidelity(fidelity),
+        _fidelity(fidelity) if surrogate is None else _transfer(fidelity, surrogate),
     ]
     return ValiditySection(reliable=not any(c.status == "flagged" for c in checks), checks=checks)
 
@@ -253,12 +257,30 @@ def _fidelity(fidelity: FidelitySection) -> ValidityCheck:
     agree = fidelity.adversarial_top1_agreement
     if diff is None or agree is None:
         return _skipped(name, "no adversarial inputs were compared")
+    onnx = fidelity.paths == "onnx-twin-vs-onnxruntime"
+    paths = "the gradient twin and onnxruntime" if onnx else "the float32 copy and the module"
     if diff > fidelity.tolerance:
         return ValidityCheck(
             name=name,
             status="flagged",
-            reason=f"on adversarial inputs the gradient twin and onnxruntime differ by up to "
+            reason=f"on adversarial inputs {paths} differ by up to "
             f"{diff:.2g} in probability (top-1 agreement {agree:.1%}): the attack follows a model "
             "that is not the deployed one",
         )
-    return _ok(name, f"twin and runtime agree on adversarial inputs (max difference {diff:.2g})")
+    agreeing = "twin and runtime" if onnx else "float32 copy and module"
+    return _ok(name, f"{agreeing} agree on adversarial inputs (max difference {diff:.2g})")
+
+
+def _transfer(fidelity: FidelitySection, surrogate: str) -> ValidityCheck:
+    """A transfer scan is valid as what it is: the error the surrogate's perturbations cause."""
+    clean = fidelity.clean_top1_agreement
+    adversarial = fidelity.adversarial_top1_agreement
+    shown = "" if adversarial is None else f", {adversarial:.1%} on adversarial inputs"
+    return ValidityCheck(
+        name="transfer_upper_bound",
+        status="ok",
+        reason=f"a transfer attack: perturbations crafted on the surrogate {surrogate} (top-1 "
+        f"agreement with the target {clean:.1%} clean{shown}); the target's adversarial error is "
+        "a lower bound, its robustness an upper bound valid for this surrogate only; the gradient "
+        "checks above judge the surrogate's gradients",
+    )

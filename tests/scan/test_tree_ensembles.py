@@ -98,3 +98,30 @@ def test_probes_too_small_for_the_trees_measure_nothing_and_fail_closed(tabular,
     )  # fmt: skip
     err = capsys.readouterr().err
     assert code == 3 and "no probe changed the scores" in err and "probe_scale" in err
+
+
+@pytest.mark.parametrize("name", ["random_forest", "gradient_boosting", "xgboost", "lightgbm"])
+def test_tree_ensembles_fall_to_transfer_attacks_from_a_fitted_surrogate(tabular, name, capsys):
+    """The other way in: `surrogate fit` distils the forest from its own predictions on the
+    training split, and FGSM crafted on that surrogate, scored by onnxruntime, beats noise."""
+    from robustcheck.cli import main
+
+    directory, x, y, data = tabular
+    path = directory / f"transfer_{name}.onnx"
+    _export(name, x, y, path)
+    train = directory / f"train_{name}.npz"
+    np.savez(train, x=x, y=y)
+    surrogate = directory / f"surrogate_{name}.pt"
+    fitted = main(["surrogate", "fit", str(path), "--data", str(train), "--out", str(surrogate)])
+    assert fitted == 0, capsys.readouterr().err
+    report = run(ScanConfig(model=path, data=data, eps=EPS, surrogate=surrogate))
+    assert report.model.surrogate is not None and report.model.surrogate.path == str(surrogate)
+    assert report.fidelity.paths == "surrogate-vs-target"
+    methods = {m.attack: m.method for m in report.methods or []}
+    assert methods["fgsm"] == "surrogate-gradient"
+    by_key = {(r.attack, r.eps): r for r in report.results}
+    for eps in EPS:
+        noise = by_key[("noise", eps)].adversarial_error_rate_interval
+        transfer = by_key[("fgsm", eps)].adversarial_error_rate_interval
+        assert transfer is not None and noise is not None
+        assert transfer.lo > noise.hi, (eps, transfer, noise)
