@@ -24,6 +24,7 @@ from robustcheck.attacks.base import (
     AttackOutput,
     AttackParams,
     BatchContext,
+    Budget,
     correct,
     project,
 )
@@ -189,7 +190,7 @@ class PGD(Attack):
                     fooled = _fooled(scores, ctx.y[rows], sub_target)
                     active[rows[fooled]] = False
                     rows, grad = rows[~fooled], grad[~fooled]
-                move = alpha * torch.sign(grad).to(torch.float64)
+                move = _for_rows(alpha, rows, adv.shape[0]) * torch.sign(grad).to(torch.float64)
                 if rows.numel() == adv.shape[0]:
                     adv = torch.clamp(adv + move, lo, hi)
                 else:
@@ -202,6 +203,14 @@ class PGD(Attack):
             best[first] = adv[first]
             done |= fooled
         return best
+
+
+def _for_rows(step: Budget, rows: torch.Tensor, n: int) -> Budget:
+    """The step size of the selected rows: a per-sample budget (a text model's mask) is indexed
+    with them; one number or a per-feature budget (batch dimension 1) broadcasts as it is."""
+    if isinstance(step, torch.Tensor) and step.dim() and step.shape[0] == n != rows.numel():
+        return step[rows]
+    return step
 
 
 BUCKETS = 8

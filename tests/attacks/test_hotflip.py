@@ -38,7 +38,7 @@ def _context(backend, zoo, tokens: list[int]):
         kind=OutputKind.LOGITS,
         domain=None,
         clean_scores=backend.scores(x),
-        budget=leaf_budget(backend, x),
+        free=leaf_budget(backend, x),
         substitutions=substitutions_for(backend, dataset, tokens),
     )
 

@@ -73,7 +73,7 @@ def test_padding_special_tokens_and_token_channels_never_move(text_zoo):
         kind=OutputKind.LOGITS,
         domain=None,
         clean_scores=backend.scores(x),
-        budget=leaf_budget(backend, x),
+        free=leaf_budget(backend, x),
     )
     hidden = backend.info.embedding.hidden
     pinned = torch.from_numpy(tokens[..., 3] == 1)
