@@ -10,6 +10,9 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -43,8 +46,24 @@ _ZIP_ERRORS = (
 )
 
 
-def load_npz(path: Path, options: LoadOptions) -> Dataset:
-    x_key, y_key = options.x_key, options.y_key
+@dataclass(frozen=True)
+class NpzArchive:
+    """An open ``.npz`` archive whose members passed the safety checks (plain ``.npy`` only)."""
+
+    path: Path
+    sha256: str
+    archive: zipfile.ZipFile
+    members: dict[str, tuple[zipfile.ZipInfo, NpyHeader]]
+
+    def read(self, name: str) -> np.ndarray:
+        info, header = self.members[name]
+        return _read_member(self.archive, info, header, f"{self.path}: array {name!r}")
+
+
+@contextmanager
+def open_npz(path: Path) -> Iterator[NpzArchive]:
+    """``path`` opened as every ``.npz`` loader needs it: a regular file under the size cap,
+    hashed, its members inspected before any array is read."""
     with open_regular(path) as (handle, size):
         if size > limits.MAX_NPZ_UNCOMPRESSED_BYTES:
             raise DataError(
@@ -53,34 +72,39 @@ def load_npz(path: Path, options: LoadOptions) -> Dataset:
         sha256 = sha256_stream(handle)
         handle.seek(0)
         with _open_zip(path, handle) as archive:
-            members = _inspect(path, archive)
-            if x_key not in members:
-                raise DataError(
-                    f"{path}: no array named {x_key!r} (found: {', '.join(sorted(members)) or 'none'})",
-                    hint="name the input array with --x-key",
-                )
-            x_where = f"{path}: array {x_key!r}"
-            info, header = members[x_key]
-            check_input_shape(x_where, header.shape, header.dtype.itemsize)
-            x = _read_member(archive, info, header, x_where)
-            y = None
-            if y_key is not None and y_key not in members:  # named: never silently unlabelled
-                raise DataError(
-                    f"{path}: no label array named {y_key!r} (found: {', '.join(sorted(members))})",
-                    hint="leave --y-key out to label samples with the model's own predictions",
-                )
-            y_key = y_key or "y"
-            if y_key in members:
-                y_info, y_header = members[y_key]
-                y = _read_member(archive, y_info, y_header, f"{path}: array {y_key!r}")
-            class_names = _class_names(path, archive, members)
+            yield NpzArchive(path, sha256, archive, _inspect(path, archive))
+
+
+def load_npz(path: Path, options: LoadOptions) -> Dataset:
+    x_key, y_key = options.x_key, options.y_key
+    with open_npz(path) as npz:
+        members = npz.members
+        if x_key not in members:
+            raise DataError(
+                f"{path}: no array named {x_key!r} (found: {', '.join(sorted(members)) or 'none'})",
+                hint="name the input array with --x-key",
+            )
+        x_where = f"{path}: array {x_key!r}"
+        header = members[x_key][1]
+        check_input_shape(x_where, header.shape, header.dtype.itemsize)
+        x = npz.read(x_key)
+        y = None
+        if y_key is not None and y_key not in members:  # named: never silently unlabelled
+            raise DataError(
+                f"{path}: no label array named {y_key!r} (found: {', '.join(sorted(members))})",
+                hint="leave --y-key out to label samples with the model's own predictions",
+            )
+        y_key = y_key or "y"
+        if y_key in members:
+            y = npz.read(y_key)
+        class_names = _class_names(path, npz.archive, members)
     check_finite(x_where, count_nonfinite_samples(row_chunks(x)), x.shape[0])
     if y is not None:
         y = check_labels(f"{path}: labels {y_key!r}", y, x.shape[0])
     return Dataset(
         path=str(path),
         format="npz",
-        sha256=sha256,
+        sha256=npz.sha256,
         source=ArraySource(x),
         y=y,
         x_key=x_key,

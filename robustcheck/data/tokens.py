@@ -13,13 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from robustcheck.data import limits
 from robustcheck.data._checks import check_labels
 from robustcheck.data.base import ArraySource, Dataset
-from robustcheck.data.npz import _inspect, _open_zip, _read_member
+from robustcheck.data.npz import open_npz
 from robustcheck.data.options import LoadOptions
 from robustcheck.errors import DataError
-from robustcheck.files import open_regular, sha256_stream
 
 IDS_KEY, MASK_KEY, TYPES_KEY, SPECIAL_KEY = (
     "input_ids",
@@ -60,20 +58,13 @@ def token_notes(special: np.ndarray, seq_len: int, source: str) -> tuple[str, ..
 
 
 def load_tokens(path: Path, options: LoadOptions) -> Dataset:
-    with open_regular(path) as (handle, size):
-        if size > limits.MAX_NPZ_UNCOMPRESSED_BYTES:
-            raise DataError(
-                f"{path}: the archive is {size} bytes; the limit is {limits.MAX_NPZ_UNCOMPRESSED_BYTES}"
-            )
-        sha256 = sha256_stream(handle)
-        handle.seek(0)
-        with _open_zip(path, handle) as archive:
-            members = _inspect(path, archive)
-            arrays = {
-                name: _read_member(archive, *members[name], f"{path}: array {name!r}")
-                for name in (IDS_KEY, MASK_KEY, TYPES_KEY, SPECIAL_KEY, options.y_key or "y")
-                if name in members
-            }
+    with open_npz(path) as npz:
+        members, sha256 = npz.members, npz.sha256
+        arrays = {
+            name: npz.read(name)
+            for name in (IDS_KEY, MASK_KEY, TYPES_KEY, SPECIAL_KEY, options.y_key or "y")
+            if name in members
+        }
     if IDS_KEY not in arrays:
         raise DataError(
             f"{path}: no array named {IDS_KEY!r} (found: {', '.join(sorted(members)) or 'none'}); "
