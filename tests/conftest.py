@@ -1,4 +1,4 @@
-"""Real models trained on scikit-learn's digits, saved as TorchScript and torch.export files.
+"""Real models trained on the digits robustcheck ships (scikit-learn's), saved as TorchScript and torch.export files.
 
 Built once per test session in a temporary directory; nothing is downloaded or committed.
 """
@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_digits
+
+from robustcheck.datasets import load_digits
 
 
 @dataclass(frozen=True)

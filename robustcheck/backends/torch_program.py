@@ -12,9 +12,11 @@ half precision lose signs to rounding; the fidelity section compares the copy wi
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -167,10 +169,10 @@ def module_dtype(module: Any, declared: torch.dtype | None = None) -> torch.dtyp
 def _model_info(
     path: Path, fmt: str, sha256: str, shape: tuple[int | None, ...], dtype: torch.dtype
 ) -> ModelInfo:
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = (TORCHSCRIPT_DEPRECATED,) if fmt == TORCHSCRIPT else ()
     half = dtype in HALF_PRECISIONS
     if half:
-        notes = (
+        notes += (
             f"the model computes in {_name(dtype)}: its scores come from the module in "
             f"{_name(dtype)}; gradients are taken in float32 on a float32 copy of it, fed the "
             f"inputs rounded to {_name(dtype)} (the fidelity section compares the two)",
@@ -193,10 +195,7 @@ def load_torchscript(
     path: Path, sha256: str, device: torch.device | None = None
 ) -> TorchProgramBackend | TorchTextBackend:
     try:
-        with warnings.catch_warnings():
-            # torch 2.9+ deprecates TorchScript in favour of torch.export; users still ship it.
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            module = torch.jit.load(str(path), map_location=device or "cpu")
+        module = _jit_load(path, device or "cpu")
     except (RuntimeError, ValueError, OSError) as exc:
         raise ModelError(
             f"{path}: not a readable TorchScript archive ({_first_line(exc)})",
@@ -213,9 +212,37 @@ def load_torchscript(
     names = text_inputs(module)
     if names:  # a text classifier: the word embeddings are the attacked leaf (on the CPU)
         if device is not None and device.type != "cpu":
-            module = torch.jit.load(str(path), map_location="cpu").eval()
+            module = _jit_load(path, "cpu").eval()
         return load_torchscript_text(module, info, names)
     return TorchProgramBackend(module, info, static_batch=None, device=device, dtype=dtype)
+
+
+TORCHSCRIPT_DEPRECATED = (
+    "PyTorch deprecates TorchScript in favour of torch.export: save the model with "
+    "torch.export.save (a .pt2 file), which robustcheck scans the same way"
+)
+"""Said once in every TorchScript scan's notes, in place of torch's own warning."""
+_DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+@contextlib.contextmanager
+def torchscript_deprecation_said() -> Iterator[None]:
+    """Around ``torch.jit`` calls: torch's deprecation warnings (torch 2.14 warns on every
+    ``torch.jit.load`` and ``save``) are dropped, because the report's notes say it instead
+    (:data:`TORCHSCRIPT_DEPRECATED`); any other warning passes on unchanged."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        if not issubclass(warning.category, _DEPRECATIONS):
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
+def _jit_load(path: Path, device: torch.device | str) -> Any:
+    with torchscript_deprecation_said():
+        return torch.jit.load(str(path), map_location=device)
 
 
 def load_exported_program(

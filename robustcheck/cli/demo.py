@@ -1,4 +1,4 @@
-"""``robustcheck demo``: train a tiny digits CNN (cached), scan it, show where the reports are."""
+"""``robustcheck demo``: train a tiny digits CNN (cached, saved as ``.pt2``), scan it, show where the reports are."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ DEMO_EPS = (0.05, 0.1, 0.25)
 )
 @debug_option
 def demo(out_dir: Path) -> int:
-    """Scan a small CNN trained on scikit-learn's digits (no download, seconds on a CPU).
+    """Scan a small CNN trained on the digits shipped with robustcheck (no download, seconds on a CPU).
 
     Exits 0 when the scan finished, whatever its verdict (the demo shows the gate; it is not
     one); an error exits with its code as a scan would.

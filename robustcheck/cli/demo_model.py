@@ -1,7 +1,9 @@
-"""A small CNN trained on scikit-learn's bundled digits, saved as TorchScript, for ``robustcheck demo``.
+"""A small CNN trained on the digits shipped inside robustcheck, saved as a ``torch.export``
+program (``.pt2``), for ``robustcheck demo``.
 
-Everything is built locally from data shipped inside scikit-learn: nothing is downloaded.
-Training is deterministic and takes a few seconds on a laptop CPU; the result is cached.
+Everything is built locally from data inside the installed package: nothing is downloaded and no
+extra is needed. Training is deterministic and takes a few seconds on a laptop CPU; the result is
+cached.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from robustcheck._version import __version__
-from robustcheck.errors import RuntimeEnvironmentError
+from robustcheck.datasets import load_digits
 
 TEST_FRACTION = 0.4
 
@@ -21,7 +23,9 @@ TEST_FRACTION = 0.4
 @dataclass(frozen=True)
 class DemoFiles:
     model: Path
+    """The trained CNN as a ``torch.export`` program with a dynamic batch size."""
     data: Path
+    """The held-out test split: ``x`` float32 ``[N, 1, 8, 8]`` in [0, 1], ``y`` int64."""
 
 
 def cache_dir() -> Path:
@@ -34,16 +38,9 @@ def cache_dir() -> Path:
 
 def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Digits as float32 images ``[N, 1, 8, 8]`` in [0, 1]; a fixed 60/40 train/test split."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise RuntimeEnvironmentError(
-            "the demo needs scikit-learn for its bundled digits data",
-            hint="pip install 'robustcheck-gate[demo]'",
-        ) from None
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
-    y = digits.target.astype(np.int64)
+    y = digits.target
     order = np.random.default_rng(0).permutation(len(y))
     n_test = round(TEST_FRACTION * len(y))
     test, train = order[:n_test], order[n_test:]
@@ -84,21 +81,28 @@ def train(
     return model.eval()
 
 
+def export(model: object, example: np.ndarray, path: Path) -> None:
+    """Save ``model`` as a ``torch.export`` program whose batch size is dynamic."""
+    import torch
+
+    assert isinstance(model, torch.nn.Module)
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(model, (torch.from_numpy(example),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(path))
+
+
 def prepare(directory: Path | None = None) -> DemoFiles:
     """Train and save the demo model and test data once; later calls reuse the files (without
     importing torch here: the scan's child process imports it anyway)."""
     directory = directory or cache_dir()
-    files = DemoFiles(model=directory / "digits_cnn.pt", data=directory / "digits_test.npz")
+    files = DemoFiles(model=directory / "digits_cnn.pt2", data=directory / "digits_test.npz")
     if files.model.is_file() and files.data.is_file():
         return files
-    import torch
-
     directory.mkdir(parents=True, exist_ok=True)
     x_train, y_train, x_test, y_test = digits_split()
     model = train(build_cnn(), x_train, y_train)
-    scripted = torch.jit.trace(model, torch.from_numpy(x_test[:2]))
-    tmp_model = files.model.with_suffix(".tmp")
-    torch.jit.save(scripted, str(tmp_model))
+    tmp_model = directory / "digits_cnn.tmp.pt2"
+    export(model, x_test[:2], tmp_model)
     tmp_data = directory / "digits_test.tmp.npz"
     np.savez(tmp_data, x=x_test, y=y_test)
     tmp_data.replace(files.data)

@@ -256,7 +256,7 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
 @click.option(
     "--tokenizer",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Text models: the model's tokenizer.json (needs robustcheck[text]); tokenizes .jsonl/"
+    help="Text models: the model's tokenizer.json (needs robustcheck-gate[text]); tokenizes .jsonl/"
     ".csv text data and names special tokens and the vocabulary.",
 )
 @click.option(

@@ -1,5 +1,5 @@
 """Text with labels (JSON Lines or CSV/TSV: a text column and a label column), tokenized with
-the model's ``tokenizer.json`` (the ``tokenizers`` library: ``pip install robustcheck[text]``).
+the model's ``tokenizer.json`` (the ``tokenizers`` library: ``pip install 'robustcheck-gate[text]'``).
 
 Sequence length, truncation and padding follow the tokenizer's own settings; without a fixed
 padding length texts are padded to the longest one. What was done is recorded in the report.
@@ -74,7 +74,7 @@ def read_tokenizer(path: Path) -> Any:
         from tokenizers import Tokenizer
     except ImportError:
         raise RuntimeEnvironmentError(
-            "--tokenizer: the 'tokenizers' package is not installed (pip install 'robustcheck[text]')"
+            "--tokenizer: the 'tokenizers' package is not installed (pip install 'robustcheck-gate[text]')"
         ) from None
     raw = read_capped(path, limits.MAX_TEXT_FILE_BYTES, "tokenizer")
     try:

@@ -29,6 +29,7 @@ import torch
 
 from robustcheck.backends.base import Backend, ModelInfo, SideInputs, with_side
 from robustcheck.backends.loader import detect_format, load_backend
+from robustcheck.backends.torch_program import torchscript_deprecation_said
 from robustcheck.errors import ModelError, UnsupportedModelError
 
 _BATCHNORM_STATISTICS = {2 + 1, 2 + 2}
@@ -136,7 +137,8 @@ def _torchscript(path: Path, backend: Any) -> TrainableModel:
 
     def save() -> bytes:
         buffer = io.BytesIO()
-        torch.jit.save(module, buffer)
+        with torchscript_deprecation_said():
+            torch.jit.save(module, buffer)
         return buffer.getvalue()
 
     return TrainableModel(path, "torchscript", backend, _float_parameters(module), save)
