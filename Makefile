@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The CPU build of torch; set TORCH_SPEC to another requirement (or "" to keep what is installed).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test lint fuzz dist bench bench-peers bench-gpu docs paper clean
+.PHONY: setup demo test test-newest test-oldest lint fuzz dist bench bench-peers bench-gpu docs paper clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,4 +70,39 @@ paper: setup
 	$(BIN)/python bench/paper.py -o docs/paper.md
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .robustcheck-cache
+	rm -rf $(VENV) $(NEWEST) $(OLDEST) build dist *.egg-info .robustcheck-cache
+
+# The smoke subset (tests/conftest.py SMOKE) on the newest torch, onnx and onnxruntime the package
+# index resolves (what `pip install robustcheck-gate` gives a user today: a CUDA build of torch),
+# in a venv of its own. Part of .ci/run.
+NEWEST ?= .venv-newest
+SMOKE  := $(addprefix tests/,$(shell grep -v '^\#' tests/smoke.txt))
+test-newest: $(NEWEST)/.installed
+	$(NEWEST)/bin/python -m pytest -q -n 2 -p no:cacheprovider -m smoke $(SMOKE)
+
+$(NEWEST)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(NEWEST)
+	$(NEWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(NEWEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[dev]" torch onnx onnxruntime-gpu
+	$(NEWEST)/bin/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-jsonl
+	$(NEWEST)/bin/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-overshoot
+	$(NEWEST)/bin/python -c "import torch, onnx, onnxruntime; print('newest: torch', torch.__version__, 'onnx', onnx.__version__, 'onnxruntime', onnxruntime.__version__)"
+	@touch $@
+
+# The smoke subset on the lowest versions pyproject.toml declares (tests/release/lowest.py pins
+# each `name>=X` to `name==X`), in a venv of its own: the lower bounds are promises. Run by hand
+# (it downloads a CUDA build of an old torch); results in the CHANGELOG and docs/benchmarks.md.
+OLDEST ?= .venv-oldest
+SMOKE_TOOLS := pytest pytest-xdist hypothesis packaging build twine "setuptools>=77" scikit-learn
+test-oldest: $(OLDEST)/.installed
+	$(OLDEST)/bin/python -m pytest -q -n 2 -p no:cacheprovider -m smoke $(SMOKE)
+
+$(OLDEST)/.installed: pyproject.toml tests/release/lowest.py
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/python tests/release/lowest.py > $(OLDEST)/constraints.txt
+	$(OLDEST)/bin/python -m pip install --quiet -c $(OLDEST)/constraints.txt -e . $(SMOKE_TOOLS)
+	$(OLDEST)/bin/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-jsonl
+	$(OLDEST)/bin/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-overshoot
+	$(OLDEST)/bin/python -c "import torch, onnx, onnxruntime, numpy, pydantic; print('oldest: torch', torch.__version__, 'onnx', onnx.__version__, 'onnxruntime', onnxruntime.__version__, 'numpy', numpy.__version__, 'pydantic', pydantic.VERSION)"
+	@touch $@

@@ -170,7 +170,7 @@ def export_onnx(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if exporter == "dynamo":
-            shapes = ({0: torch.export.Dim.DYNAMIC},) if dynamic_batch else None
+            shapes = ({0: torch.export.Dim("batch")},) if dynamic_batch else None
             torch.onnx.export(
                 module,
                 (example,),

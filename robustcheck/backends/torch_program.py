@@ -226,10 +226,12 @@ _DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 
 
 @contextlib.contextmanager
-def torchscript_deprecation_said() -> Iterator[None]:
-    """Around ``torch.jit`` calls: torch's deprecation warnings (torch 2.14 warns on every
-    ``torch.jit.load`` and ``save``) are dropped, because the report's notes say it instead
-    (:data:`TORCHSCRIPT_DEPRECATED`); any other warning passes on unchanged."""
+def torch_deprecations_said() -> Iterator[None]:
+    """Around torch's model (de)serialisation: its deprecation warnings are about torch's own
+    internals or formats, which the user cannot act on there (torch 2.14 warns on every
+    ``torch.jit.load`` and ``save``: the report's notes say that instead, see
+    :data:`TORCHSCRIPT_DEPRECATED`; torch 2.4's ``torch.export.load`` warns about its own
+    ``torch.load`` call), so they are dropped; any other warning passes on unchanged."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
@@ -241,7 +243,7 @@ def torchscript_deprecation_said() -> Iterator[None]:
 
 
 def _jit_load(path: Path, device: torch.device | str) -> Any:
-    with torchscript_deprecation_said():
+    with torch_deprecations_said():
         return torch.jit.load(str(path), map_location=device)
 
 
@@ -252,7 +254,8 @@ def load_exported_program(
     previous = export_log.level
     export_log.setLevel(logging.CRITICAL)  # torch logs a full traceback before raising
     try:
-        program = torch.export.load(str(path))
+        with torch_deprecations_said():
+            program = torch.export.load(str(path))
     except Exception as exc:  # torch raises many unrelated types for a bad archive
         raise ModelError(
             f"{path}: not a readable torch.export program ({_first_line(exc)})",

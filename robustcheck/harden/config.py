@@ -14,7 +14,8 @@ DEFAULT_REPORT_ATTACKS = ("fgsm", "pgd:steps=10")
 
 
 class HardenConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # protected_namespaces: pydantic < 2.10 warns about the field model_format otherwise.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, protected_namespaces=())
 
     model: Path
     data: Path

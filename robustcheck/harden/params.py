@@ -29,8 +29,9 @@ import torch
 
 from robustcheck.backends.base import Backend, ModelInfo, SideInputs, with_side
 from robustcheck.backends.loader import detect_format, load_backend
-from robustcheck.backends.torch_program import torchscript_deprecation_said
+from robustcheck.backends.torch_program import torch_deprecations_said
 from robustcheck.errors import ModelError, UnsupportedModelError
+from robustcheck.harden._archive import fixed_zip_times
 
 _BATCHNORM_STATISTICS = {2 + 1, 2 + 2}
 """BatchNormalization inputs 3 and 4: running mean and variance."""
@@ -137,24 +138,26 @@ def _torchscript(path: Path, backend: Any) -> TrainableModel:
 
     def save() -> bytes:
         buffer = io.BytesIO()
-        with torchscript_deprecation_said():
+        with torch_deprecations_said():
             torch.jit.save(module, buffer)
-        return buffer.getvalue()
+        return fixed_zip_times(buffer.getvalue())
 
     return TrainableModel(path, "torchscript", backend, _float_parameters(module), save)
 
 
 def _exported(path: Path, backend: Any) -> TrainableModel:
     params = _float_parameters(backend.module)
-    program = torch.export.load(str(path))  # the graph to save; only its weights change
+    with torch_deprecations_said():
+        program = torch.export.load(str(path))  # the graph to save; only its weights change
 
     def save() -> bytes:
         with torch.no_grad():
             for name, p in params.items():
                 program.state_dict[name].copy_(p)
         buffer = io.BytesIO()
-        torch.export.save(program, buffer)
-        return buffer.getvalue()
+        with torch_deprecations_said():
+            torch.export.save(program, buffer)
+        return fixed_zip_times(buffer.getvalue())
 
     missing = sorted(set(params) - set(program.state_dict))
     if missing:

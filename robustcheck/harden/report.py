@@ -14,7 +14,9 @@ HARDEN_SCHEMA_VERSION = "1.0"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", protected_namespaces=()
+    )  # model_sha256: pydantic < 2.10
 
 
 class Row(_Strict):

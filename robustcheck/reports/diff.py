@@ -14,7 +14,9 @@ _STATUS_RANK: dict[str, int] = {"pass": 0, "warn": 1, "fail": 2, "error": 3}
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, protected_namespaces=()
+    )  # pydantic < 2.10
 
 
 class RateChange(_Frozen):

@@ -17,7 +17,8 @@ MAX_TOKENS = 64
 
 
 class ScanConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # protected_namespaces: pydantic < 2.10 warns about the field model_format otherwise.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, protected_namespaces=())
 
     model: Path
     data: Path

@@ -84,7 +84,9 @@ def test_bf16_pt2_and_torchscript_scan_close_to_float32(residual):
     ts = root / "bf16.pt"
     torch.jit.save(torch.jit.trace(half, example), str(ts))
     pt2 = root / "bf16.pt2"
-    program = torch.export.export(half, (example,), dynamic_shapes=({0: torch.export.Dim.DYNAMIC},))
+    program = torch.export.export(
+        half, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},)
+    )
     torch.export.save(program, str(pt2))
     full = root / "fp32.pt"
     torch.jit.save(torch.jit.trace(module, example.float()), str(full))
