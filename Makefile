@@ -93,12 +93,13 @@ $(NEWEST)/.installed: pyproject.toml
 # each `name>=X` to `name==X`), in a venv of its own: the lower bounds are promises. Run by hand
 # (it downloads a CUDA build of an old torch); results in the CHANGELOG and docs/benchmarks.md.
 OLDEST ?= .venv-oldest
+OLDEST_PYTHON ?= python3.10
 SMOKE_TOOLS := pytest pytest-xdist hypothesis packaging build twine "setuptools>=77" scikit-learn
 test-oldest: $(OLDEST)/.installed
 	$(OLDEST)/bin/python -m pytest -q -n 2 -p no:cacheprovider -m smoke $(SMOKE)
 
 $(OLDEST)/.installed: pyproject.toml tests/release/lowest.py
-	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST_PYTHON) -m venv $(OLDEST)
 	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
 	$(OLDEST)/bin/python tests/release/lowest.py > $(OLDEST)/constraints.txt
 	$(OLDEST)/bin/python -m pip install --quiet -c $(OLDEST)/constraints.txt -e . $(SMOKE_TOOLS)

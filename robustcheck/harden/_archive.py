@@ -23,7 +23,7 @@ def fixed_zip_times(data: bytes) -> bytes:
     out = bytearray(data)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         infos = archive.infolist()
-        central = archive.start_dir  # type: ignore[attr-defined]
+        central = archive.start_dir
     for info in infos:
         offset = info.header_offset
         if out[offset : offset + 4] != _LOCAL:
