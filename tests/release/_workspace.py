@@ -46,8 +46,8 @@ def write_workspace(directory: Path) -> Path:
 
 
 def scan_commands(directory: Path, reports: Path) -> list[list[str]]:
-    """``robustcheck`` argument lists covering every model format, an image folder and every
-    report format (each one a path that a plain install must handle)."""
+    """``robustcheck`` argument lists covering every model format, an image folder, every report
+    format and ``harden`` (each one a path that a plain install must handle)."""
     common = ["--eps", "0.1", "--eps", "0.25"]
     return [
         ["scan", str(directory / "model.onnx"), "--data", str(directory / "sample.npz"), *common,
@@ -60,4 +60,6 @@ def scan_commands(directory: Path, reports: Path) -> list[list[str]]:
         ["scan", str(directory / "model.onnx"), "--data", str(directory / "images"), "--std", "255",
          *common, "--json", str(reports / "images.json"), "--html", str(reports / "images.html")],
         ["report", "render", str(reports / "onnx.json"), "--markdown", str(reports / "again.md")],
+        ["harden", str(directory / "model.pt"), "--data", str(directory / "sample.npz"),
+         "--eps", "0.1", "--epochs", "1", "-o", str(reports / "hardened.pt")],
     ]  # fmt: skip
