@@ -98,7 +98,7 @@ def translate(
         return None
     blame_data = data is not None and (model is None or _caller_module(frames).startswith(_DATA))
     where = str(data if blame_data or model is None else model)
-    reason = _reason(exc)
+    reason = one_line_reason(exc)
     if out_of_memory(exc, reason):
         return RuntimeEnvironmentError(
             f"{where}: out of memory ({reason})", hint=OUT_OF_MEMORY_HINT
@@ -146,7 +146,7 @@ def _caller_module(frames: list[tuple[str, str]]) -> str:
     return ""
 
 
-def _reason(exc: BaseException) -> str:
+def one_line_reason(exc: BaseException) -> str:
     """The informative last line of a foreign message (TorchScript and onnxruntime prefix it with
     tracebacks and source paths), stripped of terminal colours."""
     text = str(exc).replace("\x1b", "")
@@ -165,7 +165,7 @@ def out_of_memory(exc: BaseException, reason: str | None = None) -> bool:
     traceback), onnxruntime's arena failures, ``MemoryError``."""
     if isinstance(exc, MemoryError):
         return True
-    reason = _reason(exc) if reason is None else reason
+    reason = one_line_reason(exc) if reason is None else reason
     if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
         return True
     if type(exc).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (CUDA and CPU)

@@ -189,7 +189,8 @@ def measure(
     backend = with_precision(backend, config.precision)
     batch_size = config.batch_size
     if config.auto_batch_size:
-        batch_size = auto_batch_size(backend, dataset, len(config.eps))
+        gradient = any(a.needs_gradient for a in attacks) or min_eps_plan(config) is not None
+        batch_size = auto_batch_size(backend, dataset, len(config.eps), gradient=gradient)
         config = config.model_copy(update={"batch_size": batch_size})
     plan = Plan(
         eps=config.eps,

@@ -222,6 +222,38 @@ def _onnx_one_row_for_the_batch(tmp: Path, fx: Shared) -> list[str]:
     return scan(tmp, _onnx.save(model, tmp / "model.onnx"), fx.npz)
 
 
+def _onnx_twin_cannot_run(tmp: Path, fx: Shared) -> list[str]:
+    """A LinearClassifier whose coefficients are for 128 features where the input has 64:
+    onnxruntime sizes the classes from the intercepts and runs it; the twin cannot."""
+    weights = fx.linear_weights.T  # [10, 64]
+    coefficients = np.hstack([weights, weights]).astype(np.float32).ravel().tolist()
+    nodes = [
+        helper.make_node("Flatten", ["x"], ["flat"]),
+        helper.make_node(
+            "LinearClassifier",
+            ["flat"],
+            ["label", "scores"],
+            name="clf",
+            domain="ai.onnx.ml",
+            coefficients=coefficients,
+            intercepts=[0.0] * 10,
+            classlabels_ints=list(range(10)),
+        ),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "clf",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [
+            helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 10]),
+        ],
+    )
+    opsets = [helper.make_opsetid("", _onnx.OPSET), helper.make_opsetid("ai.onnx.ml", 1)]
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=_onnx.IR_VERSION)
+    return scan(tmp, _onnx.save(model, tmp / "model.onnx"), fx.npz)
+
+
 LFS_POINTER = (
     "version https://git-lfs.github.com/spec/v1\n"
     "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
@@ -307,6 +339,12 @@ CASES = [
         _onnx_one_row_for_the_batch,
         INPUT,
         "rows of class scores for a batch of",
+    ),
+    Case(
+        "model-onnx-twin-fails-on-a-node-onnxruntime-runs",
+        _onnx_twin_cannot_run,
+        INPUT,
+        "{tmp}/model.onnx: the gradient twin cannot compute node 'clf' (ai.onnx.ml::LinearClassifier)",
     ),
     Case(
         "model-onnx-allocates-exabytes",

@@ -15,15 +15,10 @@ import onnx
 
 from robustcheck.backends.onnx.twin import default_registry, non_differentiable_nodes
 from robustcheck.backends.onnx.twin.analysis import inline_local_functions, unsupported_ops
+from robustcheck.backends.onnx.twin.graph import WAYS_FORWARD
 from robustcheck.backends.onnx.twin.registry import OpRegistry
 from robustcheck.backends.onnx.twin.tensors import FLOATING_ONNX_TYPES
 from robustcheck.errors import ModelError, UnsupportedModelError
-
-WAYS_FORWARD = (
-    "use a gradient-free attack (--attack spsa or --attack nes), or transfer attacks crafted on a "
-    "differentiable surrogate (--surrogate MODEL)"
-)
-"""The hint of every white-box refusal: the two ways a model without a gradient is still scanned."""
 
 
 @dataclass(frozen=True)
