@@ -11,7 +11,6 @@ import numpy as np
 import torch
 from hostile import _onnx
 from hostile._case import (
-    ENVIRONMENT,
     FAILED,
     INPUT,
     OK,
@@ -349,7 +348,7 @@ CASES = [
     Case(
         "model-onnx-allocates-exabytes",
         _onnx_allocates_exabytes,
-        INPUT | ENVIRONMENT,
-        "{tmp}/model.onnx",
+        INPUT,
+        "{tmp}/model.onnx: the model asks for 4 EiB in one allocation even for a single sample",
     ),
 ]
