@@ -57,7 +57,8 @@ _NO_SPACE = (errno.ENOMEM, errno.ENOSPC, errno.EDQUOT)
 _MAX_REASON = 300
 _ORT_NOISE = (
     re.compile(r"\[ONNXRuntimeError\] : \d+ : \w+ : "),  # the status code, said again in words
-    re.compile(r"/onnxruntime_src/\S+:\d+ .*?\)\s(?=[A-Z])"),  # source file and C++ signature
+    re.compile(r"/onnxruntime_src/\S+:\d+ .*?\)\s(?=\S)"),  # source file and C++ signature
+    re.compile(r"\s*Please fix either the inputs/outputs or the model\.?"),  # says nothing
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -166,12 +167,16 @@ def _caller_module(frames: list[tuple[str, str]]) -> str:
 
 
 def one_line_reason(exc: BaseException) -> str:
-    """The informative last line of a foreign message (TorchScript and onnxruntime prefix it with
-    tracebacks and source paths), stripped of terminal colours."""
+    """The informative part of a foreign message on one line, stripped of terminal colours:
+    TorchScript's last line (it prefixes a whole traceback), onnxruntime's every line (it splits
+    one status over several, its dimension details in the middle) without its source paths and
+    closing boilerplate."""
     text = str(exc).replace("\x1b", "")
     for noise in _ORT_NOISE:
         text = noise.sub("", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if _top(type(exc).__module__) == "onnxruntime":
+        lines = [" ".join(lines)] if lines else []
     last = lines[-1] if lines else ""
     name = type(exc).__name__
     reason = last if last.startswith(f"{name}: ") else (f"{name}: {last}" if last else name)

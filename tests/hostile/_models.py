@@ -253,6 +253,24 @@ def _onnx_twin_cannot_run(tmp: Path, fx: Shared) -> list[str]:
     return scan(tmp, _onnx.save(model, tmp / "model.onnx"), fx.npz)
 
 
+def _onnx_recurrent_state_input(tmp: Path, fx: Shared) -> list[str]:
+    """A second input ``h0 [2, N, 10]`` (a recurrent state, batched on axis 1) summed into the
+    logits: robustcheck feeds side inputs one row per sample on axis 0, so it is refused."""
+    model = _onnx.linear(fx.linear_weights)
+    graph = model.graph
+    graph.input.append(helper.make_tensor_value_info("h0", TensorProto.FLOAT, [2, "N", 10]))
+    graph.initializer.append(numpy_helper.from_array(np.array([0], np.int64), "layers"))
+    last = graph.node[-1]  # Identity -> logits: add the state on the way
+    graph.node.insert(
+        len(graph.node) - 1, helper.make_node("ReduceSum", ["h0", "layers"], ["h"], keepdims=0)
+    )
+    graph.node.insert(len(graph.node) - 1, helper.make_node("Add", [last.input[0], "h"], ["s"]))
+    last.input[0] = "s"
+    data = tmp / "data.npz"
+    np.savez(data, x=fx.x, y=fx.y, h0=np.zeros((len(fx.x), 2, 10), np.float32))
+    return scan(tmp, _onnx.save(model, tmp / "model.onnx"), data, "--input", "x")
+
+
 LFS_POINTER = (
     "version https://git-lfs.github.com/spec/v1\n"
     "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
@@ -344,6 +362,12 @@ CASES = [
         _onnx_twin_cannot_run,
         INPUT,
         "{tmp}/model.onnx: the gradient twin cannot compute node 'clf' (ai.onnx.ml::LinearClassifier)",
+    ),
+    Case(
+        "model-onnx-side-input-not-batched-on-axis-0",
+        _onnx_recurrent_state_input,
+        INPUT,
+        "{tmp}/model.onnx: input 'h0' is declared [2, N, 10]: its axis 0 is fixed at 2",
     ),
     Case(
         "model-onnx-allocates-exabytes",
