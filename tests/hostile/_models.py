@@ -180,6 +180,13 @@ class _Detached(torch.nn.Module):
         return x.detach().reshape(x.shape[0], -1)[:, :10] * 3.0
 
 
+class _TwoTensors(torch.nn.Module):
+    """A forward that takes a second tensor robustcheck never feeds."""
+
+    def forward(self, x: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], -1)[:, :10] + offset
+
+
 def _torchscript(module: torch.nn.Module, labels: bool = True):
     def build(tmp: Path, fx: Shared) -> list[str]:
         model = tmp / "model.pt"
@@ -344,6 +351,12 @@ CASES = [
         OK | FAILED,
         None,
         verify=_two_classes,
+    ),
+    Case(
+        "model-pt-forward-takes-two-tensors",
+        _torchscript(_TwoTensors()),
+        INPUT,
+        "{tmp}/model.pt: its forward takes 2 inputs ('x', 'offset')",
     ),
     Case(
         "model-no-differentiable-path",
