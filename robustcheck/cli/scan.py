@@ -136,8 +136,8 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     "input_name",
     default=None,
     metavar="NAME",
-    help="ONNX: the input to attack, for a model with several; the data (.npz) holds the others "
-    "as arrays named after them, fed unchanged. The attacked input's array is x (--x-key).",
+    help="ONNX: the input to attack, for a model with several; the data (.npz) holds every input "
+    "as an array named after it (the others fed unchanged); the attacked one may also be x.",
 )
 @click.option(
     "--allow-external-data",
@@ -213,7 +213,10 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     help="Scan even when clean accuracy is near chance (usually a preprocessing mismatch).",
 )
 @click.option(
-    "--x-key", default="x", show_default=True, help="Name of the input array in the .npz."
+    "--x-key",
+    default=None,
+    help="Name of the input array in the .npz [default: the array named after the attacked ONNX "
+    "input when there is one (it wins over an x array too; the report says so), else x].",
 )
 @click.option(
     "--y-key",

@@ -152,7 +152,9 @@ def measure(
     else:
         check_min_eps_possible(config, backend)
     data_format = text_data_format(backend, config.data_format, config.data.suffix)
-    dataset, manifest = _load_data(config.model_copy(update={"data_format": data_format}))
+    dataset, manifest = _load_data(
+        config.model_copy(update={"data_format": data_format}), _named_input(backend)
+    )
     dataset = _with_side_inputs(dataset, backend)
     dataset, text = text_scan(backend, dataset, config.eps, config.tokens)
     check_input_shape(backend, dataset)
@@ -389,7 +391,13 @@ def attack_methods(
     return methods
 
 
-def _load_data(config: ScanConfig) -> tuple[Dataset, str | None]:
+def _named_input(backend: Backend) -> str | None:
+    """The attacked input's name when the model names its inputs (ONNX; TorchScript and ``.pt2``
+    inputs have no name of their own), for an ``.npz`` array named after it."""
+    return backend.info.input_name if backend.info.format == "onnx" else None
+
+
+def _load_data(config: ScanConfig, input_name: str | None = None) -> tuple[Dataset, str | None]:
     registry, plugins = data_registry()
     broken = [
         f"data-loader plugin {p.name!r} ({p.value}) was skipped: {p.error}"
@@ -401,6 +409,7 @@ def _load_data(config: ScanConfig) -> tuple[Dataset, str | None]:
         registry=registry,
         data_format=config.data_format,
         x_key=config.x_key,
+        input_name=input_name,
         y_key=config.y_key,
         label_column=config.label_column,
         feature_columns=config.feature_columns,

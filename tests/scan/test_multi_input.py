@@ -241,3 +241,67 @@ def test_the_runtime_s_shape_error_keeps_its_dimensions(two_inputs, tmp_path, ca
     assert code == 3 and len(lines) == 1, err
     assert "Got invalid dimensions for input: meta" in lines[0], err
     assert "index: 1 Got: 4 Expected: 3" in lines[0] and "Please fix" not in lines[0], err
+
+
+def _arrays(data) -> dict[str, np.ndarray]:
+    with np.load(data) as arrays:
+        return {name: arrays[name] for name in arrays.files}
+
+
+def test_the_attacked_input_s_array_is_read_by_its_name(two_inputs, tmp_path, capsys):
+    """Like every other input: ``image`` is read from the array ``image`` (no ``x``, no
+    --x-key), and the report records that array."""
+    _, path, data = two_inputs
+    arrays = _arrays(data)
+    named = tmp_path / "named.npz"
+    np.savez(named, image=arrays["x"], meta=arrays["meta"], y=arrays["y"])
+    report = tmp_path / "r.json"
+    argv = ["scan", str(path), "--data", str(named), "--eps", "0.1", "--input", "image"]
+    code = main([*argv, "--json", str(report), "--exit-zero"])
+    assert code == 0, capsys.readouterr().err
+    written = json.loads(report.read_text())
+    assert written["data"]["x_key"] == "image"
+    assert written["results"][0]["clean_correct"] > 0.8 * N
+
+
+def test_the_named_array_wins_over_x_and_the_report_says_so(two_inputs, tmp_path, capsys):
+    """With both ``x`` and ``image`` (and no --x-key) the named array is attacked, as the other
+    inputs are read by name; --x-key x reads ``x`` instead, without a note."""
+    _, path, data = two_inputs
+    arrays = _arrays(data)
+    both = tmp_path / "both.npz"
+    np.savez(
+        both, x=np.zeros_like(arrays["x"]), image=arrays["x"], meta=arrays["meta"], y=arrays["y"]
+    )
+    report = tmp_path / "r.json"
+    argv = ["scan", str(path), "--data", str(both), "--eps", "0.1", "--input", "image"]
+    argv += ["--json", str(report), "--exit-zero", "--allow-low-accuracy"]
+    assert main(argv) == 0, capsys.readouterr().err
+    written = json.loads(report.read_text())
+    assert written["data"]["x_key"] == "image"
+    assert written["results"][0]["clean_correct"] > 0.8 * N  # the real images, not the zeros
+    note = (
+        f"{both}: the attacked input 'image' was read from the array named after it, not from 'x'"
+    )
+    assert any(w.startswith(note) and "--x-key x" in w for w in written["warnings"])
+
+    assert main([*argv, "--x-key", "x"]) == 0, capsys.readouterr().err
+    written = json.loads(report.read_text())
+    assert written["data"]["x_key"] == "x" and not any(
+        "named after it" in w for w in written["warnings"]
+    )
+
+
+def test_an_explicit_x_key_wins_and_a_missing_one_is_named(two_inputs, tmp_path, capsys):
+    _, path, data = two_inputs
+    arrays = _arrays(data)
+    named = tmp_path / "named.npz"
+    np.savez(named, image=arrays["x"], pixels=arrays["x"], meta=arrays["meta"], y=arrays["y"])
+    argv = ["scan", str(path), "--data", str(named), "--eps", "0.1", "--input", "image"]
+    report = tmp_path / "r.json"
+    assert main([*argv, "--x-key", "pixels", "--json", str(report), "--exit-zero"]) == 0
+    assert json.loads(report.read_text())["data"]["x_key"] == "pixels"
+    code = main([*argv, "--x-key", "x"])
+    err = capsys.readouterr().err
+    assert code == 3 and len(err.strip().splitlines()) == 1
+    assert f"{named}: no array named 'x' (found: 'image', 'meta', 'pixels', 'y')" in err
