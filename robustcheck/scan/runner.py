@@ -233,7 +233,7 @@ def measure(
         ],
         input_range=None if domain is None else Interval(lo=domain.lo, hi=domain.hi),
         input_range_source=domain_source,
-        input=input_section(config, norm, scale),
+        input=input_section(config, norm, scale, None if text is None else text.embedding),
         input_shape=model_input_shape(backend.info.input_shape, dataset.sample_shape),
         normalised=norm is not None,
         value_range=value_range if all(math.isfinite(v) for v in value_range) else None,
