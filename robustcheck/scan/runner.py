@@ -82,6 +82,7 @@ from robustcheck.scan.text import text_data_format, text_scan
 from robustcheck.scan.text_examples import shown_text
 from robustcheck.scan.transfer import (
     TransferBackend,
+    gradient_path_notes,
     surrogate_section,
     transfer_notes,
 )
@@ -178,6 +179,7 @@ def measure(
     widest = [e * (1.0 if scale is None else scale.largest) for e in config.eps]
     check_eps_below_range(widest, domain, domain_source)
     warnings += eps_warnings(widest, domain)
+    warnings += gradient_path_notes(backend.info, None if surrogate is None else surrogate.info)
     norm = _normalisation(config, dataset)
     check_normalisation_not_doubled(backend.info, norm)
     if norm is not None:

@@ -237,12 +237,9 @@ def _info(
     blockers: Blockers,
     model: object,
 ) -> ModelInfo:
+    # What ran instead of the twin depends on the scan (gradient-free attacks, or a surrogate):
+    # the scan says it (robustcheck.scan.transfer.gradient_path_notes), from ``blockers``.
     notes = [output_spec.note] if output_spec.note else []
-    if blockers.reasons:
-        notes.append(
-            "no gradient path (" + "; ".join(blockers.reasons) + "): only attacks that query "
-            "the deployed runtime ran, and twin fidelity is not claimed"
-        )
     nodes = model.graph.node  # type: ignore[attr-defined]
     return ModelInfo(
         path=where,
