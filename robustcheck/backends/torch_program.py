@@ -265,7 +265,7 @@ def load_torchscript(
     training = [name or "<root>" for name, sub in module.named_modules() if sub.training]
     if training:
         raise UnsupportedModelError(
-            f"{path}: modules still in training mode: {', '.join(training[:5])}"
+            f"{path}: modules still in training mode: {quoted(training[:5])}"
         )
     dtype = module_dtype(module)
     info = _model_info(path, TORCHSCRIPT, sha256, (), dtype)

@@ -29,7 +29,7 @@ import torch
 
 from robustcheck.backends.base import Backend, ModelInfo, SideInputs, with_side
 from robustcheck.backends.loader import detect_format, load_backend
-from robustcheck.errors import ModelError, UnsupportedModelError
+from robustcheck.errors import ModelError, UnsupportedModelError, quoted
 
 _BATCHNORM_STATISTICS = {2 + 1, 2 + 2}
 """BatchNormalization inputs 3 and 4: running mean and variance."""
@@ -156,7 +156,7 @@ def _exported(path: Path, backend: Any) -> TrainableModel:
 
     missing = sorted(set(params) - set(program.state_dict))
     if missing:
-        raise ModelError(f"{path}: parameter(s) {', '.join(missing[:5])} are not in the program")
+        raise ModelError(f"{path}: parameter(s) {quoted(missing[:5])} are not in the program")
     return TrainableModel(path, "torch.export", DifferentiableOnly(backend), params, save)
 
 

@@ -19,7 +19,7 @@ from robustcheck.backends.loader import load_backend
 from robustcheck.boundary import guarded
 from robustcheck.data import Dataset, load_dataset, select
 from robustcheck.data.class_names import read_class_names
-from robustcheck.errors import DataError, MeasurementError, UsageError
+from robustcheck.errors import DataError, MeasurementError, UsageError, quoted
 from robustcheck.exit_codes import ExitCode
 from robustcheck.plugins import data_registry
 from robustcheck.policy.evaluate import evaluate, verdict
@@ -450,7 +450,7 @@ def _with_side_inputs(dataset: Dataset, backend: Backend) -> Dataset:
         return dataset
     if dataset.format != "npz":
         raise DataError(
-            f"{dataset.path}: {backend.info.path} has other inputs ({', '.join(names)}) besides "
+            f"{dataset.path}: {backend.info.path} has other inputs ({quoted(names)}) besides "
             f"{backend.info.input_name!r}; only an .npz file can hold them (arrays named after them)"
         )
     from pathlib import Path

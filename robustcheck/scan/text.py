@@ -20,7 +20,7 @@ from robustcheck.data import Dataset
 from robustcheck.data.base import SampleSource
 from robustcheck.data.text import FORMAT as TEXT
 from robustcheck.data.tokens import FORMAT as TOKENS
-from robustcheck.errors import DataError, ModelError, UsageError
+from robustcheck.errors import DataError, ModelError, UsageError, quoted
 from robustcheck.reports.model import EmbeddingSection
 from robustcheck.text.layout import SIDE_CHANNELS, EmbeddingLeaf, Substitutions
 
@@ -95,7 +95,7 @@ def prepare_text(backend: Backend, dataset: Dataset, eps: list[float]) -> tuple[
     if len(shape) != 2 or shape[1] != len(SIDE_CHANNELS) or dataset.source.dtype.kind not in "iu":
         raise DataError(
             f"{dataset.path}: {backend.info.path} is a text model (integer inputs "
-            f"{', '.join(leaf.inputs)}): it needs token data (a .npz with input_ids and "
+            f"{quoted(leaf.inputs)}): it needs token data (a .npz with input_ids and "
             "attention_mask, or text with --tokenizer)"
         )
     text = cast(TextBackend, backend)

@@ -88,11 +88,11 @@ def test_without_input_the_refusal_lists_the_inputs(two_inputs, capsys, tmp_path
     code = main(["scan", str(path), "--data", str(data), "--eps", "0.1"])
     err = capsys.readouterr().err
     assert code == 3 and len(err.strip().splitlines()) == 1
-    assert "image: tensor(float)" in err and "meta: tensor(int64)" in err and "--input" in err
+    assert "'image': tensor(float)" in err and "'meta': tensor(int64)" in err and "--input" in err
     # A gradient-free scan cannot guess the attacked input either.
     code = main(["scan", str(path), "--data", str(data), "--eps", "0.1", "--attack", "spsa"])
     err = capsys.readouterr().err
-    assert code == 3 and "2 inputs (image: tensor(float), meta: tensor(int64))" in err
+    assert code == 3 and "2 inputs ('image': tensor(float), 'meta': tensor(int64))" in err
     assert "--input NAME" in err
     assert main(["inspect", str(path)]) == 3
     capsys.readouterr()

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from robustcheck.errors import ModelError, UnsupportedModelError
+from robustcheck.errors import ModelError, UnsupportedModelError, quoted
 
 FLOAT_TYPES = {
     "tensor(float)": np.float32,
@@ -73,7 +73,7 @@ def choose_output(session: object, where: str, requested: str | None) -> OutputS
     if requested is not None:
         if requested not in by_name:
             raise ModelError(
-                f"{where}: --output {requested!r} is not an output (have: {', '.join(by_name)})"
+                f"{where}: --output {requested!r} is not an output (have: {quoted(by_name)})"
             )
         return OutputSpec(name=requested, zipmap=by_name[requested].type.startswith("seq(map"))
     scores = [o for o in outputs if o.type in FLOAT_TYPES and len(o.shape) >= 2]

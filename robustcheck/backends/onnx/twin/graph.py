@@ -233,8 +233,8 @@ class OnnxTwin:
         unknown = sorted(set(feeds) - set(self.input_names))
         if unknown:
             raise DataError(
-                f"the model has no input(s) named {', '.join(unknown)}; "
-                f"its inputs are {', '.join(self.input_names)}"
+                f"the model has no input(s) named {quoted(unknown)}; "
+                f"its inputs are {quoted(self.input_names)}"
             )
         values = dict(self._constants)
         values.update(feeds)
@@ -268,7 +268,7 @@ class OnnxTwin:
         known.update(name for step in self._steps for name in step.outputs if name)
         unknown = [name for name in wanted if name not in known]
         if unknown:
-            raise UsageError(f"the model has no value(s) named {', '.join(unknown)}")
+            raise UsageError(f"the model has no value(s) named {quoted(unknown)}")
         needed = set(wanted)
         selected: list[_Step] = []
         for step in reversed(self._steps):
@@ -280,8 +280,7 @@ class OnnxTwin:
         if blocked:
             reasons = "; ".join(self._unavailable[name] for name in blocked)
             raise UnsupportedModelError(
-                f"computing {', '.join(wanted)} needs values the gradient twin cannot hold: "
-                f"{reasons}"
+                f"computing {quoted(wanted)} needs values the gradient twin cannot hold: {reasons}"
             )
         plan = (selected, _release_schedule(selected, wanted, set(self._constants)))
         self._plans[wanted] = plan
