@@ -43,11 +43,22 @@ _OUT_OF_MEMORY = (
     "status_alloc_failed",  # CUBLAS_STATUS_ALLOC_FAILED, CUDNN_STATUS_ALLOC_FAILED
 )
 OUT_OF_MEMORY_HINT = "try a smaller --batch-size, or --batch-size auto"
+NO_MACHINE_BYTES = 1 << 47
+"""128 TiB, the whole user address space of an x86-64 or arm64 process: no machine can grant one
+allocation of this size, whatever the batch."""
+_REQUESTED = (
+    re.compile(r"tried to allocate (\d+) bytes", re.IGNORECASE),  # torch's CPU allocator
+    re.compile(r"requested buffer of size (\d+)", re.IGNORECASE),  # onnxruntime's arenas
+    re.compile(r"tried to allocate ([\d.]+) ?([KMGTPE]i?B)", re.IGNORECASE),  # torch's CUDA
+    re.compile(r"unable to allocate ([\d.]+) ?([KMGTPE]i?B)", re.IGNORECASE),  # numpy
+)
+_UNITS = "KMGTPE"
 _NO_SPACE = (errno.ENOMEM, errno.ENOSPC, errno.EDQUOT)
 _MAX_REASON = 300
 _ORT_NOISE = (
     re.compile(r"\[ONNXRuntimeError\] : \d+ : \w+ : "),  # the status code, said again in words
-    re.compile(r"/onnxruntime_src/\S+:\d+ .*?\)\s(?=[A-Z])"),  # source file and C++ signature
+    re.compile(r"/onnxruntime_src/\S+:\d+ .*?\)\s(?=\S)"),  # source file and C++ signature
+    re.compile(r"\s*Please fix either the inputs/outputs or the model\.?"),  # says nothing
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,14 +103,23 @@ def guarded(model_arg: str, data_arg: str | None = None) -> Callable[[F], F]:
 def translate(
     exc: BaseException, model: Path | str | None, data: Path | str | None = None
 ) -> RobustcheckError | None:
-    """The domain error for a foreign exception, or None when robustcheck itself raised it."""
+    """The domain error for a foreign exception, or None when robustcheck itself raised it.
+    Running out of memory is never robustcheck's bug, whoever's code asked for the memory (the
+    twin's ops allocate through torch from robustcheck's own frames)."""
     frames = _frames(exc.__traceback__)
-    if not (_foreign_type(exc) or (frames and _foreign_frame(frames[-1]))):
+    reason = one_line_reason(exc)
+    oom = out_of_memory(exc, reason)
+    if not (oom or _foreign_type(exc) or (frames and _foreign_frame(frames[-1]))):
         return None
     blame_data = data is not None and (model is None or _caller_module(frames).startswith(_DATA))
     where = str(data if blame_data or model is None else model)
-    reason = _reason(exc)
-    if out_of_memory(exc, reason):
+    if oom:
+        requested = requested_bytes(reason)
+        if requested is not None and requested >= NO_MACHINE_BYTES:
+            return ModelError(
+                f"{where}: the model asked for {size_text(requested)} in one allocation, more "
+                f"than any machine has: no batch size can fix that ({reason})"
+            )
         return RuntimeEnvironmentError(
             f"{where}: out of memory ({reason})", hint=OUT_OF_MEMORY_HINT
         )
@@ -146,16 +166,20 @@ def _caller_module(frames: list[tuple[str, str]]) -> str:
     return ""
 
 
-def _reason(exc: BaseException) -> str:
-    """The informative last line of a foreign message (TorchScript and onnxruntime prefix it with
-    tracebacks and source paths), stripped of terminal colours."""
+def one_line_reason(exc: BaseException) -> str:
+    """The informative part of a foreign message on one line, stripped of terminal colours:
+    TorchScript's last line (it prefixes a whole traceback), onnxruntime's every line (it splits
+    one status over several, its dimension details in the middle) without its source paths and
+    closing boilerplate."""
     text = str(exc).replace("\x1b", "")
     for noise in _ORT_NOISE:
         text = noise.sub("", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if _top(type(exc).__module__) == "onnxruntime":
+        lines = [" ".join(lines)] if lines else []
     last = lines[-1] if lines else ""
     name = type(exc).__name__
-    reason = f"{name}: {last}" if last else name
+    reason = last if last.startswith(f"{name}: ") else (f"{name}: {last}" if last else name)
     return reason if len(reason) <= _MAX_REASON else reason[: _MAX_REASON - 1] + "…"
 
 
@@ -165,9 +189,33 @@ def out_of_memory(exc: BaseException, reason: str | None = None) -> bool:
     traceback), onnxruntime's arena failures, ``MemoryError``."""
     if isinstance(exc, MemoryError):
         return True
-    reason = _reason(exc) if reason is None else reason
+    reason = one_line_reason(exc) if reason is None else reason
     if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
         return True
     if type(exc).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (CUDA and CPU)
         return True
     return any(marker in reason.lower() for marker in _OUT_OF_MEMORY)
+
+
+def requested_bytes(reason: str) -> int | None:
+    """The size of the allocation an out-of-memory message says failed, when it says one."""
+    for pattern in _REQUESTED:
+        found = pattern.search(reason)
+        if found is None:
+            continue
+        if len(found.groups()) == 1:
+            return int(found.group(1))
+        unit = found.group(2).upper()
+        base = 1024 if "I" in unit else 1000
+        return int(float(found.group(1)) * base ** (_UNITS.index(unit[0]) + 1))
+    return None
+
+
+def size_text(n: int) -> str:
+    """``n`` bytes for a reader: ``64 TiB``, ``4 EiB``, ``512 bytes``."""
+    value, unit = float(n), "bytes"
+    for prefix in _UNITS:
+        if value < 1024:
+            break
+        value, unit = value / 1024, f"{prefix}iB"
+    return f"{value:.3g} {unit}" if unit != "bytes" else f"{n} bytes"

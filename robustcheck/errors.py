@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from robustcheck.exit_codes import ExitCode
+
+
+def quoted(names: Iterable[object]) -> str:
+    """Names from a model, a data file or the user, listed as messages show them: each quoted
+    (``'image', 'meta'``), so a name with spaces or commas reads unambiguously."""
+    return ", ".join(repr(str(name)) for name in names)
 
 
 class RobustcheckError(Exception):

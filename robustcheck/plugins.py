@@ -19,10 +19,7 @@ from importlib import metadata
 
 from robustcheck.attacks import BUILTIN_ATTACKS, Attack
 from robustcheck.data.registry import LoaderRegistry, LoaderSpec, builtin_registry
-from robustcheck.registry import PluginStatus, Registry, load_plugins
-
-DATA_LOADERS = "robustcheck.data_loaders"
-ATTACKS = "robustcheck.attacks"
+from robustcheck.registry import ATTACKS, DATA_LOADERS, PluginStatus, Registry, load_plugins
 
 __all__ = ["ATTACKS", "DATA_LOADERS", "PluginStatus", "attack_registry", "data_registry"]
 

@@ -17,6 +17,10 @@ from robustcheck.errors import UsageError
 
 T = TypeVar("T")
 
+DATA_LOADERS = "robustcheck.data_loaders"
+ATTACKS = "robustcheck.attacks"
+"""The entry-point groups of data-loader and attack plugins (built-ins are declared there too)."""
+
 
 class Registry(Generic[T]):
     """Named entries of one kind; a name is registered once unless replaced on purpose."""
@@ -74,7 +78,7 @@ def load_plugins(
     statuses = []
     for ep in sorted(entry_points, key=lambda e: e.name):
         dist = ep.dist.name if ep.dist is not None else None
-        own = ep.value.startswith("robustcheck.") or ep.value.startswith("robustcheck:")
+        own = _is_builtin(ep)
         replaces = ep.name in builtin_names and not own
         try:
             register(ep.name, ep.load(), replaces)
@@ -83,3 +87,14 @@ def load_plugins(
             continue
         statuses.append(PluginStatus(ep.name, ep.value, dist, None, own, replaces))
     return statuses
+
+
+def _is_builtin(ep: metadata.EntryPoint) -> bool:
+    return ep.value.startswith("robustcheck.") or ep.value.startswith("robustcheck:")
+
+
+def builtin_names(group: str) -> list[str]:
+    """The names robustcheck itself declares in the entry-point group ``group``, read from the
+    installed metadata without importing anything (``--help`` lists the built-in attacks this
+    way: the attack classes import torch). Empty when robustcheck's metadata is not installed."""
+    return sorted({ep.name for ep in metadata.entry_points(group=group) if _is_builtin(ep)})

@@ -39,3 +39,6 @@ Severity = Literal["fail", "warn"]
 GateOn = Literal["point", "upper_bound"]
 Verdict = Literal["pass", "fail", "error"]
 CheckStatus = Literal["pass", "warn", "fail", "error"]
+
+NOISE_BASELINE = "noise"
+"""The random-sign noise baseline's attack name: it runs by default and is not asked for."""

@@ -89,3 +89,28 @@ def test_guarded_names_the_files_of_its_first_argument():
 
     with pytest.raises(ModelError, match=r"^m\.pt: the model failed"):
         run(Config())
+
+
+def test_an_allocation_no_machine_can_grant_is_the_model_s_defect():
+    """2⁴⁵ float32 is 128 TiB, the whole address space of a process: no batch size helps."""
+    twin_op = _in_module(
+        "robustcheck.backends.onnx.twin.ops.fake",
+        "def f():\n    torch.zeros(1 << 45)\n",
+        torch=torch,
+    )
+    error = translate(_raised(twin_op), "model.onnx")  # robustcheck's own frame asked torch
+    assert isinstance(error, ModelError) and error.exit_code == ExitCode.INPUT_ERROR
+    line = error.one_line()
+    assert line.startswith("model.onnx: the model asked for 128 TiB in one allocation")
+    assert "no batch size can fix that" in line and "--batch-size" not in line
+
+
+def test_an_allocation_a_larger_machine_could_grant_is_the_environment_s():
+    error_type = type("OutOfMemoryError", (RuntimeError,), {"__module__": "torch.cuda"})
+    raiser = _in_module(
+        "robustcheck.attacks.fake",
+        "def f():\n    raise E('CUDA out of memory. Tried to allocate 20.00 GiB. GPU 0 has 1 GiB free')\n",
+        E=error_type,
+    )
+    error = translate(_raised(raiser), "model.pt")
+    assert isinstance(error, RuntimeEnvironmentError) and "--batch-size" in error.one_line()

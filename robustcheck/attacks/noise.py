@@ -8,12 +8,13 @@ import numpy as np
 import torch
 
 from robustcheck.attacks.base import Attack, AttackOutput, BatchContext
+from robustcheck.vocabulary import NOISE_BASELINE
 
 
 class RandomSignNoise(Attack):
     """``x + ε·s`` with a uniformly random sign per element, drawn once per batch."""
 
-    name: ClassVar[str] = "noise"
+    name: ClassVar[str] = NOISE_BASELINE
     description: ClassVar[str] = "random ±ε per element: the baseline an attack must beat"
     needs_gradient: ClassVar[bool] = False
     method: ClassVar[str] = "random"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import logging
 import warnings
 from collections.abc import Iterator
@@ -35,7 +36,13 @@ from robustcheck.backends.torch_text import (
     text_inputs,
 )
 from robustcheck.boundary import out_of_memory
-from robustcheck.errors import ModelError, ModelRejectedBatch, UnsupportedModelError, UsageError
+from robustcheck.errors import (
+    ModelError,
+    ModelRejectedBatch,
+    UnsupportedModelError,
+    UsageError,
+    quoted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,14 @@ TORCH_EXPORT = "torch.export"
 HALF_PRECISIONS = (torch.float16, torch.bfloat16)
 _NO_KERNEL = ("not implemented for 'Half'", "not implemented for 'BFloat16'")
 """How torch says a CPU operator has no half-precision kernel."""
+_ARITY = (
+    "is missing value for argument",  # TorchScript
+    "positional argument",  # Python: "missing 1 required ...", "takes 2 ... but 3 were given"
+    "same number and type of args",  # torch.export's module
+    "but instead found type",  # TorchScript: forward(xs: Tuple[Tensor, Tensor]) given a tensor
+)
+"""How torch says a forward was called with the wrong number or kind of arguments (what
+:func:`check_one_input` cannot see from the signature: a tuple or list argument, say)."""
 
 
 class TorchProgramBackend:
@@ -59,6 +74,7 @@ class TorchProgramBackend:
         device: torch.device | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
+        check_one_input(module, info.path)
         self.device = device or torch.device("cpu")
         self._module = module if self.device.type == "cpu" else module.to(self.device)
         self.info = replace(info, device=self.device.type)
@@ -88,6 +104,13 @@ class TorchProgramBackend:
                     f"{self.info.path}: the model computes in {_name(self._dtype)} and an operator "
                     f"has no {_name(self._dtype)} kernel on {self.device.type} ({reason})",
                     hint="scan a float32 export of the model, or its ONNX export",
+                ) from None
+            arity = _arity_line(exc)
+            if arity is not None:
+                raise UnsupportedModelError(
+                    f"{self.info.path}: its forward does not take one tensor, which is what "
+                    f"robustcheck feeds a PyTorch model ({arity})",
+                    hint="wrap the model so that forward takes one tensor",
                 ) from None
             raise ModelRejectedBatch(self.info.path, list(x.shape), reason) from None
         if isinstance(out, (tuple, list)):
@@ -130,6 +153,42 @@ class TorchProgramBackend:
 def _no_side(path: str, side: SideInputs | None) -> None:
     if side:  # single-input modules: the runner only loads side inputs for ONNX models
         raise UsageError(f"{path}: --input applies to multi-input ONNX models")
+
+
+def required_inputs(module: Any) -> list[str] | None:
+    """The names of the arguments ``module``'s forward cannot do without (TorchScript's schema, or
+    the Python signature of an exported program's module); None when it cannot be read."""
+    schema = getattr(getattr(module, "forward", None), "schema", None)
+    if schema is not None:
+        return [a.name for a in schema.arguments[1:] if not a.has_default_value()]
+    try:
+        parameters = inspect.signature(module.forward).parameters.values()
+    except (AttributeError, TypeError, ValueError):
+        return None
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in parameters if p.kind in positional and p.default is p.empty]
+
+
+def check_one_input(module: Any, path: str) -> None:
+    """robustcheck feeds a PyTorch model one tensor, the attacked input: a forward that needs
+    more is refused before any data is read (not blamed on the data's shape or layout)."""
+    required = required_inputs(module)
+    if required is not None and len(required) > 1:
+        raise UnsupportedModelError(
+            f"{path}: its forward takes {len(required)} inputs ({quoted(required)}); robustcheck "
+            "feeds a PyTorch model one, the attacked input",
+            hint="wrap the model so that forward takes one tensor (fixing or computing the others "
+            "inside), or export it to ONNX and name the attacked input with --input",
+        )
+
+
+def _arity_line(exc: BaseException) -> str | None:
+    """The line of ``exc`` saying the forward was given the wrong arguments, if one does (torch
+    follows it with a dump of the value, so it is not the last)."""
+    for line in str(exc).splitlines():
+        if any(marker in line for marker in _ARITY):
+            return line.strip()[:300]
+    return None
 
 
 def _last_line(exc: BaseException) -> str:
@@ -205,7 +264,7 @@ def load_torchscript(
     training = [name or "<root>" for name, sub in module.named_modules() if sub.training]
     if training:
         raise UnsupportedModelError(
-            f"{path}: modules still in training mode: {', '.join(training[:5])}"
+            f"{path}: modules still in training mode: {quoted(training[:5])}"
         )
     dtype = module_dtype(module)
     info = _model_info(path, TORCHSCRIPT, sha256, (), dtype)

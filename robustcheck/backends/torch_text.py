@@ -18,7 +18,7 @@ import torch
 
 from robustcheck.backends.base import ModelInfo, SideInputs
 from robustcheck.backends.output import scores_shape
-from robustcheck.errors import UnsupportedModelError
+from robustcheck.errors import UnsupportedModelError, quoted
 from robustcheck.text.layout import (
     IDS,
     MASK,
@@ -205,7 +205,7 @@ def load_exported_text(module: Any, info: ModelInfo, names: list[str]) -> TorchT
                 found.append((int(weight.shape[0]), table.target, padding))
     if not found:
         raise UnsupportedModelError(
-            f"{info.path}: integer inputs {', '.join(names)} but no word-embedding lookup found "
+            f"{info.path}: integer inputs {quoted(names)} but no word-embedding lookup found "
             "(looked for aten.embedding on a 2-D parameter)"
         )
     _, target, padding = max(found, key=lambda f: f[0])

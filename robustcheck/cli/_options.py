@@ -60,3 +60,16 @@ def flag_errors(flags: Mapping[str, str] | None = None) -> Iterator[None]:
         flag = (flags or {}).get(field, "--" + field.replace("_", "-"))
         message = str(error["msg"]).removeprefix("Value error, ")
         raise click.UsageError(f"{flag}: {message}") from None
+
+
+class LazyHelpOption(click.Option):
+    """An option whose help text is written only when help is shown (``help_text`` is called
+    then): text that costs something to find out stays off every other invocation."""
+
+    def __init__(self, *args: Any, help_text: Callable[[], str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._help_text = help_text
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self._help_text()
+        return super().get_help_record(ctx)

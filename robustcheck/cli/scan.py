@@ -8,10 +8,23 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from robustcheck.cli._options import BatchSize, FiniteFloat, debug_option, flag_errors
+from robustcheck.cli._options import (
+    BatchSize,
+    FiniteFloat,
+    LazyHelpOption,
+    debug_option,
+    flag_errors,
+)
 from robustcheck.cli._project import effective
 from robustcheck.cli._terminal import err, out, progress_bar
-from robustcheck.vocabulary import DEPLOYED_DTYPES, DEVICES, LAYOUTS, PRECISIONS, REPORT_FORMATS
+from robustcheck.vocabulary import (
+    DEPLOYED_DTYPES,
+    DEVICES,
+    LAYOUTS,
+    NOISE_BASELINE,
+    PRECISIONS,
+    REPORT_FORMATS,
+)
 
 if TYPE_CHECKING:
     from robustcheck.cli._outputs import StepSummary
@@ -20,6 +33,20 @@ if TYPE_CHECKING:
 _POSITIVE = FiniteFloat(min=0, min_open=True)
 _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
 """A report target: ``-`` is standard output; an existing non-regular file is refused (exit 5)."""
+
+
+def _attack_help() -> str:
+    """The built-in attacks as the registry declares them (entry-point metadata: listing them
+    imports no attack, so no torch), the noise baseline aside: it always runs."""
+    from robustcheck.registry import ATTACKS, builtin_names
+
+    names = [n for n in builtin_names(ATTACKS) if n != NOISE_BASELINE]
+    listed = f"Built-ins: {', '.join(names)}" if names else "Built-ins: see robustcheck plugins"
+    return (
+        "An attack to run; repeat for several (e.g. --attack fgsm --attack pgd:steps=20,"
+        f"restarts=2). {listed} (plus plugins: robustcheck plugins). Default: the policy's "
+        "attacks, else fgsm. See docs/attacks.md."
+    )
 
 
 @click.command()
@@ -136,8 +163,8 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     "input_name",
     default=None,
     metavar="NAME",
-    help="ONNX: the input to attack, for a model with several; the data (.npz) holds the others "
-    "as arrays named after them, fed unchanged. The attacked input's array is x (--x-key).",
+    help="ONNX: the input to attack, for a model with several; the data (.npz) holds every input "
+    "as an array named after it (the others fed unchanged); the attacked one may also be x.",
 )
 @click.option(
     "--allow-external-data",
@@ -213,7 +240,10 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     help="Scan even when clean accuracy is near chance (usually a preprocessing mismatch).",
 )
 @click.option(
-    "--x-key", default="x", show_default=True, help="Name of the input array in the .npz."
+    "--x-key",
+    default=None,
+    help="Name of the input array in the .npz [default: the array named after the attacked ONNX "
+    "input when there is one (it wins over an x array too; the report says so), else x].",
 )
 @click.option(
     "--y-key",
@@ -249,9 +279,8 @@ _REPORT_PATH = click.Path(path_type=Path, allow_dash=True)
     "attacks",
     multiple=True,
     metavar="NAME[:KEY=VALUE,...]",
-    help="An attack to run; repeat for several (e.g. --attack fgsm --attack pgd:steps=20,restarts=2). "
-    "Built-ins: fgsm, bim, pgd (plus plugins: robustcheck plugins). "
-    "Default: the policy's attacks, else fgsm. See docs/attacks.md.",
+    cls=LazyHelpOption,
+    help_text=_attack_help,
 )
 @click.option(
     "--tokenizer",

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from robustcheck.cli._options import FiniteFloat, debug_option
-from robustcheck.cli._terminal import out
+from robustcheck.cli._terminal import err, out
 from robustcheck.vocabulary import LAYOUTS
 
 
@@ -85,6 +85,7 @@ def fit_command(
     """
     import torch
 
+    from robustcheck._warnings import TORCHSCRIPT_DEPRECATED, recorded_warnings
     from robustcheck.data import load_dataset
     from robustcheck.errors import RuntimeEnvironmentError, UsageError
     from robustcheck.files import file_sha256
@@ -93,20 +94,23 @@ def fit_command(
 
     if out_path.resolve() in (target.resolve(), data.resolve()):
         raise UsageError(f"--out {out_path}: would overwrite an input")
-    backend = load_target(target, device="cpu", output=output_name)
-    dataset = load_dataset(
-        data,
-        data_format=data_format,
-        x_key=x_key,
-        label_column=label_column,
-        feature_columns=list(feature_columns) or None,
-        layout=layout,  # type: ignore[arg-type]
-    )
+    with recorded_warnings([TORCHSCRIPT_DEPRECATED]) as loading:
+        backend = load_target(target, device="cpu", output=output_name)
+        dataset = load_dataset(
+            data,
+            data_format=data_format,
+            x_key=x_key,
+            label_column=label_column,
+            feature_columns=list(feature_columns) or None,
+            layout=layout,  # type: ignore[arg-type]
+        )
+    _notes("reading the target and the data", loading)
     settings = FitSettings(epochs=epochs, holdout=holdout, seed=seed, layout=layout)
     result = fit_surrogate(backend, dataset, settings)
+    _notes("distilling the target", result.notes)
     example = torch.from_numpy(next(dataset.batches(2)).x.astype("float32"))
     try:
-        save_surrogate(result, example, out_path)
+        _notes("saving the surrogate", save_surrogate(result, example, out_path))
     except OSError as exc:
         raise RuntimeEnvironmentError(f"{out_path}: cannot write ({exc.strerror})") from None
     held = (
@@ -128,3 +132,10 @@ def fit_command(
         out(f"agreement {judged:.1%} is below --min-agreement {min_agreement:g}")
         return 1
     return 0
+
+
+def _notes(doing: str, warned: list[str] | tuple[str, ...]) -> None:
+    """Warnings raised by a dependency (or the target) as robustcheck's own one-line notes on
+    stderr."""
+    for note in warned:
+        err(f"robustcheck: note: a warning was raised while {doing}: {note}")

@@ -18,7 +18,7 @@ import numpy as np
 from robustcheck.data import limits
 from robustcheck.data._checks import check_labels
 from robustcheck.data._npyformat import read_header
-from robustcheck.errors import DataError
+from robustcheck.errors import DataError, quoted
 from robustcheck.files import decode_text, open_regular, read_capped, sha256_bytes
 
 _INTEGRAL = re.compile(r"[+-]?[0-9]+(\.0*)?")
@@ -114,9 +114,7 @@ def _label_column(path: Path, header: list[str]) -> int:
     if len(names) == 1:
         return 0
     if "label" not in names:
-        raise DataError(
-            f"{path}: several columns and none named 'label' (found: {', '.join(names)})"
-        )
+        raise DataError(f"{path}: several columns and none named 'label' (found: {quoted(names)})")
     return names.index("label")
 
 

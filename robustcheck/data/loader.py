@@ -8,7 +8,7 @@ from pathlib import Path
 from robustcheck.boundary import foreign_errors
 from robustcheck.data import limits
 from robustcheck.data.base import Dataset
-from robustcheck.data.options import FLAGS, ClassOrder, Layout, LoadOptions
+from robustcheck.data.options import DEFAULT_X_KEY, FLAGS, ClassOrder, Layout, LoadOptions
 from robustcheck.data.registry import LoaderRegistry, LoaderSpec, builtin_registry
 from robustcheck.errors import DataError, UsageError
 from robustcheck.vocabulary import LAYOUTS
@@ -18,7 +18,7 @@ def load_dataset(
     path: Path,
     *,
     data_format: str | None = None,
-    x_key: str = "x",
+    x_key: str | None = None,
     y_key: str | None = None,
     label_column: str | None = None,
     feature_columns: list[str] | None = None,
@@ -29,13 +29,17 @@ def load_dataset(
     tokenizer: Path | None = None,
     text_column: str | None = None,
     registry: LoaderRegistry | None = None,
+    input_name: str | None = None,
 ) -> Dataset:
     """Read the labelled samples at ``path`` with the loader its type (or ``data_format``) names.
 
-    Options that the chosen loader does not use are refused rather than ignored.
+    Options that the chosen loader does not use are refused rather than ignored. ``input_name``:
+    the attacked model input's name, whose array an ``.npz`` is read from when ``x_key`` is None.
     """
     options = LoadOptions(
-        x_key=x_key,
+        x_key=DEFAULT_X_KEY if x_key is None else x_key,
+        x_key_given=x_key is not None,
+        input_name=input_name,
         y_key=y_key,
         label_column=label_column,
         feature_columns=None if feature_columns is None else tuple(feature_columns),

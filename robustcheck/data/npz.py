@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +28,8 @@ from robustcheck.data._checks import (
 )
 from robustcheck.data._npyformat import NpyHeader, read_header
 from robustcheck.data.base import ArraySource, Dataset, native_dtype
-from robustcheck.data.options import LoadOptions
-from robustcheck.errors import DataError, SecurityRefusal
+from robustcheck.data.options import DEFAULT_X_KEY, LoadOptions
+from robustcheck.errors import DataError, SecurityRefusal, quoted
 from robustcheck.files import CHUNK, open_regular, sha256_stream
 
 _METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
@@ -76,12 +76,13 @@ def open_npz(path: Path) -> Iterator[NpzArchive]:
 
 
 def load_npz(path: Path, options: LoadOptions) -> Dataset:
-    x_key, y_key = options.x_key, options.y_key
+    y_key = options.y_key
     with open_npz(path) as npz:
         members = npz.members
+        x_key, notes = input_array(path, members, options)
         if x_key not in members:
             raise DataError(
-                f"{path}: no array named {x_key!r} (found: {', '.join(sorted(members)) or 'none'})",
+                f"{path}: no array named {x_key!r} (found: {quoted(sorted(members)) or 'none'})",
                 hint="name the input array with --x-key",
             )
         x_where = f"{path}: array {x_key!r}"
@@ -91,7 +92,7 @@ def load_npz(path: Path, options: LoadOptions) -> Dataset:
         y = None
         if y_key is not None and y_key not in members:  # named: never silently unlabelled
             raise DataError(
-                f"{path}: no label array named {y_key!r} (found: {', '.join(sorted(members))})",
+                f"{path}: no label array named {y_key!r} (found: {quoted(sorted(members))})",
                 hint="leave --y-key out to label samples with the model's own predictions",
             )
         y_key = y_key or "y"
@@ -110,6 +111,27 @@ def load_npz(path: Path, options: LoadOptions) -> Dataset:
         x_key=x_key,
         y_key=y_key if y is not None else None,
         class_names=class_names,
+        notes=notes,
+    )
+
+
+def input_array(
+    path: Path, members: Collection[str], options: LoadOptions
+) -> tuple[str, tuple[str, ...]]:
+    """The array holding the attacked input, and what the report should say about the choice:
+    ``--x-key`` when given; else the array named after the attacked model input (as the model's
+    other inputs are read by their names), when there is one; else ``x``. With both ``x`` and the
+    named array and no ``--x-key``, the named array wins and the report says so."""
+    if options.x_key_given:
+        return options.x_key, ()
+    name = options.input_name
+    if name is None or name == DEFAULT_X_KEY or name not in members:
+        return DEFAULT_X_KEY, ()
+    if DEFAULT_X_KEY not in members:
+        return name, ()
+    return name, (
+        f"{path}: the attacked input {name!r} was read from the array named after it, not from "
+        f"{DEFAULT_X_KEY!r} (pass --x-key {DEFAULT_X_KEY} to read that one)",
     )
 
 
@@ -124,7 +146,7 @@ def read_side_arrays(
         if missing:
             raise DataError(
                 f"{path}: no array for the model input(s) {', '.join(map(repr, missing))} "
-                f"(found: {', '.join(sorted(members))})",
+                f"(found: {quoted(sorted(members))})",
                 hint="a multi-input model reads its other inputs from arrays named after them",
             )
         arrays = []

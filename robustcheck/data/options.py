@@ -22,9 +22,20 @@ FLAGS: dict[str, str] = {
 """The command-line flag for each option, for error messages."""
 
 
+DEFAULT_X_KEY = "x"
+_HINTS = frozenset({"x_key_given", "input_name"})
+"""Not settings of their own (whether ``x_key`` was named; what the scan knows about the model):
+never refused as unused."""
+
+
 @dataclass(frozen=True)
 class LoadOptions:
-    x_key: str = "x"
+    x_key: str = DEFAULT_X_KEY
+    x_key_given: bool = False
+    """Whether the user named ``x_key`` (``--x-key``); if not, an ``.npz`` is read from the array
+    named after ``input_name`` when it has one."""
+    input_name: str | None = None
+    """The name of the model input under attack (ONNX), whose array an ``.npz`` may hold."""
     y_key: str | None = None
     """None: ``y`` when the file has it, else no labels; a named key must exist."""
     label_column: str | None = None
@@ -42,4 +53,8 @@ class LoadOptions:
     def changed(self) -> list[str]:
         """Names of the options that differ from their defaults."""
         default = LoadOptions()
-        return [f.name for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)]
+        return [
+            f.name
+            for f in fields(self)
+            if f.name not in _HINTS and getattr(self, f.name) != getattr(default, f.name)
+        ]

@@ -17,7 +17,7 @@ from robustcheck.data._checks import check_labels
 from robustcheck.data.base import ArraySource, Dataset
 from robustcheck.data.npz import open_npz
 from robustcheck.data.options import LoadOptions
-from robustcheck.errors import DataError
+from robustcheck.errors import DataError, quoted
 
 IDS_KEY, MASK_KEY, TYPES_KEY, SPECIAL_KEY = (
     "input_ids",
@@ -67,7 +67,7 @@ def load_tokens(path: Path, options: LoadOptions) -> Dataset:
         }
     if IDS_KEY not in arrays:
         raise DataError(
-            f"{path}: no array named {IDS_KEY!r} (found: {', '.join(sorted(members)) or 'none'}); "
+            f"{path}: no array named {IDS_KEY!r} (found: {quoted(sorted(members)) or 'none'}); "
             "pre-tokenized text needs input_ids and attention_mask"
         )
     ids = _token_array(path, IDS_KEY, arrays[IDS_KEY], None)

@@ -30,7 +30,7 @@ import torch
 from robustcheck.backends.base import Backend, ModelInfo, SideInputs, with_side
 from robustcheck.backends.loader import detect_format, load_backend
 from robustcheck.backends.torch_program import torch_deprecations_said
-from robustcheck.errors import ModelError, UnsupportedModelError
+from robustcheck.errors import ModelError, UnsupportedModelError, quoted
 from robustcheck.harden._archive import fixed_zip_times
 
 _BATCHNORM_STATISTICS = {2 + 1, 2 + 2}
@@ -161,7 +161,7 @@ def _exported(path: Path, backend: Any) -> TrainableModel:
 
     missing = sorted(set(params) - set(program.state_dict))
     if missing:
-        raise ModelError(f"{path}: parameter(s) {', '.join(missing[:5])} are not in the program")
+        raise ModelError(f"{path}: parameter(s) {quoted(missing[:5])} are not in the program")
     return TrainableModel(path, "torch.export", DifferentiableOnly(backend), params, save)
 
 

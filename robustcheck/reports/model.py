@@ -8,13 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 
 from robustcheck.vocabulary import CheckStatus, DeployedDtype, GateOn, Layout, Severity, Verdict
 
-SCHEMA_VERSION = "1.5"
+SCHEMA_VERSION = "1.6"
 """1.1: ``shards`` (merged sharded scans). 1.2: ``settings.batch_size_source`` and
 ``settings.precision``. 1.3: ``methods`` (how each attack got its direction, with runtime query
 counts); ``fidelity.paths`` may be ``none`` (no gradient path was used, so fidelity is not claimed
 and its clean figures are null). 1.4: ``model.surrogate`` (transfer scans), ``input.eps_scale`` (ε
 per feature), ``fidelity.paths`` ``float32-copy-vs-module`` and ``surrogate-vs-target``. 1.5:
-``text_examples`` (token substitutions of text models)."""
+``text_examples`` (token substitutions of text models). 1.6: ``input.embedding`` (text models: the
+word-embedding table ε is a budget on, its spread, and ε relative to it)."""
 
 
 class _Strict(BaseModel):
@@ -88,6 +89,22 @@ class EpsScaleSection(_Strict):
     """Every scale, in feature order, for samples of at most 256 features."""
 
 
+class EmbeddingSection(_Strict):
+    """Text models: ε is an L∞ budget on the word embeddings looked up in this table (padding and
+    special tokens never move). Embedding scales differ between models, so ε is also stated
+    relative to the table's spread."""
+
+    table: str
+    """Where the table lives in the model (an initializer or module name)."""
+    vocab_size: int
+    hidden: int
+    """Width of one embedding."""
+    spread: float
+    """The table's median over dimensions of the per-dimension standard deviation of its rows."""
+    eps_relative: list[float] | None
+    """Per ε of the sweep (in ``settings.eps`` order), ε / ``spread``; null when the spread is 0."""
+
+
 class InputSection(_Strict):
     """The input contract the scan assumed: ε and clipping are in raw data units."""
 
@@ -99,12 +116,16 @@ class InputSection(_Strict):
     """Per ε of the sweep, ε / std per channel: the budget as the model sees it."""
     eps_scale: EpsScaleSection | None = None
     """Set when ε is per feature (``--eps-units std``, ``--eps-scale``); absent otherwise."""
+    embedding: EmbeddingSection | None = None
+    """Set for a text model (ε is a budget on its word embeddings); absent otherwise."""
 
     @model_serializer(mode="wrap")
-    def _one_eps_has_no_scale_key(self, handler: SerializerFunctionWrapHandler) -> Any:
+    def _absent_sections_have_no_key(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
-        if isinstance(data, dict) and data.get("eps_scale") is None:
-            data.pop("eps_scale", None)
+        if isinstance(data, dict):
+            for key in ("eps_scale", "embedding"):
+                if data.get(key) is None:
+                    data.pop(key, None)
         return data
 
 

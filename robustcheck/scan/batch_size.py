@@ -34,11 +34,15 @@ _TOO_LARGE = ("32bitindexmath", "32-bit index", "cudnn_status_not_supported")
 """Besides running out of memory, how kernels refuse a tensor of more than 2³¹ elements."""
 
 
-def auto_batch_size(backend: Backend, dataset: Dataset, n_eps: int) -> int:
-    """The batch size ``--batch-size auto`` stands for on the backend's device."""
+def auto_batch_size(
+    backend: Backend, dataset: Dataset, n_eps: int, *, gradient: bool = True
+) -> int:
+    """The batch size ``--batch-size auto`` stands for on the backend's device; ``gradient``:
+    whether the scan takes gradients at all (a query-only scan never runs the gradient path,
+    so the probe must not either)."""
     if backend.device.type != "cuda":
         return DEFAULT_BATCH_SIZE
-    if backend.info.differentiable_path == "none" or backend.info.side_inputs:
+    if not gradient or backend.info.differentiable_path == "none" or backend.info.side_inputs:
         # The probe runs the gradient path on the attacked input alone: a query-only or
         # multi-input model keeps the default (gradient-free probes are chunked anyway).
         return DEFAULT_BATCH_SIZE

@@ -56,7 +56,9 @@ class ScanConfig(BaseModel):
     """ONNX: the input attacks perturb (required when the model has several; the data file
     supplies the others as arrays named after them)."""
     allow_external_data: bool = False
-    x_key: str = "x"
+    x_key: str | None = None
+    """The ``.npz`` array holding the attacked input; None: the one named after the attacked
+    ONNX input when the archive has it (as the other inputs are read by their names), else ``x``."""
     y_key: str | None = None
     """None: ``y`` when the file has it; a named key must exist."""
     data_format: str | None = None

@@ -19,6 +19,7 @@ from robustcheck.backends.output import OutputKind, detect_output_kind, to_proba
 from robustcheck.data import Batch, Dataset
 from robustcheck.errors import DataError, ModelRejectedBatch
 from robustcheck.metrics import Counts, correct_mask
+from robustcheck.scan.allocation import scores_or_allocation_error
 from robustcheck.scan.checkpoint import Checkpoint
 from robustcheck.scan.contract import Quantiser, check_eps_zero
 from robustcheck.scan.examples import MAX_EXAMPLES, Examples, collect_examples, merge_examples
@@ -186,7 +187,8 @@ def _first_batch_kind(plan: Plan, dataset: Dataset, backend: Backend) -> OutputK
     staged_batch = next(staged(dataset.batches(plan.batch_size, only=(0,)), pin=False, ahead=False))
     side = _side(backend, staged_batch.batch)
     x = _inputs(plan, backend, staged_batch)
-    return detect_output_kind(_host(with_side(backend.scores, x, side)))
+    scores = scores_or_allocation_error(backend.scores, x, side, backend.info.path)
+    return detect_output_kind(_host(scores))
 
 
 def _inputs(plan: Plan, backend: Backend, batch: Staged) -> torch.Tensor:
@@ -292,7 +294,9 @@ def _scan_batch(
         ctx = _context(plan, backend, batch, x, batch.y, kind, x.new_empty(0), side)
         ctx.clean_scores = clean = ctx.clean_gradient().scores
     else:
-        clean = with_side(backend.scores, x, side)
+        # The first call on each batch: a model asking for memory no batch size frees is told
+        # from a batch too large for this machine here (see robustcheck.scan.allocation).
+        clean = scores_or_allocation_error(backend.scores, x, side, where)
     clean_np = _host(clean)
     check_rows(clean_np, x.shape[0], where)
     check_finite(clean_np, where, batch.start)

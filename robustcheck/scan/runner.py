@@ -19,7 +19,7 @@ from robustcheck.backends.loader import load_backend
 from robustcheck.boundary import guarded
 from robustcheck.data import Dataset, load_dataset, select
 from robustcheck.data.class_names import read_class_names
-from robustcheck.errors import DataError, MeasurementError, UsageError
+from robustcheck.errors import DataError, MeasurementError, UsageError, quoted
 from robustcheck.exit_codes import ExitCode
 from robustcheck.plugins import data_registry
 from robustcheck.policy.evaluate import evaluate, verdict
@@ -82,6 +82,7 @@ from robustcheck.scan.text import text_data_format, text_scan
 from robustcheck.scan.text_examples import shown_text
 from robustcheck.scan.transfer import (
     TransferBackend,
+    gradient_path_notes,
     surrogate_section,
     transfer_notes,
 )
@@ -152,7 +153,9 @@ def measure(
     else:
         check_min_eps_possible(config, backend)
     data_format = text_data_format(backend, config.data_format, config.data.suffix)
-    dataset, manifest = _load_data(config.model_copy(update={"data_format": data_format}))
+    dataset, manifest = _load_data(
+        config.model_copy(update={"data_format": data_format}), _named_input(backend)
+    )
     dataset = _with_side_inputs(dataset, backend)
     dataset, text = text_scan(backend, dataset, config.eps, config.tokens)
     check_input_shape(backend, dataset)
@@ -176,6 +179,7 @@ def measure(
     widest = [e * (1.0 if scale is None else scale.largest) for e in config.eps]
     check_eps_below_range(widest, domain, domain_source)
     warnings += eps_warnings(widest, domain)
+    warnings += gradient_path_notes(backend.info, None if surrogate is None else surrogate.info)
     norm = _normalisation(config, dataset)
     check_normalisation_not_doubled(backend.info, norm)
     if norm is not None:
@@ -189,7 +193,8 @@ def measure(
     backend = with_precision(backend, config.precision)
     batch_size = config.batch_size
     if config.auto_batch_size:
-        batch_size = auto_batch_size(backend, dataset, len(config.eps))
+        gradient = any(a.needs_gradient for a in attacks) or min_eps_plan(config) is not None
+        batch_size = auto_batch_size(backend, dataset, len(config.eps), gradient=gradient)
         config = config.model_copy(update={"batch_size": batch_size})
     plan = Plan(
         eps=config.eps,
@@ -230,7 +235,7 @@ def measure(
         ],
         input_range=None if domain is None else Interval(lo=domain.lo, hi=domain.hi),
         input_range_source=domain_source,
-        input=input_section(config, norm, scale),
+        input=input_section(config, norm, scale, None if text is None else text.embedding),
         input_shape=model_input_shape(backend.info.input_shape, dataset.sample_shape),
         normalised=norm is not None,
         value_range=value_range if all(math.isfinite(v) for v in value_range) else None,
@@ -388,7 +393,13 @@ def attack_methods(
     return methods
 
 
-def _load_data(config: ScanConfig) -> tuple[Dataset, str | None]:
+def _named_input(backend: Backend) -> str | None:
+    """The attacked input's name when the model names its inputs (ONNX; TorchScript and ``.pt2``
+    inputs have no name of their own), for an ``.npz`` array named after it."""
+    return backend.info.input_name if backend.info.format == "onnx" else None
+
+
+def _load_data(config: ScanConfig, input_name: str | None = None) -> tuple[Dataset, str | None]:
     registry, plugins = data_registry()
     broken = [
         f"data-loader plugin {p.name!r} ({p.value}) was skipped: {p.error}"
@@ -400,6 +411,7 @@ def _load_data(config: ScanConfig) -> tuple[Dataset, str | None]:
         registry=registry,
         data_format=config.data_format,
         x_key=config.x_key,
+        input_name=input_name,
         y_key=config.y_key,
         label_column=config.label_column,
         feature_columns=config.feature_columns,
@@ -438,7 +450,7 @@ def _with_side_inputs(dataset: Dataset, backend: Backend) -> Dataset:
         return dataset
     if dataset.format != "npz":
         raise DataError(
-            f"{dataset.path}: {backend.info.path} has other inputs ({', '.join(names)}) besides "
+            f"{dataset.path}: {backend.info.path} has other inputs ({quoted(names)}) besides "
             f"{backend.info.input_name!r}; only an .npz file can hold them (arrays named after them)"
         )
     from pathlib import Path

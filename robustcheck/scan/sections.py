@@ -10,7 +10,13 @@ import numpy as np
 from robustcheck._version import __version__
 from robustcheck.data import Dataset
 from robustcheck.policy.load import canonical_dict, policy_sha256
-from robustcheck.reports.model import DataSection, InputSection, PolicySection, Versions
+from robustcheck.reports.model import (
+    DataSection,
+    EmbeddingSection,
+    InputSection,
+    PolicySection,
+    Versions,
+)
 from robustcheck.scan.budget import EpsScale
 from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.contract import Normalisation
@@ -36,7 +42,10 @@ def data_section(config: ScanConfig, dataset: Dataset, manifest: str | None) -> 
 
 
 def input_section(
-    config: ScanConfig, norm: Normalisation | None, scale: EpsScale | None = None
+    config: ScanConfig,
+    norm: Normalisation | None,
+    scale: EpsScale | None = None,
+    embedding: EmbeddingSection | None = None,
 ) -> InputSection:
     eps_units = None
     if norm is not None:
@@ -49,6 +58,7 @@ def input_section(
         deployed_dtype=config.deployed_dtype or "float32",
         eps_model_units=eps_units,
         eps_scale=None if scale is None else scale.section(),
+        embedding=embedding,
     )
 
 

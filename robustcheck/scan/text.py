@@ -20,7 +20,8 @@ from robustcheck.data import Dataset
 from robustcheck.data.base import SampleSource
 from robustcheck.data.text import FORMAT as TEXT
 from robustcheck.data.tokens import FORMAT as TOKENS
-from robustcheck.errors import DataError, ModelError, UsageError
+from robustcheck.errors import DataError, ModelError, UsageError, quoted
+from robustcheck.reports.model import EmbeddingSection
 from robustcheck.text.layout import SIDE_CHANNELS, EmbeddingLeaf, Substitutions
 
 TAIL_TOLERANCE = 1e-5
@@ -67,6 +68,8 @@ class TextScan:
     notes: list[str]
     substitutions: Substitutions | None
     vocabulary: tuple[str, ...] | None
+    embedding: EmbeddingSection
+    """The report's ``input.embedding``: the table, its spread and ε relative to it."""
 
 
 def text_scan(
@@ -74,12 +77,14 @@ def text_scan(
 ) -> tuple[Dataset, TextScan | None]:
     """For a text model: the dataset as packed embeddings and what the scan adds; other models
     keep their dataset (and may not ask for token budgets)."""
-    if backend.info.embedding is None:
+    leaf = backend.info.embedding
+    if leaf is None:
         substitutions_for(backend, dataset, tokens)  # refuses --tokens
         return dataset, None
     dataset, notes = prepare_text(backend, dataset, eps)
     substitutions = substitutions_for(backend, dataset, tokens)
-    return dataset, TextScan(notes, substitutions, token_vocabulary(dataset))
+    section = embedding_section(leaf, eps)
+    return dataset, TextScan(notes, substitutions, token_vocabulary(dataset), section)
 
 
 def prepare_text(backend: Backend, dataset: Dataset, eps: list[float]) -> tuple[Dataset, list[str]]:
@@ -90,13 +95,24 @@ def prepare_text(backend: Backend, dataset: Dataset, eps: list[float]) -> tuple[
     if len(shape) != 2 or shape[1] != len(SIDE_CHANNELS) or dataset.source.dtype.kind not in "iu":
         raise DataError(
             f"{dataset.path}: {backend.info.path} is a text model (integer inputs "
-            f"{', '.join(leaf.inputs)}): it needs token data (a .npz with input_ids and "
+            f"{quoted(leaf.inputs)}): it needs token data (a .npz with input_ids and "
             "attention_mask, or text with --tokenizer)"
         )
     text = cast(TextBackend, backend)
     gap = _tail_gap(text, dataset)
     embedded = replace(dataset, source=EmbeddedSource(dataset.source, text, leaf.hidden))
     return embedded, [*describe_leaf(leaf, eps), _tail_note(gap)]
+
+
+def embedding_section(leaf: EmbeddingLeaf, eps: list[float]) -> EmbeddingSection:
+    """The report's structured statement of what ε means for a text model."""
+    return EmbeddingSection(
+        table=leaf.table,
+        vocab_size=leaf.vocab_size,
+        hidden=leaf.hidden,
+        spread=leaf.spread,
+        eps_relative=[e / leaf.spread for e in eps] if leaf.spread else None,
+    )
 
 
 def describe_leaf(leaf: EmbeddingLeaf, eps: list[float]) -> list[str]:

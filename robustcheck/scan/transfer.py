@@ -127,3 +127,22 @@ def transfer_notes(target: ModelInfo, surrogate: ModelInfo) -> list[str]:
         "adversarial error is a lower bound on the target's (its robustness an upper bound, "
         "valid for this surrogate only)"
     ]
+
+
+def gradient_path_notes(target: ModelInfo, surrogate: ModelInfo | None) -> list[str]:
+    """What took the place of a target's missing gradient path, true for the scan that ran: its
+    gradient-free attacks alone, or a surrogate's gradients (a target without blockers needs no
+    note: white-box, or a transfer scan of a differentiable target)."""
+    if not target.blockers:
+        return []
+    reasons = "; ".join(target.blockers)
+    if surrogate is None:
+        instead = "only attacks that query the deployed runtime ran"
+    else:
+        instead = (
+            f"the gradient attacks followed the surrogate {surrogate.path}'s gradient and the "
+            "target's runtime scored them (gradient-free attacks query the target itself)"
+        )
+    return [
+        f"{target.path} has no gradient path ({reasons}): {instead}; twin fidelity is not claimed"
+    ]

@@ -10,13 +10,14 @@ top-1 class the student and the target share, on the training split and on a hel
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from robustcheck._warnings import TORCHSCRIPT_DEPRECATED, recorded_warnings
 from robustcheck.backends.base import Backend
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
 from robustcheck.data import Dataset
@@ -50,6 +51,9 @@ class FitResult:
     """``None`` when nothing was held out."""
     agreement: float
     """On every sample."""
+    notes: tuple[str, ...] = ()
+    """Warnings raised while distilling (by torch or the target), one line each; none reaches
+    the terminal."""
 
 
 def _inputs(dataset: Dataset) -> np.ndarray:
@@ -110,7 +114,14 @@ def _train(
 
 
 def fit_surrogate(target: Backend, dataset: Dataset, settings: FitSettings) -> FitResult:
-    """Distil ``target`` on ``dataset``'s inputs (their labels are not used)."""
+    """Distil ``target`` on ``dataset``'s inputs (their labels are not used). Warnings raised on
+    the way (by torch, or by the target itself) are recorded in ``notes``, never printed."""
+    with recorded_warnings() as notes:
+        result = _fit(target, dataset, settings)
+    return replace(result, notes=tuple(notes))
+
+
+def _fit(target: Backend, dataset: Dataset, settings: FitSettings) -> FitResult:
     x_np = _inputs(dataset)
     probs, kind = _target_probabilities(target, x_np)
     labels = probs.argmax(1)
@@ -133,8 +144,12 @@ def fit_surrogate(target: Backend, dataset: Dataset, settings: FitSettings) -> F
     )
 
 
-def save_surrogate(result: FitResult, example: torch.Tensor, path: Path) -> None:
-    """Save the student as TorchScript (what ``--surrogate`` and ``scan`` load), atomically."""
+def save_surrogate(result: FitResult, example: torch.Tensor, path: Path) -> list[str]:
+    """Save the student as TorchScript (what ``--surrogate`` and ``scan`` load), atomically;
+    return what torch warned about on the way, one line each. Its deprecation of TorchScript is
+    left out: robustcheck writes and reads this file itself."""
     buffer = io.BytesIO()
-    torch.jit.save(torch.jit.trace(result.module, example), buffer)
+    with recorded_warnings([TORCHSCRIPT_DEPRECATED]) as notes:
+        torch.jit.save(torch.jit.trace(result.module, example), buffer)
     write_bytes_atomic(path, buffer.getvalue(), what="surrogate")
+    return notes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from onnx import TensorProto, helper, save
 
 from robustcheck.cli import main
@@ -46,7 +47,8 @@ def test_a_model_without_an_embedding_lookup_is_refused_in_one_line(capsys, text
     code, out, err = _scan(capsys, path, "--data", text_zoo.tokens_npz, "--eps", "0.1")
     assert code == 3
     (line,) = err.strip().splitlines()
-    assert "input_ids, attention_mask" in line and "Gather" in line and "Traceback" not in err
+    assert "integer inputs 'input_ids', 'attention_mask' but" in line, line
+    assert "Gather" in line and "Traceback" not in err
     assert "PASS" not in out
 
 
@@ -56,3 +58,36 @@ def test_text_data_without_a_tokenizer_is_a_usage_error(capsys, text_zoo, tmp_pa
     code, _, err = _scan(capsys, text_zoo.models["bert"].onnx, "--data", data, "--eps", "0.1")
     assert code == 2
     assert "--tokenizer" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_report_states_eps_relative_to_the_embedding_table_s_spread(
+    capsys, text_zoo, digits_npz, cnn_model, tmp_path
+):
+    """Structured, not only in a note: the table, its spread (median per-dimension std, computed
+    here from the trained module) and every ε of the sweep divided by it."""
+    import numpy as np
+
+    model = text_zoo.models["distilbert"]
+    report = tmp_path / "report.json"
+    code, _, err = _scan(
+        capsys, model.onnx, "--data", text_zoo.tokens_npz, "--eps", "0.05", "--eps", "0.2",
+        "--json", report, "--exit-zero",
+    )  # fmt: skip
+    assert code == 0, err
+    written = json.loads(report.read_text())
+    assert written["schema_version"] == "1.6"
+    embedding = written["input"]["embedding"]
+    table = model.module.net.get_input_embeddings().weight.detach().double().numpy()
+    spread = float(np.median(np.std(table, axis=0)))
+    assert (embedding["vocab_size"], embedding["hidden"]) == table.shape
+    assert embedding["table"] and abs(embedding["spread"] - spread) <= 1e-6 * spread
+    assert embedding["eps_relative"] == [
+        pytest.approx(0.05 / spread, rel=1e-6), pytest.approx(0.2 / spread, rel=1e-6)
+    ]  # fmt: skip
+    # An image model's report has no embedding section at all.
+    code, _, err = _scan(
+        capsys, cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1", "--json", report,
+        "--exit-zero",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "embedding" not in json.loads(report.read_text())["input"]

@@ -48,7 +48,7 @@ def test_fortran_order_members_are_read_correctly(tmp_path):
 
 def test_missing_input_array_lists_what_is_there(tmp_path):
     np.savez(tmp_path / "d.npz", a=np.zeros((2, 2)), b=np.zeros(2))
-    with pytest.raises(DataError, match=r"no array named 'x' \(found: a, b\)") as err:
+    with pytest.raises(DataError, match=r"no array named 'x' \(found: 'a', 'b'\)") as err:
         load_dataset(tmp_path / "d.npz")
     assert str(tmp_path / "d.npz") in str(err.value)
 

@@ -88,11 +88,11 @@ def test_without_input_the_refusal_lists_the_inputs(two_inputs, capsys, tmp_path
     code = main(["scan", str(path), "--data", str(data), "--eps", "0.1"])
     err = capsys.readouterr().err
     assert code == 3 and len(err.strip().splitlines()) == 1
-    assert "image: tensor(float)" in err and "meta: tensor(int64)" in err and "--input" in err
+    assert "'image': tensor(float)" in err and "'meta': tensor(int64)" in err and "--input" in err
     # A gradient-free scan cannot guess the attacked input either.
     code = main(["scan", str(path), "--data", str(data), "--eps", "0.1", "--attack", "spsa"])
     err = capsys.readouterr().err
-    assert code == 3 and "2 inputs (image: tensor(float), meta: tensor(int64))" in err
+    assert code == 3 and "2 inputs ('image': tensor(float), 'meta': tensor(int64))" in err
     assert "--input NAME" in err
     assert main(["inspect", str(path)]) == 3
     capsys.readouterr()
@@ -152,3 +152,156 @@ def test_side_inputs_follow_their_rows_through_a_fixed_batch(tmp_path):
     )
     twin = backend.differentiable_scores(torch.from_numpy(x), side).numpy()
     np.testing.assert_allclose(twin, expected, rtol=1e-5)
+
+
+def _with_state(path, state_shape):
+    """``logits = (x @ W + h0 summed over its leading non-batch axes) @ V``: ``x [B, 8]`` and a side
+    input ``h0`` declared ``state_shape`` (a recurrent state, a scalar, a fixed table...)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    batch_axis = state_shape.index("B") if "B" in state_shape else None
+    reduce = [a for a in range(len(state_shape) - 1) if a != batch_axis]
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["a"])]
+    state = "h0"
+    if reduce:
+        nodes.append(helper.make_node("ReduceSum", ["h0", "axes"], ["hs"], keepdims=0))
+        state = "hs"
+    nodes += [
+        helper.make_node("Add", ["a", state], ["b"]),
+        helper.make_node("MatMul", ["b", "V"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "state",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 8]),
+            helper.make_tensor_value_info("h0", TensorProto.FLOAT, list(state_shape)),
+        ],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["B", 10])],
+        initializer=[
+            numpy_helper.from_array(rng.normal(size=(8, 16)).astype(np.float32), "W"),
+            numpy_helper.from_array(rng.normal(size=(16, 10)).astype(np.float32), "V"),
+            numpy_helper.from_array(np.array(reduce, np.int64), "axes"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+NOT_BATCHED = {
+    "recurrent-state": ([2, "B", 16], "its axis 0 is fixed at 2 (the batch 'B' is its axis 1)"),
+    "sequence-first": (["T", "B", 16], "its axis 0 is 'T' (the batch 'B' is its axis 1)"),
+    "fixed-table": ([1, 16], "its axis 0 is fixed at 1"),
+    "scalar": ([], "a scalar has no batch axis"),
+}
+
+
+@pytest.mark.parametrize("attacks", [[], ["--attack", "spsa"]], ids=["gradient", "query-only"])
+@pytest.mark.parametrize("case", NOT_BATCHED.values(), ids=NOT_BATCHED.keys())
+def test_a_side_input_not_batched_on_axis_0_is_refused_up_front(tmp_path, capsys, case, attacks):
+    shape, why = case
+    model = _with_state(tmp_path / "state.onnx", shape)
+    data = tmp_path / "data.npz"
+    np.savez(data, x=np.random.default_rng(1).random((20, 8)).astype(np.float32))
+    argv = ["scan", str(model), "--data", str(data), "--eps", "0.1", "--input", "x", *attacks]
+    code = main([*argv, "--no-isolation"])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 3 and len(lines) == 1 and "Traceback" not in err, err
+    shown = "[" + ", ".join(str(d) for d in shape) + "]"
+    assert f"{model}: input 'h0' is declared {shown}: {why}" in lines[0], err
+    assert "the attacked 'x' (declared [B, 8])" in lines[0] and "axis 0" in lines[0]
+
+
+def test_a_side_input_batched_on_axis_0_is_fed(tmp_path, capsys):
+    model = _with_state(tmp_path / "state.onnx", ["B", 16])
+    data = tmp_path / "data.npz"
+    rng = np.random.default_rng(1)
+    np.savez(
+        data, x=rng.random((20, 8)).astype(np.float32), h0=rng.random((20, 16)).astype(np.float32)
+    )
+    code = main(["scan", str(model), "--data", str(data), "--eps", "0.1", "--input", "x"])
+    assert code in (0, 1), capsys.readouterr().err
+
+
+def test_the_runtime_s_shape_error_keeps_its_dimensions(two_inputs, tmp_path, capsys):
+    """``meta`` is declared ``[n, 3]``; the data's has 4 columns, which onnxruntime refuses in a
+    message whose last line says only "Please fix either the inputs/outputs or the model"."""
+    _, path, data = two_inputs
+    arrays = np.load(data)
+    wide = tmp_path / "wide.npz"
+    meta = np.hstack([arrays["meta"], arrays["meta"][:, :1]])
+    np.savez(wide, x=arrays["x"], y=arrays["y"], meta=meta)
+    argv = ["scan", str(path), "--data", str(wide), "--eps", "0.1", "--input", "image"]
+    code = main([*argv, "--attack", "spsa"])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 3 and len(lines) == 1, err
+    assert "Got invalid dimensions for input: meta" in lines[0], err
+    assert "index: 1 Got: 4 Expected: 3" in lines[0] and "Please fix" not in lines[0], err
+
+
+def _arrays(data) -> dict[str, np.ndarray]:
+    with np.load(data) as arrays:
+        return {name: arrays[name] for name in arrays.files}
+
+
+def test_the_attacked_input_s_array_is_read_by_its_name(two_inputs, tmp_path, capsys):
+    """Like every other input: ``image`` is read from the array ``image`` (no ``x``, no
+    --x-key), and the report records that array."""
+    _, path, data = two_inputs
+    arrays = _arrays(data)
+    named = tmp_path / "named.npz"
+    np.savez(named, image=arrays["x"], meta=arrays["meta"], y=arrays["y"])
+    report = tmp_path / "r.json"
+    argv = ["scan", str(path), "--data", str(named), "--eps", "0.1", "--input", "image"]
+    code = main([*argv, "--json", str(report), "--exit-zero"])
+    assert code == 0, capsys.readouterr().err
+    written = json.loads(report.read_text())
+    assert written["data"]["x_key"] == "image"
+    assert written["results"][0]["clean_correct"] > 0.8 * N
+
+
+def test_the_named_array_wins_over_x_and_the_report_says_so(two_inputs, tmp_path, capsys):
+    """With both ``x`` and ``image`` (and no --x-key) the named array is attacked, as the other
+    inputs are read by name; --x-key x reads ``x`` instead, without a note."""
+    _, path, data = two_inputs
+    arrays = _arrays(data)
+    both = tmp_path / "both.npz"
+    np.savez(
+        both, x=np.zeros_like(arrays["x"]), image=arrays["x"], meta=arrays["meta"], y=arrays["y"]
+    )
+    report = tmp_path / "r.json"
+    argv = ["scan", str(path), "--data", str(both), "--eps", "0.1", "--input", "image"]
+    argv += ["--json", str(report), "--exit-zero", "--allow-low-accuracy"]
+    assert main(argv) == 0, capsys.readouterr().err
+    written = json.loads(report.read_text())
+    assert written["data"]["x_key"] == "image"
+    assert written["results"][0]["clean_correct"] > 0.8 * N  # the real images, not the zeros
+    note = (
+        f"{both}: the attacked input 'image' was read from the array named after it, not from 'x'"
+    )
+    assert any(w.startswith(note) and "--x-key x" in w for w in written["warnings"])
+
+    assert main([*argv, "--x-key", "x"]) == 0, capsys.readouterr().err
+    written = json.loads(report.read_text())
+    assert written["data"]["x_key"] == "x" and not any(
+        "named after it" in w for w in written["warnings"]
+    )
+
+
+def test_an_explicit_x_key_wins_and_a_missing_one_is_named(two_inputs, tmp_path, capsys):
+    _, path, data = two_inputs
+    arrays = _arrays(data)
+    named = tmp_path / "named.npz"
+    np.savez(named, image=arrays["x"], pixels=arrays["x"], meta=arrays["meta"], y=arrays["y"])
+    argv = ["scan", str(path), "--data", str(named), "--eps", "0.1", "--input", "image"]
+    report = tmp_path / "r.json"
+    assert main([*argv, "--x-key", "pixels", "--json", str(report), "--exit-zero"]) == 0
+    assert json.loads(report.read_text())["data"]["x_key"] == "pixels"
+    code = main([*argv, "--x-key", "x"])
+    err = capsys.readouterr().err
+    assert code == 3 and len(err.strip().splitlines()) == 1
+    assert f"{named}: no array named 'x' (found: 'image', 'meta', 'pixels', 'y')" in err

@@ -173,3 +173,74 @@ def test_a_sharded_transfer_scan_with_per_feature_eps_merges_to_the_whole(pair):
         k: v for k, v in json.loads(whole.model_dump_json()).items() if k not in timings
     }
     assert merged.model.surrogate is not None and merged.input.eps_scale is not None
+
+
+def _rounding_target(path, weights: np.ndarray, bias: np.ndarray):
+    """The digits linear classifier reading its pixels rounded to quarters: onnxruntime scores it,
+    but no gradient flows through the Round, so it loads query-only."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("Mul", ["x", "four"], ["scaled"]),
+        helper.make_node("Round", ["scaled"], ["steps"], name="quantise"),
+        helper.make_node("Div", ["steps", "four"], ["rounded"]),
+        helper.make_node("Flatten", ["rounded"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "W"], ["scores"]),
+        helper.make_node("Add", ["scores", "B"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "rounding",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])],
+        initializer=[
+            numpy_helper.from_array(weights.astype(np.float32), "W"),
+            numpy_helper.from_array(bias.astype(np.float32), "B"),
+            numpy_helper.from_array(np.array(4.0, np.float32), "four"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def _warnings(argv, report, capsys) -> list[str]:
+    code = main([*argv, "--json", str(report), "--exit-zero"])
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    return json.loads(report.read_text())["warnings"]
+
+
+def test_what_ran_instead_of_a_gradient_is_said_truly_in_every_combination(
+    pair, linear_model, tmp_path, capsys
+):
+    target, surrogate, data, _ = pair
+    layer = linear_model.module[1]
+    rounding = _rounding_target(
+        tmp_path / "rounding.onnx", layer.weight.detach().numpy().T, layer.bias.detach().numpy()
+    )
+    report = tmp_path / "r.json"
+    spsa = ["--attack", "spsa:queries=100"]
+    no_path = f"{rounding} has no gradient path (no gradient flows from input 'x'"
+
+    # Query-only: no gradient anywhere, so only runtime queries ran.
+    argv = ["scan", str(rounding), "--data", str(data), "--eps", "0.1", *spsa]
+    (note,) = [w for w in _warnings(argv, report, capsys) if "no gradient path" in w]
+    assert note.startswith(no_path) and "'quantise' (Round)" in note
+    assert "only attacks that query the deployed runtime ran" in note
+
+    # Transfer onto the same target: FGSM followed the surrogate's gradient; nothing claims
+    # that only runtime queries ran.
+    argv = ["scan", str(rounding), "--data", str(data), "--eps", "0.1", "--surrogate"]
+    argv += [str(surrogate), "--attack", "fgsm", *spsa]
+    warnings = _warnings(argv, report, capsys)
+    assert not any("only attacks that query" in w for w in warnings), warnings
+    (note,) = [w for w in warnings if "no gradient path" in w]
+    assert note.startswith(no_path)
+    assert f"the gradient attacks followed the surrogate {surrogate}'s gradient" in note
+    assert json.loads(report.read_text())["methods"][0]["method"] == "surrogate-gradient"
+
+    # White-box, and a transfer scan of a target that has a twin: no such note at all.
+    for extra in ([], ["--surrogate", str(surrogate)]):
+        argv = ["scan", str(target), "--data", str(data), "--eps", "0.1", *extra]
+        assert not any("gradient path" in w for w in _warnings(argv, report, capsys))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -96,3 +98,49 @@ def test_bad_input_fails_in_one_line(forest, tmp_path, capsys):
     )
     assert main(["surrogate", "fit", str(path), "--data", str(npz), "--out", str(npz)]) == 2
     assert "would overwrite an input" in capsys.readouterr().err
+
+
+def _fit_recording_warnings(argv, capsys):
+    """``main(argv)`` with every warning filter open: what would reach a terminal under any
+    ``-W``/``PYTHONWARNINGS`` setting is caught here (and stderr)."""
+    import warnings
+
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        code = main(argv)
+    return code, [f"{w.category.__name__}: {w.message}" for w in escaped], capsys.readouterr()
+
+
+@pytest.mark.parametrize("kind", ["onnx", "torchscript"])
+def test_no_dependency_warning_reaches_the_terminal(
+    forest, cnn_model, digits_npz, tmp_path, capsys, kind
+):
+    """torch deprecates torch.jit.trace/save (and load): robustcheck writes and reads the
+    surrogate itself, so nothing is said about it."""
+    target, data = (forest[0], forest[1]) if kind == "onnx" else (cnn_model.torchscript, digits_npz)
+    out = tmp_path / "surrogate.pt"
+    argv = ["surrogate", "fit", str(target), "--data", str(data), "--out", str(out)]
+    code, escaped, captured = _fit_recording_warnings([*argv, "--epochs", "2"], capsys)
+    assert code == 0 and escaped == [] and captured.err == "", (escaped, captured.err)
+
+
+class _WarningTarget(torch.nn.Module):
+    """A target that warns on every call: the warning is said once, in robustcheck's words."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        warnings.warn("calibration drift\nsecond line", stacklevel=2)
+        return x.reshape(x.shape[0], -1)[:, :10]
+
+
+def test_a_relevant_warning_becomes_one_note_line(digits_npz, tmp_path, capsys):
+    target = tmp_path / "warns.pt"
+    torch.jit.save(torch.jit.script(_WarningTarget()), str(target))
+    out = tmp_path / "surrogate.pt"
+    argv = ["surrogate", "fit", str(target), "--data", str(digits_npz), "--out", str(out)]
+    code, escaped, captured = _fit_recording_warnings([*argv, "--epochs", "2"], capsys)
+    assert code == 0 and escaped == []
+    assert captured.err.splitlines() == [
+        "robustcheck: note: a warning was raised while distilling the target: "
+        "UserWarning: calibration drift"
+    ]

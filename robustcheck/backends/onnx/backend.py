@@ -24,6 +24,7 @@ from robustcheck.backends.onnx.embedding import NoEmbeddingLookup, is_token_mode
 from robustcheck.backends.onnx.io import (
     InputSpec,
     OutputSpec,
+    check_side_inputs_batched,
     choose_output,
     input_spec,
     zipmap_to_array,
@@ -208,6 +209,7 @@ def load_onnx(
     assert blockers.attacked is not None
     spec = input_spec(session, blockers.attacked.name, where)
     side = tuple(input_spec(session, i.name, where) for i in blockers.side)
+    check_side_inputs_batched(model, spec.name, [i.name for i in side], where)
     torch_device = torch.device("cuda" if providers[0] != "CPUExecutionProvider" else "cpu")
     # fp16 models: differentiate a float32 twin; the fidelity certificate shows what that costs.
     twin_dtype = torch.float64 if spec.dtype == np.float64 else torch.float32
@@ -235,12 +237,9 @@ def _info(
     blockers: Blockers,
     model: object,
 ) -> ModelInfo:
+    # What ran instead of the twin depends on the scan (gradient-free attacks, or a surrogate):
+    # the scan says it (robustcheck.scan.transfer.gradient_path_notes), from ``blockers``.
     notes = [output_spec.note] if output_spec.note else []
-    if blockers.reasons:
-        notes.append(
-            "no gradient path (" + "; ".join(blockers.reasons) + "): only attacks that query "
-            "the deployed runtime ran, and twin fidelity is not claimed"
-        )
     nodes = model.graph.node  # type: ignore[attr-defined]
     return ModelInfo(
         path=where,

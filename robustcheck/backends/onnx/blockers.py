@@ -15,15 +15,10 @@ import onnx
 
 from robustcheck.backends.onnx.twin import default_registry, non_differentiable_nodes
 from robustcheck.backends.onnx.twin.analysis import inline_local_functions, unsupported_ops
+from robustcheck.backends.onnx.twin.graph import WAYS_FORWARD
 from robustcheck.backends.onnx.twin.registry import OpRegistry
 from robustcheck.backends.onnx.twin.tensors import FLOATING_ONNX_TYPES
-from robustcheck.errors import ModelError, UnsupportedModelError
-
-WAYS_FORWARD = (
-    "use a gradient-free attack (--attack spsa or --attack nes), or transfer attacks crafted on a "
-    "differentiable surrogate (--surrogate MODEL)"
-)
-"""The hint of every white-box refusal: the two ways a model without a gradient is still scanned."""
+from robustcheck.errors import ModelError, UnsupportedModelError, quoted
 
 
 @dataclass(frozen=True)
@@ -39,7 +34,7 @@ class GraphInput:
         return self.elem_type in FLOATING_ONNX_TYPES
 
     def describe(self) -> str:
-        return f"{self.name}: {self.type}"
+        return f"{self.name!r}: {self.type}"
 
 
 @dataclass(frozen=True)
@@ -159,8 +154,8 @@ def _attacked(inputs: list[GraphInput], name: str | None, where: str) -> GraphIn
         for value in inputs:
             if value.name == name:
                 return value
-        listing = ", ".join(i.name for i in inputs)
         raise ModelError(
-            f"{where}: --input {name!r} is not an input of the model (have: {listing})"
+            f"{where}: --input {name!r} is not an input of the model (have: "
+            f"{quoted(i.name for i in inputs)})"
         )
     return inputs[0] if len(inputs) == 1 else None

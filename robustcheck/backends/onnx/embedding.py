@@ -19,7 +19,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from robustcheck.backends.onnx.blockers import WAYS_FORWARD
-from robustcheck.errors import UnsupportedModelError
+from robustcheck.errors import UnsupportedModelError, quoted
 
 INTEGER_TYPES = {
     onnx.TensorProto.INT64,
@@ -80,7 +80,7 @@ def find_word_embedding(model: onnx.ModelProto, where: str) -> Lookup:
         found.append(Lookup(index, table[0], table[1], source, node.output[0]))
     if not found:
         raise NoEmbeddingLookup(
-            f"{where}: integer inputs {', '.join(ints) or '(none)'} but no word-embedding lookup "
+            f"{where}: integer inputs {quoted(ints) or '(none)'} but no word-embedding lookup "
             "found (looked for a Gather on a 2-D float table, indices fed by one of those inputs)",
             hint=WAYS_FORWARD,
         )

@@ -147,7 +147,7 @@ def test_every_blocker_is_listed_in_one_refusal(zoo, capsys):
     path = models["all_at_once"]
     assert main(["scan", str(path), "--data", str(data), "--eps", "0.1"]) == 3
     err = capsys.readouterr().err
-    assert "2 inputs (x: tensor(float), c: tensor(int64))" in err
+    assert "2 inputs ('x': tensor(float), 'c': tensor(int64))" in err
     assert "com.example::FancyOp (opset 1)" in err
     assert main(["scan", str(path), "--data", str(data), "--eps", "0.1", "--input", "c"]) == 3
     err = capsys.readouterr().err

@@ -4,7 +4,7 @@ Predictions of an ONNX model come from onnxruntime; this package only supplies g
 """
 
 from robustcheck.backends.onnx.twin.analysis import non_differentiable_nodes, unsupported_ops
-from robustcheck.backends.onnx.twin.graph import OnnxTwin, UnsupportedOperatorsError
+from robustcheck.backends.onnx.twin.graph import OnnxTwin, TwinNodeError, UnsupportedOperatorsError
 from robustcheck.backends.onnx.twin.ops import default_registry
 from robustcheck.backends.onnx.twin.registry import OpFunction, OpRegistry, OpSpec
 
@@ -13,6 +13,7 @@ __all__ = [
     "OpFunction",
     "OpRegistry",
     "OpSpec",
+    "TwinNodeError",
     "UnsupportedOperatorsError",
     "default_registry",
     "non_differentiable_nodes",

@@ -73,7 +73,7 @@ def unsupported_ops(model: ModelProto, registry: OpRegistry | None = None) -> li
 def describe_node(node: NodeProto, index: int) -> str:
     domain = normalize_domain(node.domain)
     op = f"{domain}::{node.op_type}" if domain else node.op_type
-    name = node.name or f"node #{index}"
+    name = repr(node.name) if node.name else f"node #{index}"
     return f"{name} ({op})"
 
 

@@ -8,7 +8,8 @@ walks a precomputed step list and releases each intermediate after its last use.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,11 +33,23 @@ from robustcheck.backends.onnx.twin.tensors import (
     onnx_elem_type,
     tensor_from_proto,
 )
-from robustcheck.errors import DataError, ModelError, UnsupportedModelError, UsageError
+from robustcheck.boundary import one_line_reason, out_of_memory
+from robustcheck.errors import (
+    DataError,
+    RobustcheckError,
+    UnsupportedModelError,
+    UsageError,
+    quoted,
+)
 
 logger = logging.getLogger(__name__)
 
 _DOCS_HINT = "see docs/onnx-ops.md or open an issue"
+WAYS_FORWARD = (
+    "use a gradient-free attack (--attack spsa or --attack nes), or transfer attacks crafted on a "
+    "differentiable surrogate (--surrogate MODEL)"
+)
+"""The hint of every white-box refusal: the two ways a model without a gradient is still scanned."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,34 @@ class _Step:
 def _format_op(key: OpKey) -> str:
     domain, op_type, opset = key
     return f"{domain}::{op_type} (opset {opset})"
+
+
+class TwinNodeError(UnsupportedModelError):
+    """The gradient twin failed on one node (building or running it): the node is named, and
+    whatever raised inside the op, torch or robustcheck, becomes this one input error (exit 3),
+    never an internal error. Running out of memory is not caught: that is the environment's."""
+
+    def __init__(self, source: str, label: str, doing: str, cause: BaseException) -> None:
+        detail = cause.message if isinstance(cause, RobustcheckError) else one_line_reason(cause)
+        super().__init__(
+            f"{source}: the gradient twin cannot {doing} node {label}: {detail}",
+            hint=WAYS_FORWARD,
+        )
+        self.node = label
+
+
+@contextmanager
+def _node_errors(source: str, label: str, doing: str) -> Iterator[None]:
+    """Any exception raised in the block is the node's (see :class:`TwinNodeError`), except
+    running out of memory and an error that already names its node."""
+    try:
+        yield
+    except TwinNodeError:
+        raise
+    except Exception as exc:
+        if out_of_memory(exc):
+            raise
+        raise TwinNodeError(source, label, doing, exc) from exc
 
 
 class UnsupportedOperatorsError(UnsupportedModelError):
@@ -73,8 +114,8 @@ def _build_step(node: NodeProto, index: int, spec: OpSpec) -> _Step:
     unknown = sorted(set(attributes) - spec.attributes)
     if unknown:
         raise UnsupportedModelError(
-            f"{label} has attribute(s) {', '.join(unknown)} that the gradient twin's "
-            f"{spec.op_type} (since opset {spec.since_version}) does not understand; {_DOCS_HINT}"
+            f"it has attribute(s) {quoted(unknown)}, which the twin's {spec.op_type} (since "
+            f"opset {spec.since_version}) does not understand; {_DOCS_HINT}"
         )
     if spec.wants_output_count:
         attributes["output_count"] = len(node.output)
@@ -106,6 +147,7 @@ class OnnxTwin:
         if missing:
             raise UnsupportedOperatorsError(missing, source)
         graph = model.graph
+        self._source = source
         self._constants: dict[str, Tensor] = {}
         # Values torch cannot hold (string class names on a label path, say) only matter
         # if a requested output needs them, so they are refused lazily, in _plan.
@@ -127,10 +169,11 @@ class OnnxTwin:
         for index, node in enumerate(model.graph.node):
             spec = resolve_node(node, opsets, registry)
             assert spec is not None  # unsupported_ops() already refused the model
-            if node.op_type == "Constant" and not spec.domain:
-                self._fold_constant(node, index, spec)
-            else:
-                steps.append(_build_step(node, index, spec))
+            with _node_errors(self._source, describe_node(node, index), "prepare"):
+                if node.op_type == "Constant" and not spec.domain:
+                    self._fold_constant(node, index, spec)
+                else:
+                    steps.append(_build_step(node, index, spec))
         logger.debug("twin prepared: %d steps, %d constants", len(steps), len(self._constants))
         return steps
 
@@ -190,8 +233,8 @@ class OnnxTwin:
         unknown = sorted(set(feeds) - set(self.input_names))
         if unknown:
             raise DataError(
-                f"the model has no input(s) named {', '.join(unknown)}; "
-                f"its inputs are {', '.join(self.input_names)}"
+                f"the model has no input(s) named {quoted(unknown)}; "
+                f"its inputs are {quoted(self.input_names)}"
             )
         values = dict(self._constants)
         values.update(feeds)
@@ -204,13 +247,15 @@ class OnnxTwin:
             raise DataError(
                 f"{step.label} needs input {err.args[0]!r}, which was not fed"
             ) from None
-        results = _as_outputs(_call(step, args))
+        with _node_errors(self._source, step.label, "compute"):
+            results = _as_outputs(step.spec.fn(*args, **step.attributes))
         for position, name in enumerate(step.outputs):
             if not name:
                 continue
             if position >= len(results) or results[position] is None:
                 raise UnsupportedModelError(
-                    f"{step.label}: the gradient twin does not compute output #{position} "
+                    f"{self._source}: {step.label}: the gradient twin does not compute output "
+                    f"#{position} "
                     f"({name!r}) of {step.spec.op_type}; {_DOCS_HINT}"
                 )
             values[name] = results[position]  # type: ignore[assignment]
@@ -223,7 +268,7 @@ class OnnxTwin:
         known.update(name for step in self._steps for name in step.outputs if name)
         unknown = [name for name in wanted if name not in known]
         if unknown:
-            raise UsageError(f"the model has no value(s) named {', '.join(unknown)}")
+            raise UsageError(f"the model has no value(s) named {quoted(unknown)}")
         needed = set(wanted)
         selected: list[_Step] = []
         for step in reversed(self._steps):
@@ -235,23 +280,11 @@ class OnnxTwin:
         if blocked:
             reasons = "; ".join(self._unavailable[name] for name in blocked)
             raise UnsupportedModelError(
-                f"computing {', '.join(wanted)} needs values the gradient twin cannot hold: "
-                f"{reasons}"
+                f"computing {quoted(wanted)} needs values the gradient twin cannot hold: {reasons}"
             )
         plan = (selected, _release_schedule(selected, wanted, set(self._constants)))
         self._plans[wanted] = plan
         return plan
-
-
-def _call(step: _Step, args: list[Tensor | None]) -> Tensor | tuple[Tensor | None, ...]:
-    # Op functions know their operator, not their node: name the node in refusals and in
-    # the ValueErrors ops raise for malformed attributes or shapes.
-    try:
-        return step.spec.fn(*args, **step.attributes)
-    except UnsupportedModelError as err:
-        raise UnsupportedModelError(f"{step.label}: {err.message}") from err
-    except ValueError as err:
-        raise ModelError(f"{step.label}: {err}") from err
 
 
 def _release_schedule(steps: list[_Step], wanted: Sequence[str], keep: set[str]) -> list[list[str]]:

@@ -129,12 +129,12 @@ def test_non_differentiable_nodes_name_the_cuts_between_float_inputs_and_outputs
         opsets={"": 13, "ai.onnx.ml": 3},
     )
     assert non_differentiable_nodes(model, default_registry()) == [
-        "argmax (ArgMax)",
-        "to_int (Cast)",
-        "trees (ai.onnx.ml::TreeEnsembleClassifier)",
+        "'argmax' (ArgMax)",
+        "'to_int' (Cast)",
+        "'trees' (ai.onnx.ml::TreeEnsembleClassifier)",
     ]
     assert non_differentiable_nodes(model, outputs=["probabilities"]) == []
-    assert non_differentiable_nodes(model, outputs=["back"]) == ["to_int (Cast)"]
+    assert non_differentiable_nodes(model, outputs=["back"]) == ["'to_int' (Cast)"]
 
 
 def test_values_torch_cannot_hold_only_matter_when_an_output_needs_them(graph_model: Any) -> None:

@@ -61,7 +61,16 @@ def _post_transform(scores: Tensor, post_transform: str) -> Tensor:
 
 def _linear(x: Tensor, coefficients: Sequence[float], intercepts: Sequence[float] | None) -> Tensor:
     features = _features(x)
-    weights = _vector(coefficients, features).reshape(-1, features.shape[1])
+    n_features = features.shape[1]
+    rows, left = divmod(len(coefficients), max(n_features, 1))
+    if left or (intercepts and len(intercepts) != rows):
+        # onnxruntime reads such a model anyway (it sizes the classes from the intercepts and
+        # ignores extra coefficients); which features those coefficients meant is unknowable.
+        expected = f"a multiple of {n_features}"
+        if intercepts:
+            expected = f"{n_features} × {len(intercepts)} (input features × intercepts)"
+        raise ValueError(f"{len(coefficients)} coefficients, not {expected}")
+    weights = _vector(coefficients, features).reshape(rows, n_features)
     scores = features @ weights.T
     return scores + _vector(intercepts, features) if intercepts else scores
 
