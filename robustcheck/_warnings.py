@@ -9,6 +9,7 @@ words.
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -39,6 +40,12 @@ of ``torch.export``: where robustcheck both writes and reads the TorchScript fil
 that changes nothing for the user."""
 
 
+DEPRECATED = Irrelevant((DeprecationWarning, PendingDeprecationWarning, FutureWarning), "")
+"""Any deprecation, where a dependency warns about its own internals or formats inside a call
+robustcheck makes on the user's behalf (torch 2.4's ``torch.export.load`` about its own
+``torch.load``; torch 2.14 on every ``torch.jit.load``): the user cannot act on it there."""
+
+
 @contextmanager
 def recorded_warnings(irrelevant: Sequence[Irrelevant] = ()) -> Iterator[list[str]]:
     """Record every warning raised in the block, whatever the warning filters say, and print
@@ -62,3 +69,14 @@ def _one_line(message: warnings.WarningMessage) -> str:
     lines = [line.strip() for line in str(message.message).splitlines() if line.strip()]
     text = f"{message.category.__name__}: {lines[0]}" if lines else message.category.__name__
     return text if len(text) <= 300 else text[:299] + "…"
+
+
+@contextmanager
+def deprecations_dropped(log: logging.Logger, doing: str) -> Iterator[None]:
+    """Around a dependency's (de)serialisation of a model: its deprecation warnings are dropped
+    (:data:`DEPRECATED`), any other warning is logged once as ``a warning was raised while
+    <doing>: ...``, never printed raw."""
+    with recorded_warnings([DEPRECATED]) as notes:
+        yield
+    for note in notes:
+        log.warning("a warning was raised while %s: %s", doing, note)

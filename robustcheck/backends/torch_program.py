@@ -12,12 +12,10 @@ half precision lose signs to rounding; the fidelity section compares the copy wi
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import inspect
 import logging
 import warnings
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from robustcheck._warnings import deprecations_dropped
 from robustcheck.backends._batching import round_to, run_in_fixed_batches
 from robustcheck.backends.base import ModelInfo, SideInputs
 from robustcheck.backends.output import scores_shape
@@ -281,28 +280,12 @@ TORCHSCRIPT_DEPRECATED = (
     "torch.export.save (a .pt2 file), which robustcheck scans the same way"
 )
 """Said once in every TorchScript scan's notes, in place of torch's own warning."""
-_DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
-
-
-@contextlib.contextmanager
-def torch_deprecations_said() -> Iterator[None]:
-    """Around torch's model (de)serialisation: its deprecation warnings are about torch's own
-    internals or formats, which the user cannot act on there (torch 2.14 warns on every
-    ``torch.jit.load`` and ``save``: the report's notes say that instead, see
-    :data:`TORCHSCRIPT_DEPRECATED`; torch 2.4's ``torch.export.load`` warns about its own
-    ``torch.load`` call), so they are dropped; any other warning passes on unchanged."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for warning in caught:
-        if not issubclass(warning.category, _DEPRECATIONS):
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
 
 
 def _jit_load(path: Path, device: torch.device | str) -> Any:
-    with torch_deprecations_said():
+    """``torch.jit.load`` without torch 2.14's deprecation warning: the report's notes say it
+    instead (:data:`TORCHSCRIPT_DEPRECATED`)."""
+    with deprecations_dropped(log, f"loading {path}"):
         return torch.jit.load(str(path), map_location=device)
 
 
@@ -313,7 +296,7 @@ def load_exported_program(
     previous = export_log.level
     export_log.setLevel(logging.CRITICAL)  # torch logs a full traceback before raising
     try:
-        with torch_deprecations_said():
+        with deprecations_dropped(log, f"loading {path}"):
             program = torch.export.load(str(path))
     except Exception as exc:  # torch raises many unrelated types for a bad archive
         raise ModelError(

@@ -8,6 +8,7 @@ cached.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from robustcheck._version import __version__
+from robustcheck._warnings import deprecations_dropped
 from robustcheck.datasets import load_digits
 
 TEST_FRACTION = 0.4
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,11 @@ def export(model: object, example: np.ndarray, path: Path) -> None:
 
     assert isinstance(model, torch.nn.Module)
     batch = torch.export.Dim("batch")
-    program = torch.export.export(model, (torch.from_numpy(example),), dynamic_shapes=({0: batch},))
-    torch.export.save(program, str(path))
+    with deprecations_dropped(log, "saving the demo model"):
+        program = torch.export.export(
+            model, (torch.from_numpy(example),), dynamic_shapes=({0: batch},)
+        )
+        torch.export.save(program, str(path))
 
 
 def prepare(directory: Path | None = None) -> DemoFiles:

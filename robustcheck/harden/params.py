@@ -19,6 +19,7 @@ backend handed to attacks scores with the differentiable path only.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,12 +28,13 @@ from typing import Any
 
 import torch
 
+from robustcheck._warnings import deprecations_dropped
 from robustcheck.backends.base import Backend, ModelInfo, SideInputs, with_side
 from robustcheck.backends.loader import detect_format, load_backend
-from robustcheck.backends.torch_program import torch_deprecations_said
 from robustcheck.errors import ModelError, UnsupportedModelError, quoted
 from robustcheck.harden._archive import fixed_zip_times
 
+log = logging.getLogger(__name__)
 _BATCHNORM_STATISTICS = {2 + 1, 2 + 2}
 """BatchNormalization inputs 3 and 4: running mean and variance."""
 
@@ -138,7 +140,7 @@ def _torchscript(path: Path, backend: Any) -> TrainableModel:
 
     def save() -> bytes:
         buffer = io.BytesIO()
-        with torch_deprecations_said():
+        with deprecations_dropped(log, "writing the hardened model"):
             torch.jit.save(module, buffer)
         return fixed_zip_times(buffer.getvalue())
 
@@ -147,7 +149,7 @@ def _torchscript(path: Path, backend: Any) -> TrainableModel:
 
 def _exported(path: Path, backend: Any) -> TrainableModel:
     params = _float_parameters(backend.module)
-    with torch_deprecations_said():
+    with deprecations_dropped(log, "writing the hardened model"):
         program = torch.export.load(str(path))  # the graph to save; only its weights change
 
     def save() -> bytes:
@@ -155,7 +157,7 @@ def _exported(path: Path, backend: Any) -> TrainableModel:
             for name, p in params.items():
                 program.state_dict[name].copy_(p)
         buffer = io.BytesIO()
-        with torch_deprecations_said():
+        with deprecations_dropped(log, "writing the hardened model"):
             torch.export.save(program, buffer)
         return fixed_zip_times(buffer.getvalue())
 
