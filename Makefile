@@ -101,7 +101,7 @@ test-oldest: $(OLDEST)/.installed
 $(OLDEST)/.installed: pyproject.toml tests/release/lowest.py
 	$(OLDEST_PYTHON) -m venv $(OLDEST)
 	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
-	$(OLDEST)/bin/python tests/release/lowest.py > $(OLDEST)/constraints.txt
+	$(PYTHON) tests/release/lowest.py > $(OLDEST)/constraints.txt
 	$(OLDEST)/bin/python -m pip install --quiet -c $(OLDEST)/constraints.txt -e . $(SMOKE_TOOLS)
 	$(OLDEST)/bin/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-jsonl
 	$(OLDEST)/bin/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-overshoot
