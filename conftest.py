@@ -4,11 +4,11 @@ says in the markdown why it cannot (tests/_docrun; the convention is in the READ
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 from _docrun.markdown import DOCS, WORKSPACES
 from _docrun.workspace import Workspaces
-from sybil.integration.pytest import SybilItem
 
 pytest_collect_file = DOCS.pytest()
 
@@ -19,11 +19,27 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(scope="session", name=WORKSPACES)
 def docs_workspaces(tmp_path_factory: pytest.TempPathFactory) -> Workspaces:
-    return Workspaces(tmp_path_factory.mktemp("docs"))
+    base = tmp_path_factory.getbasetemp()
+    # The xdist workers of one run share the parent of their base folders: one build for all.
+    root = (base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / "docs-workspaces"
+    root.mkdir(exist_ok=True)
+    return Workspaces(root)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A document's blocks share a namespace and a folder: one worker runs them, in order.
-    for item in items:
-        if isinstance(item, SybilItem):
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``-n N``: tests spread one by one as with ``--dist load``, except that one worker runs all
+    the blocks of a document, in order (they share a folder, a namespace and skip directives).
+
+    (``--dist loadgroup`` would say this with marks, but with pytest 9 xdist 3.8 cannot rename
+    the node ids it groups by, and splits the groups silently.)
+    """
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DocumentScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.endswith(".md") else nodeid
+
+    return DocumentScheduling(config, log)

@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SHELL_LANGUAGES = ("sh", "bash", "shell", "console")
 RUN_LANGUAGES = (*SHELL_LANGUAGES, "python")
 DATA_LANGUAGES = ("text", "yaml", "toml", "json", "groovy")
-POLICY_PAGES = ("docs/policies.md",)
+POLICY_PAGES = ("policies.md",)
+"""Pages (by file name) whose every YAML block is a complete policy."""
 _NAMED_FILE = re.compile(r"#\s*(robustcheck\.yaml|robustness\.yaml|pyproject\.toml)\s*$")
 WORKSPACES = "docs_workspaces"
 """The session fixture (a :class:`~_docrun.workspace.Workspaces`) sybil puts in each namespace."""
@@ -153,7 +154,7 @@ class ConfigFileParser:
         )
 
     def __call__(self, document: Document) -> Iterable[Region]:
-        policy_page = _relative(document.path) in POLICY_PAGES
+        policy_page = Path(document.path).name in POLICY_PAGES
         for region in self._lexer(document):
             source = str(region.lexemes["source"])
             named = _NAMED_FILE.match(source.partition("\n")[0])

@@ -2,7 +2,7 @@
 
 A user who follows the docs has ``model.onnx``, ``sample.npz``, ``train.npz``... in the folder
 they type in. So does each document here: it runs in a fresh copy of a *flavour* of those files,
-built once per test session (per xdist worker) and only when a document asks for it.
+built once per test session and only when a document asks for it.
 
 - ``digits`` (the default): the demo CNN (``robustcheck.cli.demo_model``) as ``model.onnx``,
   ``model.pt`` (TorchScript) and ``model.pt2``; its digits as ``sample.npz``/``test.npz``
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 N_SAMPLE = 100
 N_TRAIN = 200
@@ -41,41 +42,56 @@ budgets:
 """
 
 
+_DONE = ".complete"
+
+
 class Workspaces:
-    """Flavours of the docs' working folder, each built on first use (a session fixture)."""
+    """Flavours of the docs' working folder, each built on first use (a session fixture).
+
+    ``root`` may be shared by the xdist workers of one session: a file lock lets the first
+    worker that needs a flavour build it and the others wait for it.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._built: dict[str, Path] = {}
-        self.digits_cnn: Any = None
-        """The trained demo CNN (a torch module), once the ``digits`` flavour is built."""
 
     def flavour(self, name: str) -> Path:
         if name not in _BUILDERS:
             raise ValueError(f"no workspace flavour {name!r}; known: {', '.join(_BUILDERS)}")
-        if name not in self._built:
-            folder = self.root / name
-            folder.mkdir(parents=True)
-            _BUILDERS[name](self, folder)
-            self._built[name] = folder
-        return self._built[name]
+        folder = self.root / name
+        with FileLock(self.root / f"{name}.lock"):
+            if not (folder / _DONE).is_file():
+                shutil.rmtree(folder, ignore_errors=True)  # a build that died half-way
+                folder.mkdir(parents=True)
+                _BUILDERS[name](folder)
+                (folder / _DONE).touch()
+        return folder
 
     def copy(self, name: str, destination: Path) -> Path:
         """A fresh copy of flavour ``name`` at ``destination``, for one document to change."""
-        shutil.copytree(self.flavour(name), destination)
+        ignore = shutil.ignore_patterns(_DONE, _CNN_STATE)
+        shutil.copytree(self.flavour(name), destination, ignore=ignore)
         return destination
 
     def trained_digits_cnn(self) -> tuple[Any, Any, np.ndarray, np.ndarray]:
         """``(model, example_batch, inputs, labels)``: what the README's saving example assumes."""
         import torch
 
-        self.flavour("digits")
-        data = np.load(self.flavour("digits") / "sample.npz")
+        from robustcheck.cli import demo_model
+
+        folder = self.flavour("digits")
+        model = demo_model.build_cnn()
+        assert isinstance(model, torch.nn.Module)
+        model.load_state_dict(torch.load(folder / _CNN_STATE))
+        data = np.load(folder / "sample.npz")
         inputs, labels = data["x"], data["y"]
-        return self.digits_cnn, torch.from_numpy(inputs[:2]), inputs, labels
+        return model.eval(), torch.from_numpy(inputs[:2]), inputs, labels
 
 
-def _digits(workspaces: Workspaces, folder: Path) -> None:
+_CNN_STATE = "digits_cnn.state.pt"
+
+
+def _digits(folder: Path) -> None:
     import torch
 
     from robustcheck.cli import demo_model, main
@@ -83,7 +99,7 @@ def _digits(workspaces: Workspaces, folder: Path) -> None:
     x_train, y_train, x_test, y_test = demo_model.digits_split()
     model = demo_model.train(demo_model.build_cnn(), x_train, y_train)
     assert isinstance(model, torch.nn.Module)
-    workspaces.digits_cnn = model
+    torch.save(model.state_dict(), folder / _CNN_STATE)
     example = torch.from_numpy(x_test[:2])
     torch.jit.save(torch.jit.trace(model, example), str(folder / "model.pt"))
     program = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim.DYNAMIC},))
@@ -109,7 +125,7 @@ def _digits(workspaces: Workspaces, folder: Path) -> None:
     assert main([*args, "--no-isolation", "--report-only", "--no-step-summary"]) == 0
 
 
-def _tabular(workspaces: Workspaces, folder: Path) -> None:
+def _tabular(folder: Path) -> None:
     from skl2onnx import to_onnx
     from sklearn.datasets import load_breast_cancer
     from sklearn.ensemble import RandomForestClassifier
@@ -127,7 +143,7 @@ def _tabular(workspaces: Workspaces, folder: Path) -> None:
     np.savez(folder / "test.npz", x=x[test], y=y[test])
 
 
-def _text(workspaces: Workspaces, folder: Path) -> None:
+def _text(folder: Path) -> None:
     import _textmodels as tm
     import transformers
 
@@ -153,7 +169,7 @@ def _text(workspaces: Workspaces, folder: Path) -> None:
     fast.save_pretrained(folder / "my-model")
 
 
-_BUILDERS: dict[str, Callable[[Workspaces, Path], None]] = {
+_BUILDERS: dict[str, Callable[[Path], None]] = {
     "digits": _digits,
     "tabular": _tabular,
     "text": _text,
