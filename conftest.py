@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from _docrun.markdown import DOCS, WORKSPACES
 from _docrun.workspace import Workspaces
+from sybil.integration.pytest import SybilItem
 
 pytest_collect_file = DOCS.pytest()
 
@@ -43,3 +44,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return path if path.endswith(".md") else nodeid
 
     return DocumentScheduling(config, log)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A skipped block is reported at its line in the markdown (not inside unittest)."""
+    report = yield
+    if isinstance(item, SybilItem) and report.skipped and isinstance(report.longrepr, tuple):
+        report.longrepr = (str(item.path), item.example.line, report.longrepr[2])
+    return report

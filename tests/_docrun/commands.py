@@ -15,7 +15,6 @@ or mark the block with ``<!-- skip: next "why" -->``.
 
 from __future__ import annotations
 
-import glob
 import io
 import os
 import re
@@ -103,9 +102,13 @@ def _robustcheck(args: list[str], cwd: Path) -> tuple[int, str]:
     from robustcheck.cli import main
 
     output = io.StringIO()
-    with inside(cwd), _without_env("GITHUB_STEP_SUMMARY"):
-        with redirect_stdout(output), redirect_stderr(output):
-            code = main(args)
+    with (
+        inside(cwd),
+        _without_env("GITHUB_STEP_SUMMARY"),
+        redirect_stdout(output),
+        redirect_stderr(output),
+    ):
+        code = main(args)
     return code, output.getvalue()
 
 
@@ -113,7 +116,8 @@ def _expand_globs(args: list[str], cwd: Path) -> list[str]:
     """``part-*.json`` as the shell expands it (a pattern that matches nothing stays as it is)."""
     expanded: list[str] = []
     for arg in args:
-        matches = sorted(glob.glob(arg, root_dir=cwd)) if glob.has_magic(arg) else []
+        magic = any(c in arg for c in "*?[")
+        matches = sorted(p.relative_to(cwd).as_posix() for p in cwd.glob(arg)) if magic else []
         expanded.extend(matches or [arg])
     return expanded
 
@@ -127,7 +131,9 @@ def _compare_output(command: Command, output: str) -> None:
 
     printed = {skeleton(line) for line in output.splitlines()}
     missing = [
-        line for line in command.shown if line.strip() not in ("", "...") and skeleton(line) not in printed
+        line
+        for line in command.shown
+        if line.strip() not in ("", "...") and skeleton(line) not in printed
     ]
     if missing:
         raise CommandFailed(

@@ -25,6 +25,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sybil import Document, Example, Region, Sybil
+from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser
+from sybil.parsers.markdown import SkipParser as _SybilSkipParser
+from sybil.parsers.markdown.lexers import FencedCodeBlockLexer, RawFencedCodeBlockLexer
+
 from _docrun.commands import (
     PASS_OR_POLICY_FAILED,
     Command,
@@ -34,10 +39,6 @@ from _docrun.commands import (
     run,
 )
 from _docrun.workspace import Workspaces
-from sybil import Document, Example, Region, Sybil
-from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser
-from sybil.parsers.markdown import SkipParser as _SybilSkipParser
-from sybil.parsers.markdown.lexers import FencedCodeBlockLexer, RawFencedCodeBlockLexer
 
 ROOT = Path(__file__).resolve().parents[2]
 SHELL_LANGUAGES = ("sh", "bash", "shell", "console")
@@ -199,7 +200,9 @@ class UnrunnableBlockParser:
                 continue
             if language in DATA_LANGUAGES:
                 commands = [
-                    line for line in str(region.lexemes["source"]).splitlines() if line.startswith("$ ")
+                    line
+                    for line in str(region.lexemes["source"]).splitlines()
+                    if line.startswith("$ ")
                 ]
                 if not commands:
                     continue
@@ -241,7 +244,13 @@ def _relative(path: str) -> str:
 
 def docs_sybil(patterns: list[str], path: Path = ROOT) -> Sybil:
     return Sybil(
-        parsers=[SkipParser(), ShellParser(), PythonParser(), ConfigFileParser(), UnrunnableBlockParser()],
+        parsers=[
+            SkipParser(),
+            ShellParser(),
+            PythonParser(),
+            ConfigFileParser(),
+            UnrunnableBlockParser(),
+        ],
         patterns=patterns,
         path=str(path),
         fixtures=[WORKSPACES],

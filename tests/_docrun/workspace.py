@@ -102,7 +102,9 @@ def _digits(folder: Path) -> None:
     torch.save(model.state_dict(), folder / _CNN_STATE)
     example = torch.from_numpy(x_test[:2])
     torch.jit.save(torch.jit.trace(model, example), str(folder / "model.pt"))
-    program = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim.DYNAMIC},))
+    program = torch.export.export(
+        model, (example,), dynamic_shapes=({0: torch.export.Dim.DYNAMIC},)
+    )
     torch.export.save(program, str(folder / "model.pt2"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -82,7 +82,9 @@ def test_a_skip_needs_a_reason_and_says_it(tmp_path, docs_workspaces):
     block = "```sh\ncurl https://example.invalid\n```\n"
     with pytest.raises(ValueError, match="say why the block cannot run"):
         _evaluate(f"<!-- skip: next -->\n\n{block}", tmp_path, docs_workspaces)
-    skipped = _evaluate(f'<!-- skip: next "needs the network" -->\n\n{block}', tmp_path, docs_workspaces)  # fmt: skip
+    skipped = _evaluate(
+        f'<!-- skip: next "needs the network" -->\n\n{block}', tmp_path, docs_workspaces
+    )
     assert skipped == ["needs the network"]
     with pytest.raises(CommandFailed, match="do not run 'curl'"):
         _evaluate(block, tmp_path, docs_workspaces)
@@ -96,7 +98,7 @@ def test_console_output_the_docs_show_must_be_printed(tmp_path, docs_workspaces)
 
 
 def test_commands_join_continuations_and_separate_output():
-    console = "$ robustcheck scan model.onnx \\\n    --eps 0.1  # a comment\nverdict: PASS\n...\n$ robustcheck inspect model.onnx\n"  # fmt: skip
+    console = "$ robustcheck scan model.onnx \\\n    --eps 0.1  # a comment\nverdict: PASS\n...\n$ robustcheck inspect model.onnx\n"
     first, second = parse_block(console, console=True)
     assert first.text == "robustcheck scan model.onnx      --eps 0.1  # a comment"
     assert first.shown == ["verdict: PASS", "..."]
@@ -125,7 +127,12 @@ def test_commands_other_than_robustcheck_are_checked_or_refused(line, problem, t
 
 
 @pytest.mark.parametrize(
-    "line", ["pip install robustcheck-gate", "pip install 'robustcheck-gate[text,ray]'", "make TORCH_SPEC='torch>=2.3' demo"]  # fmt: skip
+    "line",
+    [
+        "pip install robustcheck-gate",
+        "pip install 'robustcheck-gate[text,ray]'",
+        "make TORCH_SPEC='torch>=2.3' demo",
+    ],
 )
 def test_install_and_make_lines_that_hold(line, tmp_path):
     assert run(Command(line), tmp_path) == ""
@@ -138,7 +145,9 @@ def test_policy_blocks_are_loaded_by_robustcheck(tmp_path, docs_workspaces):
     # Elsewhere a YAML block is data, unless its first line names one of robustcheck's files.
     assert _evaluate(typo, tmp_path, docs_workspaces) == []
     with pytest.raises(PolicyError, match="min_clean_acuracy"):
-        _evaluate(typo.replace("```yaml\n", "```yaml\n# robustness.yaml\n"), tmp_path, docs_workspaces)
+        _evaluate(
+            typo.replace("```yaml\n", "```yaml\n# robustness.yaml\n"), tmp_path, docs_workspaces
+        )
 
 
 def test_config_blocks_are_saved_where_later_commands_read_them(tmp_path, docs_workspaces):
