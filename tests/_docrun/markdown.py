@@ -125,20 +125,33 @@ class ShellParser:
 
 
 class PythonParser:
-    """sybil's Python code blocks (and ``>>>`` sessions), run inside the working folder."""
+    """sybil's Python code blocks (and ``>>>`` sessions), run inside the working folder. Hidden
+    setup blocks act through ``workspace`` and run where they are, so that one whose page needs
+    other files (``workspace.use("text")``) does not first copy the default ones."""
 
     def __init__(self) -> None:
         self._parser = PythonCodeBlockParser()
 
     def __call__(self, document: Document) -> Iterable[Region]:
         for region in self._parser(document):
-            region.evaluator = _inside_workspace(region.evaluator)
+            hidden = document.text.startswith("<!--", region.start)
+            evaluator = region.evaluator
+            assert evaluator is not None
+            region.evaluator = (
+                _with_workspace(evaluator) if hidden else _inside_workspace(evaluator)
+            )
             yield region
 
 
-def _inside_workspace(evaluator: Callable[[Example], Any] | None) -> Callable[[Example], Any]:
-    assert evaluator is not None
+def _with_workspace(evaluator: Callable[[Example], Any]) -> Callable[[Example], Any]:
+    def evaluate(example: Example) -> Any:
+        _workspace(example)
+        return evaluator(example)
 
+    return evaluate
+
+
+def _inside_workspace(evaluator: Callable[[Example], Any]) -> Callable[[Example], Any]:
     def evaluate(example: Example) -> Any:
         with inside(_workspace(example).path):
             return evaluator(example)
