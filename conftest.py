@@ -27,6 +27,7 @@ def docs_workspaces(tmp_path_factory: pytest.TempPathFactory) -> Workspaces:
     return Workspaces(root)
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent under -p no:xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``-n N``: tests spread one by one as with ``--dist load``, except that one worker runs all
     the blocks of a document, in order (they share a folder, a namespace and skip directives).
