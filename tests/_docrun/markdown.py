@@ -271,4 +271,3 @@ def docs_sybil(patterns: list[str], path: Path = ROOT) -> Sybil:
 
 
 DOCS = docs_sybil(["README.md", "docs/*.md"])
-__all__ = ["DOCS", "CommandFailed", "DocWorkspace", "docs_sybil"]

@@ -43,6 +43,8 @@ budgets:
 
 
 _DONE = ".complete"
+_CNN_STATE = "digits_cnn.state.pt"
+"""The trained CNN's weights, for the README's example that saves a model (not copied)."""
 
 
 class Workspaces:
@@ -86,9 +88,6 @@ class Workspaces:
         data = np.load(folder / "sample.npz")
         inputs, labels = data["x"], data["y"]
         return model.eval(), torch.from_numpy(inputs[:2]), inputs, labels
-
-
-_CNN_STATE = "digits_cnn.state.pt"
 
 
 def _digits(folder: Path) -> None:
