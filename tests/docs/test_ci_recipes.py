@@ -7,6 +7,8 @@ import shlex
 from pathlib import Path
 
 import yaml
+from sybil import Document
+from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
 
 from robustcheck.cli import cli
 
@@ -15,7 +17,8 @@ DOC = (ROOT / "docs" / "ci.md").read_text()
 
 
 def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC, flags=re.DOTALL)
+    document = Document(DOC, str(ROOT / "docs" / "ci.md"))
+    return [str(region.lexemes["source"]) for region in FencedCodeBlockLexer(language)(document)]
 
 
 def _scan_commands() -> list[list[str]]:
