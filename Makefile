@@ -94,7 +94,7 @@ $(NEWEST)/.installed: pyproject.toml
 # (it downloads a CUDA build of an old torch); results in the CHANGELOG and docs/benchmarks.md.
 OLDEST ?= .venv-oldest
 OLDEST_PYTHON ?= python3.10
-SMOKE_TOOLS := pytest pytest-xdist hypothesis packaging build twine "setuptools>=77" scikit-learn
+SMOKE_TOOLS := pytest pytest-xdist hypothesis packaging build twine "setuptools>=77" scikit-learn sybil filelock
 test-oldest: $(OLDEST)/.installed
 	$(OLDEST)/bin/python -m pytest -q -n 2 -p no:cacheprovider -m smoke $(SMOKE)
 

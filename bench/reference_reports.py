@@ -32,7 +32,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from robustcheck.cli import demo_model, main  # noqa: E402
 
-VOLATILE = {"started_at", "duration_s", "version", "robustcheck", "hostname", "python", "platform", "digest"}
+VOLATILE = {
+    "started_at",
+    "duration_s",
+    "version",
+    "robustcheck",
+    "hostname",
+    "python",
+    "platform",
+    "digest",
+}
 
 
 def _normalise(value: Any, work: str) -> Any:

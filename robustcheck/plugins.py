@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from importlib import metadata
 
-from robustcheck.attacks import BUILTIN_ATTACKS, Attack
+from robustcheck.attacks.builtin import attack_registry
 from robustcheck.data.registry import LoaderRegistry, LoaderSpec, builtin_registry
-from robustcheck.registry import ATTACKS, DATA_LOADERS, PluginStatus, Registry, load_plugins
+from robustcheck.registry import ATTACKS, DATA_LOADERS, PluginStatus, load_plugins
 
 __all__ = ["ATTACKS", "DATA_LOADERS", "PluginStatus", "attack_registry", "data_registry"]
 
@@ -41,22 +41,3 @@ def data_registry() -> tuple[LoaderRegistry, list[PluginStatus]]:
     """Built-in loaders plus installed plugins."""
     registry = builtin_registry()
     return registry, register_plugins(registry)
-
-
-def attack_registry(
-    entry_points: Iterable[metadata.EntryPoint] | None = None,
-) -> tuple[Registry[type[Attack]], list[PluginStatus]]:
-    """Built-in attacks plus installed plugins; a plugin may replace a built-in by name."""
-    registry: Registry[type[Attack]] = Registry("attack")
-    for cls in BUILTIN_ATTACKS:
-        registry.register(cls.name, cls)
-
-    def register(name: str, cls: object, replaces: bool) -> None:
-        if not (isinstance(cls, type) and issubclass(cls, Attack)):
-            raise TypeError(f"it is a {type(cls).__name__}, not an Attack subclass")
-        if cls.name != name:
-            raise ValueError(f"the class says its name is {cls.name!r}, the entry point {name!r}")
-        registry.register(name, cls, replace=replaces)
-
-    names = {cls.name for cls in BUILTIN_ATTACKS}
-    return registry, load_plugins(ATTACKS, register, names, entry_points)

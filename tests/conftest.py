@@ -170,5 +170,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if gone:  # a renamed module must not silently leave the smoke subset
         raise pytest.UsageError(f"tests/conftest.py SMOKE names missing modules: {gone}")
     for item in items:
-        if item.path.relative_to(root).as_posix() in SMOKE:
+        if item.path.is_relative_to(root) and item.path.relative_to(root).as_posix() in SMOKE:
             item.add_marker(pytest.mark.smoke)

@@ -1,25 +1,54 @@
-"""Attacks propose adversarial candidates; the base class owns the ε budget, domain and loss."""
+"""Attacks propose adversarial candidates; the base class owns the ε budget, domain and loss.
 
-from robustcheck.attacks.base import (
-    Attack,
-    AttackOutput,
-    AttackParams,
-    BatchContext,
-    GradientResult,
-    InputDomain,
-    correct,
-    project,
-)
-from robustcheck.attacks.estimated import NES, SPSA
-from robustcheck.attacks.gradient import BIM, FGSM, PGD
-from robustcheck.attacks.losses import CrossEntropy, Loss, Margin, TargetedCrossEntropy
-from robustcheck.attacks.noise import RandomSignNoise
+The names below are imported on first use (PEP 562), so the pure parts of the package (the
+``NAME[:KEY=VALUE]`` parser in :mod:`robustcheck.attacks.spec`, read by settings and policies)
+load without torch.
+"""
 
-BUILTIN_ATTACKS: tuple[type[Attack], ...] = (FGSM, BIM, PGD, SPSA, NES, RandomSignNoise)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from robustcheck.attacks.base import (
+        Attack,
+        AttackOutput,
+        AttackParams,
+        BatchContext,
+        GradientResult,
+        InputDomain,
+        correct,
+        project,
+    )
+    from robustcheck.attacks.estimated import NES, SPSA
+    from robustcheck.attacks.gradient import BIM, FGSM, PGD
+    from robustcheck.attacks.losses import CrossEntropy, Loss, Margin, TargetedCrossEntropy
+    from robustcheck.attacks.noise import RandomSignNoise
+
+_HOME = {
+    "Attack": "base",
+    "AttackOutput": "base",
+    "AttackParams": "base",
+    "BatchContext": "base",
+    "GradientResult": "base",
+    "InputDomain": "base",
+    "correct": "base",
+    "project": "base",
+    "NES": "estimated",
+    "SPSA": "estimated",
+    "BIM": "gradient",
+    "FGSM": "gradient",
+    "PGD": "gradient",
+    "CrossEntropy": "losses",
+    "Loss": "losses",
+    "Margin": "losses",
+    "TargetedCrossEntropy": "losses",
+    "RandomSignNoise": "noise",
+}
 
 __all__ = [
     "BIM",
-    "BUILTIN_ATTACKS",
     "FGSM",
     "NES",
     "PGD",
@@ -38,3 +67,9 @@ __all__ = [
     "correct",
     "project",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)

@@ -33,6 +33,7 @@ from robustcheck.attacks.base import (
     correct,
     project,
 )
+from robustcheck.attacks.registry import ATTACKS
 from robustcheck.backends.output import OutputKind
 
 DEFAULT_QUERIES = 1000
@@ -81,6 +82,7 @@ class NESParams(EstimatedParams):
     )
 
 
+@ATTACKS.register()
 class SPSA(Attack):
     """FGSM / PGD along a gradient sign estimated by SPSA (Uesato et al. 2018)."""
 
@@ -118,6 +120,7 @@ class SPSA(Attack):
         return AttackOutput(adversarial, queries=queries, unmeasured=unmeasured)
 
 
+@ATTACKS.register()
 class NES(SPSA):
     """FGSM / PGD along a gradient sign estimated by NES with Gaussian probes (Ilyas et al. 2018)."""
 

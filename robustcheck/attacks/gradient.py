@@ -29,6 +29,7 @@ from robustcheck.attacks.base import (
     project,
 )
 from robustcheck.attacks.losses import make_loss
+from robustcheck.attacks.registry import ATTACKS
 
 Target = Literal["least-likely", "all"] | int | None
 
@@ -76,6 +77,7 @@ class FGSMParams(_TargetedParams):
     pass
 
 
+@ATTACKS.register()
 class PGD(Attack):
     """Projected gradient descent on the L∞ ball (Madry et al. 2018)."""
 
@@ -262,6 +264,7 @@ def _fooled(scores: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None) 
     return ~correct(scores, y) if target is None else correct(scores, target)
 
 
+@ATTACKS.register()
 class BIM(PGD):
     """Basic iterative method: PGD without the random start (Kurakin et al. 2017)."""
 
@@ -270,6 +273,7 @@ class BIM(PGD):
     Params: ClassVar[type[AttackParams]] = BIMParams
 
 
+@ATTACKS.register()
 class FGSM(PGD):
     """Fast gradient sign method: one step of size ε from the clean input (Goodfellow et al.
     2015). The direction does not depend on ε, so one gradient per batch serves the sweep."""

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from robustcheck.attacks.base import Attack, AttackOutput, AttackParams, BatchContext, correct
 from robustcheck.attacks.losses import CrossEntropy
+from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import UsageError
 from robustcheck.text.layout import IDS, PINNED, Substitutions, check_token_budget
 
@@ -33,6 +34,7 @@ class HotFlipParams(AttackParams):
     )
 
 
+@ATTACKS.register()
 class HotFlip(Attack):
     """Greedy first-order token substitutions, confirmed on the deployed model (Ebrahimi 2018)."""
 

@@ -8,9 +8,11 @@ import numpy as np
 import torch
 
 from robustcheck.attacks.base import Attack, AttackOutput, BatchContext
+from robustcheck.attacks.registry import ATTACKS
 from robustcheck.vocabulary import NOISE_BASELINE
 
 
+@ATTACKS.register()
 class RandomSignNoise(Attack):
     """``x + ε·s`` with a uniformly random sign per element, drawn once per batch."""
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,17 +50,20 @@ class BatchSize(click.ParamType):
 
 
 @contextmanager
-def flag_errors(flags: Mapping[str, str] | None = None) -> Iterator[None]:
+def flag_errors(model: type[BaseModel] | None = None) -> Iterator[None]:
     """A value click accepted but the settings model refuses is a usage error naming its flag
-    (``flags`` maps a field to its flag where that is not ``--`` + the field with dashes)."""
+    (the field's :class:`~robustcheck.settings.Flag` spelling)."""
     from pydantic import ValidationError
 
+    from robustcheck.settings import flags
+
+    declared = {} if model is None else flags(model)
     try:
         yield
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else ""
-        flag = (flags or {}).get(field, "--" + field.replace("_", "-"))
+        flag = declared[field].shown(field) if field in declared else "--" + field.replace("_", "-")
         message = str(error["msg"]).removeprefix("Value error, ")
         raise click.UsageError(f"{flag}: {message}") from None
 

@@ -14,30 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
+from pydantic import BaseModel
 
 from robustcheck.errors import UsageError
+from robustcheck.settings import Flag, flags
 
 if TYPE_CHECKING:
     from robustcheck.cli.config_file import ProjectConfig
 
 NOT_SETTINGS = frozenset({"config", "no_config", "debug"})
-"""Parameters that only make sense on the command line."""
-COMMAND_LINE_ONLY = frozenset(
-    {
-        "exit_zero",
-        "allow_low_fidelity",
-        "allow_low_accuracy",
-        "no_isolation",
-        "allow_external_data",
-        "shard",
-    }
-)
-"""Switches that weaken the gate or the sandbox (``--shard`` exits 0 with no verdict). A file in the repository under review must not
-turn them on for the job that judges it, so they are accepted on the command line only."""
-_CSV_LISTS = frozenset({"mean", "std"})
-"""String flags holding comma-separated numbers, which a file may write as a list."""
-_PATH_STRINGS = frozenset({"policy_ref"})
-"""String flags naming a file (unless ``builtin:``), resolved against the configuration's folder."""
+"""Parameters that only make sense on the command line (they are not settings)."""
 
 COMMAND_LINE = "command line"
 DEFAULT = "default"
@@ -54,12 +40,15 @@ class Effective:
 
 def setting_key(param: click.Parameter) -> str:
     """The key of a parameter in a configuration file: its long flag without dashes."""
+    if isinstance(param, click.Argument):
+        return str(param.name)
     longs = [opt for opt in param.opts if opt.startswith("--")]
     return longs[0][2:] if longs else str(param.name)
 
 
-def effective(ctx: click.Context) -> Effective:
-    """The parameters of ``ctx`` with the project configuration applied."""
+def effective(ctx: click.Context, model: type[BaseModel]) -> Effective:
+    """The parameters of ``ctx`` with the project configuration applied; ``model`` is the
+    settings model the command's options were derived from (robustcheck.cli._settings)."""
     from robustcheck.cli.config_file import find_project_config
 
     params = ctx.params
@@ -69,10 +58,14 @@ def effective(ctx: click.Context) -> Effective:
     if not params.get("no_config"):
         config = find_project_config(Path(), params.get("config"))
     by_key = {setting_key(p): p for p in ctx.command.params if p.name not in NOT_SETTINGS}
+    declared = flags(model)
     configured: dict[str, Any] = {}
     if config is not None:  # every setting is checked, also those a flag overrides
-        _check_keys(config, by_key)
-        configured = {key: _convert(ctx, by_key[key], config, key) for key in config.settings}
+        _check_keys(config, by_key, declared)
+        configured = {
+            key: _convert(ctx, by_key[key], declared[str(by_key[key].name)], config, key)
+            for key in config.settings
+        }
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key, param in by_key.items():
@@ -87,10 +80,12 @@ def effective(ctx: click.Context) -> Effective:
     return Effective(values, sources, config)
 
 
-def _check_keys(config: ProjectConfig, by_key: dict[str, click.Parameter]) -> None:
+def _check_keys(
+    config: ProjectConfig, by_key: dict[str, click.Parameter], declared: dict[str, Flag]
+) -> None:
     for key in config.settings:
         param = by_key.get(key)
-        if param is not None and param.name in COMMAND_LINE_ONLY:
+        if param is not None and not declared[str(param.name)].file:
             raise UsageError(
                 f"{config.where(key)}: {key} weakens the gate; it is accepted on the command line only",
                 hint=f"pass --{key} in the CI job instead",
@@ -101,7 +96,9 @@ def _check_keys(config: ProjectConfig, by_key: dict[str, click.Parameter]) -> No
             raise UsageError(f"{config.where(key)}: unknown setting {key[:80]!r}", hint=hint)
 
 
-def _convert(ctx: click.Context, param: click.Parameter, config: ProjectConfig, key: str) -> Any:
+def _convert(
+    ctx: click.Context, param: click.Parameter, flag: Flag, config: ProjectConfig, key: str
+) -> Any:
     """A setting converted exactly as its flag's text would be: scalars become the text a user
     would have typed, so ``batch-size: 1.5`` or ``max-error-rate: true`` fail as on the command line."""
     where = f"{config.where(key)}: {key}"
@@ -109,8 +106,8 @@ def _convert(ctx: click.Context, param: click.Parameter, config: ProjectConfig, 
     if isinstance(param, click.Option) and param.is_flag:
         if not isinstance(raw, bool):
             raise UsageError(f"{where}: expected true or false")
-        return raw
-    if str(param.name) in _CSV_LISTS and isinstance(raw, list):
+        return not raw if flag.negate else raw  # `no-noise: true` is the flag given
+    if flag.kind == "csv-floats" and isinstance(raw, list):
         raw = ",".join(_text(item, where) for item in raw)
     many = param.multiple or param.nargs > 1
     if param.multiple and not isinstance(raw, list):
@@ -122,7 +119,7 @@ def _convert(ctx: click.Context, param: click.Parameter, config: ProjectConfig, 
         value = param.type_cast_value(ctx, text)
     except click.BadParameter as exc:
         raise UsageError(f"{where}: {exc.message}") from None
-    return _relative_to(config.directory, param, value)
+    return _relative_to(config.directory, param, flag, value)
 
 
 def _text(value: Any, where: str) -> str:
@@ -133,12 +130,14 @@ def _text(value: Any, where: str) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-def _relative_to(directory: Path, param: click.Parameter, value: Any) -> Any:
+def _relative_to(directory: Path, param: click.Parameter, flag: Flag, value: Any) -> Any:
     """Resolve relative paths of a setting against the configuration file's folder."""
     if value is None:
         return None
     if isinstance(param.type, click.Path):
+        if isinstance(value, (tuple, list)):
+            return type(value)(v if Path(v).is_absolute() else directory / v for v in value)
         return directory / value if not Path(value).is_absolute() else value
-    if param.name in _PATH_STRINGS and not str(value).startswith("builtin:"):
+    if flag.kind == "policy" and not str(value).startswith("builtin:"):
         return str(directory / value)
     return value

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+from pydantic import BaseModel
 
 from robustcheck.cli._options import debug_option
 from robustcheck.cli._project import effective, setting_key
 from robustcheck.cli._terminal import out
 from robustcheck.cli.scan import scan
+from robustcheck.settings import ScanSettings, flags
+
+if TYPE_CHECKING:
+    from robustcheck.cli.config_file import ProjectConfig
 
 
 @click.group("config")
@@ -42,24 +47,18 @@ def show(fmt: str, scan_args: tuple[str, ...]) -> int:
     """
     parent = click.get_current_context()
     try:
-        with scan.make_context("scan", list(scan_args), parent=parent) as ctx:
-            settings = effective(ctx)
+        config, rows = effective_rows(scan, ScanSettings, list(scan_args), parent)
     except click.UsageError as exc:
         exc.ctx = None  # the hint would name a command path no one can type
         raise
-    keys = {str(p.name): setting_key(p) for p in scan.params if p.name in settings.values}
-    rows = [
-        (keys[name], _plain(value), settings.sources[name])
-        for name, value in settings.values.items()
-    ]
     if fmt == "json":
         document = {
-            "config": settings.config.source if settings.config else None,
+            "config": config.source if config else None,
             "settings": {key: {"value": value, "source": src} for key, value, src in rows},
         }
         out(json.dumps(document, indent=2) + "\n")
         return 0
-    source = settings.config.source if settings.config else "none found"
+    source = config.source if config else "none found"
     lines = [f"configuration: {source}"]
     width = max(len(key) for key, _, _ in rows)
     shown = [_text(value) for _, value, _ in rows]
@@ -68,6 +67,25 @@ def show(fmt: str, scan_args: tuple[str, ...]) -> int:
         lines.append(f"{key:<{width}}  {text:<{value_width}}  {src}")
     out("\n".join(lines) + "\n")
     return 0
+
+
+def effective_rows(
+    command: click.Command,
+    model: type[BaseModel],
+    args: list[str],
+    parent: click.Context | None = None,
+) -> tuple[ProjectConfig | None, list[tuple[str, Any, str]]]:
+    """``(configuration file, [(key, value, source), ...])`` for ``command`` run with ``args``:
+    every setting of ``model``, the command line over the configuration over the default."""
+    with command.make_context(command.name, args, parent=parent) as ctx:
+        settings = effective(ctx, model)
+    keys = {str(p.name): setting_key(p) for p in command.params if p.name in settings.values}
+    declared = flags(model)
+    rows = [  # a switch like no-noise shows whether it is on, as a file would write it
+        (keys[name], _plain(not value if declared[name].negate else value), settings.sources[name])
+        for name, value in settings.values.items()
+    ]
+    return settings.config, rows
 
 
 def _plain(value: Any) -> Any:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from robustcheck.attacks import Attack
+from robustcheck.attacks.spec import AttackSpec, parse_attack_spec
 from robustcheck.backends.base import Backend
 from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
@@ -30,7 +31,6 @@ from robustcheck.harden.params import TrainableModel, open_trainable
 from robustcheck.harden.report import HardenReport, WriteBack, judge, rows
 from robustcheck.harden.trainer import Progress, Split, Training, train
 from robustcheck.plugins import attack_registry, data_registry
-from robustcheck.scan.attack_spec import AttackSpec, parse_attack_spec
 from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.contract import (
     Normalisation,
@@ -41,6 +41,7 @@ from robustcheck.scan.contract import (
 from robustcheck.scan.fidelity import tolerance_for
 from robustcheck.scan.runner import resolve_domain
 from robustcheck.scan.runner import run as scan
+from robustcheck.settings import ContractSettings
 
 log = logging.getLogger(__name__)
 
@@ -217,27 +218,21 @@ def _scan_config(
     config: HardenConfig,
     model: Path,
     data: Path,
-    keys: tuple[str, str | None],
+    keys: tuple[str | None, str | None],
     attacks: list[str],
 ) -> ScanConfig:
     policy_eps = config.policy.eps_values() if config.policy is not None else []
+    contract = config.model_dump(include=set(ContractSettings.model_fields))
     return ScanConfig(
+        **{**contract, "x_key": keys[0], "y_key": keys[1]},
         model=model,
         data=data,
         eps=sorted({config.eps, *config.scan_eps, *policy_eps}),
         attacks=attacks,
         policy=config.policy,
         policy_source=config.policy_source,
-        input_range=config.input_range,
-        mean=config.mean,
-        std=config.std,
-        layout=config.layout,
-        model_format=config.model_format,
         device="cpu",
-        x_key=keys[0],
-        y_key=keys[1],
         seed=config.seed,
-        allow_low_accuracy=config.allow_low_accuracy,
         isolate=False,
     )
 

@@ -327,7 +327,7 @@ class MinEpsRules(_Strict):
 def _attack_spec(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError(f"expected an attack such as 'pgd:steps=20', got {_short(value)}")
-    from robustcheck.scan.attack_spec import parse_attack_spec
+    from robustcheck.attacks.spec import parse_attack_spec
 
     try:
         parse_attack_spec(value, where="attack")

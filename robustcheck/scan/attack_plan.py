@@ -4,11 +4,10 @@ the report's examples illustrate."""
 from __future__ import annotations
 
 from robustcheck.attacks import Attack, RandomSignNoise
-from robustcheck.attacks.hotflip import HotFlip
+from robustcheck.attacks.spec import parse_attack_spec
 from robustcheck.plugins import attack_registry
 from robustcheck.policy.schema import Budget, Rules
 from robustcheck.reports.model import Check
-from robustcheck.scan.attack_spec import parse_attack_spec
 from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.min_eps import MinEpsPlan
 
@@ -32,7 +31,7 @@ def build_attacks(config: ScanConfig) -> tuple[list[Attack], list[str]]:
     specs += [parse_attack_spec(name) for name in sorted(named) if name in registry]
     attacks = [registry.get(s.name).from_options(s.options, label=s.label) for s in specs]
     if config.tokens:
-        attacks.append(HotFlip())
+        attacks.append(registry.get("hotflip")())
     if config.noise_baseline:
         attacks.append(RandomSignNoise())
     return attacks, notes
@@ -65,7 +64,7 @@ def judged_config(config: ScanConfig) -> tuple[ScanConfig, list[str]]:
     model without a gradient is gated by what was asked for; the note says so. A policy the
     user wrote is never changed: its FGSM rules still need a gradient."""
     policy = config.policy
-    if policy is None or config.attacks is None or config.policy_source not in BUILT_FOR_FGSM:
+    if policy is None or not config.attacks or config.policy_source not in BUILT_FOR_FGSM:
         return config, []
     registry, _ = attack_registry()
     specs = [parse_attack_spec(text) for text in config.attacks]

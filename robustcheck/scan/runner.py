@@ -184,12 +184,12 @@ def measure(
     check_normalisation_not_doubled(backend.info, norm)
     if norm is not None:
         backend = NormalisedBackend(backend, norm)
-    backend = binary = BinaryBackend(backend, config.output_kind)
+    backend = binary = BinaryBackend(backend, config.declared_output_kind)
     binaries = [binary]
     if surrogate is not None:
         binaries.append(BinaryBackend(surrogate, None))
         warnings += transfer_notes(backend.info, surrogate.info)
-        backend = TransferBackend(backend, binaries[-1], config.output_kind)
+        backend = TransferBackend(backend, binaries[-1], config.declared_output_kind)
     backend = with_precision(backend, config.precision)
     batch_size = config.batch_size
     if config.auto_batch_size:
@@ -203,7 +203,7 @@ def measure(
         quantiser=quantiser_for(config.deployed_dtype, domain, config.eps),
         batch_size=config.batch_size,
         thresholds=_thresholds(config),
-        output_kind=config.output_kind,
+        output_kind=config.declared_output_kind,
         seed=config.seed,
         min_eps=min_eps_plan(config),
         channel_order=config.channel_order,
@@ -320,7 +320,7 @@ def build_report(
             sha256=info.sha256,
             format=info.format,
             output_kind=tally.kind.value,
-            output_kind_source="declared" if config.output_kind else "detected",
+            output_kind_source="declared" if config.declared_output_kind else "detected",
             n_classes=tally.n_classes,
             input_shape=context.input_shape,
             surrogate=context.surrogate,
@@ -414,7 +414,7 @@ def _load_data(config: ScanConfig, input_name: str | None = None) -> tuple[Datas
         input_name=input_name,
         y_key=config.y_key,
         label_column=config.label_column,
-        feature_columns=config.feature_columns,
+        feature_columns=config.feature_columns or None,
         labels_file=config.labels_file,
         image_size=config.image_size,
         layout=config.layout,
@@ -478,12 +478,7 @@ def _fingerprint(
     surrogate: Backend | None = None,
 ) -> str:
     """Everything that determines the numbers; paths and report options do not."""
-    settings = config.model_dump(
-        mode="json",
-        exclude={"model", "data", "labels_file", "checkpoint", "baseline", "exit_zero", "strict",
-                 "isolate", "timeout_s", "max_memory_mb", "policy_source", "eps_scale",
-                 "surrogate"},
-    )  # fmt: skip
+    settings = config.measured_settings()
     return fingerprint(
         {
             "model": backend.info.sha256,

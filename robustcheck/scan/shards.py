@@ -26,18 +26,11 @@ from robustcheck.reports.model import Report, ShardEntry, ShardsSection
 from robustcheck.scan.config import ScanConfig
 from robustcheck.scan.context import ScanContext
 from robustcheck.scan.loop import Plan, Progress, Tally, merge
+from robustcheck.settings import ScanSettings, flags
 
 FORMAT = "robustcheck-partial/1"
 _SHARD = re.compile(r"([1-9][0-9]*)/([1-9][0-9]*)")
-_NOT_MERGED = {
-    "model",
-    "data",
-    "labels_file",
-    "checkpoint",
-    "isolate",
-    "timeout_s",
-    "max_memory_mb",
-}
+_NOT_MERGED = {name for name, flag in flags(ScanSettings).items() if flag.local}
 """Settings that may differ between parts: paths (as mounted on each machine) and limits."""
 
 
@@ -243,7 +236,7 @@ def _merged_tally(config: ScanConfig, ordered: list[Partial]) -> Tally:
 
     attacks, _ = build_attacks(config)
     plan = Plan(
-        config.eps, attacks, None, None, config.batch_size, (), config.output_kind,
+        config.eps, attacks, None, None, config.batch_size, (), config.declared_output_kind,
         noise_eps=noise_eps(config),
     )  # fmt: skip
     total: Tally | None = None

@@ -47,9 +47,16 @@ class Flag:
     that judges it."""
     show_default: bool | str | None = None
     """``None``: shown when there is a default other than ``None`` or ``False``."""
+    listing: str | None = None
+    """An entry-point group whose built-in names fill ``{listing}`` in the help, when help is
+    shown (``Built-ins: fgsm, pgd, ...``): reading them imports nothing."""
     fingerprint: bool = True
     """Whether the setting can change what a scan measures (a checkpoint or a shard must not be
     reused across it); paths, report targets and resource limits cannot."""
+    local: bool = False
+    """Whether it describes this machine or this run rather than the scan (a path as mounted
+    here, a resource limit, where this run's output goes): the parts of a sharded scan may differ
+    in it, and nothing else."""
 
     def option_names(self, field: str) -> tuple[str, ...]:
         return self.names or ("--" + field.replace("_", "-"),)
@@ -68,7 +75,7 @@ class Flag:
         return "--" + self.key(field)
 
 
-def setting(default: Any = ..., help: str = "", **constraints: Any) -> Any:  # noqa: A002
+def setting(default: Any = ..., help: str = "", **constraints: Any) -> Any:
     """``Field(default, description=help, **constraints)``; a list or dict default is copied for
     each instance."""
     if isinstance(default, (list, dict)):

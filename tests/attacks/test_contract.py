@@ -13,12 +13,14 @@ from robustcheck.backends.loader import load_backend
 from robustcheck.plugins import attack_registry
 
 REGISTRY, STATUSES = attack_registry()
+EPS_ATTACKS = sorted(n for n in REGISTRY.names() if REGISTRY.get(n).budget_unit == "eps")
+"""Attacks whose budget is ε (HotFlip's is a number of tokens: tests/attacks/test_hotflip.py)."""
 FAST = {"pgd": {"steps": "3", "restarts": "2"}, "bim": {"steps": "3"}}
 EPS = [0.03, 0.2]
 
 
 def test_every_builtin_and_the_example_plugin_are_registered():
-    assert {"fgsm", "bim", "pgd", "noise", "overshoot"} <= set(REGISTRY.names())
+    assert {"fgsm", "bim", "pgd", "noise", "hotflip", "overshoot"} <= set(REGISTRY.names())
     assert not [s for s in STATUSES if s.error]
 
 
@@ -34,7 +36,7 @@ def cnn_onnx(cnn_model, digits, tmp_path_factory):
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "pt2", "onnx"])
-@pytest.mark.parametrize("name", sorted(REGISTRY.names()))
+@pytest.mark.parametrize("name", EPS_ATTACKS)
 def test_attack_contract(name, fmt, cnn_model, cnn_onnx, digits):
     path = {"torchscript": cnn_model.torchscript, "pt2": cnn_model.pt2, "onnx": cnn_onnx}[fmt]
     backend = load_backend(path)

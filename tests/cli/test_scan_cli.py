@@ -181,15 +181,15 @@ def test_attack_help_lists_every_built_in_attack_of_the_registry(capsys):
     """The listed names are the registry's built-ins (spsa and nes included), not a hand-written
     list; the noise baseline always runs and is not offered. (Listing them imports no torch:
     test_help_is_fast_and_imports_no_torch.)"""
-    from robustcheck.attacks import BUILTIN_ATTACKS
-    from robustcheck.plugins import attack_registry
+    from robustcheck.attacks.builtin import attack_registry
+    from robustcheck.attacks.registry import ATTACKS
 
     assert main(["scan", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
     listed = help_text.split("Built-ins: ", 1)[1].split(" (plus plugins", 1)[0].split(", ")
-    registry, statuses = attack_registry()
-    builtin = {s.name for s in statuses if s.builtin} | {cls.name for cls in BUILTIN_ATTACKS}
-    assert set(listed) == builtin - {"noise"} and set(listed) <= set(registry.names())
+    registry, _ = attack_registry()
+    eps_builtins = {n for n in ATTACKS.names() if ATTACKS.get(n).budget_unit == "eps"}
+    assert set(listed) == eps_builtins - {"noise"} and set(listed) <= set(registry.names())
     assert {"spsa", "nes"} <= set(listed)
 
 

@@ -183,7 +183,7 @@ def test_torch_cuda_out_of_memory_in_a_scan_is_an_environment_error(
 ):
     def with_cuda_oom(entry_points=None):
         registry, statuses = attack_registry(entry_points)
-        registry.register(CudaOutOfMemory.name, CudaOutOfMemory)
+        registry.add(CudaOutOfMemory.name, CudaOutOfMemory)
         return registry, statuses
 
     monkeypatch.setattr(attack_plan, "attack_registry", with_cuda_oom)
