@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import warnings
@@ -133,23 +134,25 @@ def _scans(work: Path, files: dict[str, Path]) -> dict[str, list[list[str]]]:
 def main_(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        files = _models(work)
-        for name, commands in _scans(work, files).items():
-            target = work / f"{name}.json"
-            for i, argv in enumerate(commands):
-                if argv[0] == "scan":
-                    argv = [*argv, "--threads", "1", "--no-step-summary"]
-                if i == len(commands) - 1:
-                    argv = [*argv, "--json" if argv[0] == "scan" else "-o", str(target)]
-                code = main(argv)
-                assert code in (0, 1), (name, argv, code)
-            report = json.loads(target.read_text())
-            (out / f"{name}.json").write_text(
-                json.dumps(_normalise(report, str(work)), indent=2, sort_keys=True) + "\n"
-            )
-            print(f"{name}: exit {code}, verdict {report.get('verdict')}")
+    # A fixed folder: TorchScript files record where they were traced, and the reports hash them.
+    work = Path(tempfile.gettempdir()) / "robustcheck-reference-work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    files = _models(work)
+    for name, commands in _scans(work, files).items():
+        target = work / f"{name}.json"
+        for i, argv in enumerate(commands):
+            if argv[0] == "scan":
+                argv = [*argv, "--threads", "1", "--no-step-summary"]
+            if i == len(commands) - 1:
+                argv = [*argv, "--json" if argv[0] == "scan" else "-o", str(target)]
+            code = main(argv)
+            assert code in (0, 1), (name, argv, code)
+        report = json.loads(target.read_text())
+        (out / f"{name}.json").write_text(
+            json.dumps(_normalise(report, str(work)), indent=2, sort_keys=True) + "\n"
+        )
+        print(f"{name}: exit {code}, verdict {report.get('verdict')}")
     return 0
 
 
