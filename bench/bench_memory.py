@@ -13,7 +13,7 @@ that measurement alone, not to import-time transients. Columns:
   reclaimable but counted);
 - *np.load*: reading the whole array into memory, for reference;
 - *tracemalloc peak*: heap allocations of the robustcheck run (NumPy reports to tracemalloc);
-- *whole scan*: ``robustcheck.scan.runner.run`` in-process (FGSM at ε 0.1 and the noise baseline, a
+- *whole scan*: ``robustcheck.engine.runner.run`` in-process (FGSM at ε 0.1 and the noise baseline, a
   linear TorchScript model built here, int64 labels from a ``--labels-file`` ``.npy``); the labels
   (8 bytes a sample) are the only part that grows with the dataset.
 """
@@ -66,8 +66,8 @@ def _reset_peak() -> float:
 
 
 def _scan(path: Path) -> None:
-    from robustcheck.scan.config import ScanConfig
-    from robustcheck.scan.runner import run
+    from robustcheck.engine.config import ScanConfig
+    from robustcheck.engine.runner import run
 
     config = ScanConfig(
         model=path.with_name("linear.pt"),
@@ -87,7 +87,7 @@ def _child(mode: str, path: Path) -> dict[str, float]:
     if mode == "scan":
         import torch  # noqa: F401  (imports are not the scan's memory)
 
-        import robustcheck.scan.runner  # noqa: F401
+        import robustcheck.engine.runner  # noqa: F401
     if mode == "pages-kept":
         npy._release = lambda array: None  # type: ignore[assignment]
     gc.collect()

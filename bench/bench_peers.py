@@ -10,7 +10,7 @@ ratio to the floor:
   baseline when robustcheck runs one (it does by default);
 - torchattacks / ART / foolbox: their FGSM (one gradient per ε: none of them reuses the sign
   across a sweep) and PGD-10, then one forward per ε to count errors;
-- robustcheck in-process (`robustcheck.scan.runner.run`) and as the command line (`robustcheck
+- robustcheck in-process (`robustcheck.engine.runner.run`) and as the command line (`robustcheck
   scan`, a new process each time: start-up, isolation child, loading, reports).
 """
 
@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from robustcheck.cli import demo_model as demo
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.runner import run
+from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.runner import run
 
 Method = Callable[[], None]
 

@@ -18,9 +18,9 @@ import numpy as np
 import ray
 import torch
 
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.isolation import default_max_memory_mb, run_isolated
-from robustcheck.scan.ray_executor import run_on_ray
+from robustcheck.engine.config import ScanConfig
+from robustcheck.execution.isolation import default_max_memory_mb, run_isolated
+from robustcheck.execution.ray_executor import run_on_ray
 
 
 def _model(directory: Path) -> Path:

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from robustcheck.cli import demo_model as demo
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.runner import run
+from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.runner import run
 
 
 def _best(fn, repeat: int) -> float:

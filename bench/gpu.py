@@ -12,7 +12,7 @@ Workloads (each method scans the same files, batch size and device):
   clean forward, and per ε one forward of the adversarial batch plus one of the noise baseline
   (robustcheck runs one by default); PGD: ten forward+backward steps, then those two forwards;
   counts stay on the device until the end;
-- robustcheck in-process (`robustcheck.scan.runner.run`, `--no-isolation`'s path) and as the
+- robustcheck in-process (`robustcheck.engine.runner.run`, `--no-isolation`'s path) and as the
   command line (`robustcheck scan --device cuda`: start-up, isolation child, hashing, reports);
   the ONNX model in-process too when onnxruntime has the CUDA execution provider.
 
@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.runner import run
+from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.runner import run
 
 SWEEP = [1.0, 2.0, 4.0, 8.0, 16.0]
 """ε in pixel units (of 255)."""

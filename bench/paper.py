@@ -26,10 +26,10 @@ from sklearn.datasets import load_digits
 from robustcheck.attacks import FGSM, BatchContext, InputDomain, correct
 from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import OutputKind
+from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.runner import run as scan
 from robustcheck.harden import HardenConfig, harden
 from robustcheck.reports.model import AttackResult, Report
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.runner import run as scan
 
 EPS = 0.25
 """The paper's MNIST budget (pixels in [0, 1])."""

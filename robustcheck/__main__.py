@@ -9,7 +9,7 @@ def run() -> None:
     """Import the CLI and run it; Ctrl-C while the CLI is still importing exits 130 quietly
     (no report exists yet, so there is nothing to mark incomplete)."""
     try:
-        from robustcheck.cli import main
+        from robustcheck.cli import main  # here, so Ctrl-C while importing exits quietly
     except KeyboardInterrupt:
         sys.stderr.write("robustcheck: interrupted\n")
         raise SystemExit(130) from None

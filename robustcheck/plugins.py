@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from importlib import metadata
 
 from robustcheck.attacks.builtin import attack_registry
-from robustcheck.data.registry import LoaderRegistry, LoaderSpec, builtin_registry
+from robustcheck.data.builtin import builtin_registry
+from robustcheck.data.registry import LoaderRegistry, LoaderSpec
 from robustcheck.registry import ATTACKS, DATA_LOADERS, PluginStatus, load_plugins
 
 __all__ = ["ATTACKS", "DATA_LOADERS", "PluginStatus", "attack_registry", "data_registry"]

@@ -108,7 +108,7 @@ def cnn_model(digits: Digits, model_dir: Path) -> SavedModel:
 try:
     import ray  # noqa: F401
 except ImportError:  # `make setup` and CI install the ray extra; a bare install runs the rest
-    collect_ignore = ["scan/test_ray.py"]
+    collect_ignore = ["execution/test_ray.py"]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def _raised(function: Callable[[], None]) -> BaseException:
 
 
 def test_a_bug_in_robustcheck_is_not_converted():
-    bug = _in_module("robustcheck.scan.fake", "def f():\n    return ()[1]\n")
+    bug = _in_module("robustcheck.engine.fake", "def f():\n    return ()[1]\n")
     assert translate(_raised(bug), "model.pt", "data.npz") is None
     with pytest.raises(IndexError), foreign_errors("model.pt", "data.npz"):
         bug()

@@ -6,7 +6,7 @@ import json
 from importlib import metadata
 
 from robustcheck.cli import main
-from robustcheck.data.registry import builtin_registry
+from robustcheck.data.builtin import builtin_registry
 from robustcheck.plugins import DATA_LOADERS, register_plugins
 
 

@@ -30,6 +30,7 @@ from robustcheck.attacks.base import (
 )
 from robustcheck.attacks.losses import make_loss
 from robustcheck.attacks.registry import ATTACKS
+from robustcheck.errors import UsageError
 
 Target = Literal["least-likely", "all"] | int | None
 
@@ -125,8 +126,6 @@ class PGD(Attack):
         else:
             assert isinstance(p.target, int)
             if p.target >= n_classes:
-                from robustcheck.errors import UsageError
-
                 raise UsageError(
                     f"--attack {self.label}: target={p.target} but the model has {n_classes} classes"
                 )

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def torch_device(requested: Device, cuda_available: bool | None = None) -> torch.device:
     """``cpu``, ``cuda`` (refused without a usable GPU), or ``auto``: CUDA when torch sees a GPU.
     ``cuda_available`` defaults to ``torch.cuda.is_available()``."""
-    import torch
+    import torch  # heavy: only once a model is loaded
 
     if cuda_available is None:
         cuda_available = torch.cuda.is_available()

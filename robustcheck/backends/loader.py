@@ -38,12 +38,13 @@ def check_model_file(path: Path, fmt: str | None = None) -> None:
     if info.st_size == 0:
         raise ModelError(f"{path}: the model file is empty")
     if fmt == "onnx":
-        from robustcheck.backends.onnx.model_file import check_model_size
+        from robustcheck.backends.onnx.model_file import check_model_size  # onnx: ONNX only
 
         check_model_size(path, info.st_size)
 
 
 def _torchscript(path: Path, sha256: str, options: LoadOptions) -> Backend:
+    # torch: each format's loader imports its framework only when that format is loaded
     from robustcheck.backends.devices import torch_device
     from robustcheck.backends.torch_program import load_torchscript
 
@@ -51,6 +52,7 @@ def _torchscript(path: Path, sha256: str, options: LoadOptions) -> Backend:
 
 
 def _torch_export(path: Path, sha256: str, options: LoadOptions) -> Backend:
+    # torch: each format's loader imports its framework only when that format is loaded
     from robustcheck.backends.devices import torch_device
     from robustcheck.backends.torch_program import load_exported_program
 
@@ -58,7 +60,7 @@ def _torch_export(path: Path, sha256: str, options: LoadOptions) -> Backend:
 
 
 def _onnx(path: Path, sha256: str, options: LoadOptions) -> Backend:
-    from robustcheck.backends.onnx.backend import load_onnx
+    from robustcheck.backends.onnx.backend import load_onnx  # onnxruntime and torch: ONNX only
 
     return load_onnx(
         path,

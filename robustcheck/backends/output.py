@@ -1,7 +1,7 @@
 """Interpreting a classifier's output: logits or probabilities, and the shape ``[N, C(,1,1)]``.
 
 A single output column ``[N, 1]`` (a binary classifier) is read as two classes by
-:class:`robustcheck.scan.binary.BinaryBackend` before anything here sees it.
+:class:`robustcheck.engine.binary.BinaryBackend` before anything here sees it.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ def default_threads() -> int:
 
 def deterministic_torch(threads: int | None = None) -> int:
     """Deterministic eager kernels and a fixed intra-op thread count; returns the count."""
-    import torch
+    import torch  # heavy: only where a model runs
 
     # torch.use_deterministic_algorithms also sets inductor's flag, importing torch._inductor
     # (1.2 s per scan); robustcheck never compiles, so set the eager-mode flag alone when we can.

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from robustcheck._warnings import deprecations_dropped
-from robustcheck.backends._batching import round_to, run_in_fixed_batches
 from robustcheck.backends.base import ModelInfo, SideInputs
+from robustcheck.backends.batching import round_to, run_in_fixed_batches
 from robustcheck.backends.output import scores_shape
 from robustcheck.backends.torch_text import (
     TorchTextBackend,

@@ -30,7 +30,7 @@ def demo(out_dir: Path) -> int:
     """
     from robustcheck.cli import demo_model as demo_lib
     from robustcheck.cli.scan import run_and_report
-    from robustcheck.scan.config import ScanConfig
+    from robustcheck.engine.config import ScanConfig
 
     files = demo_lib.prepare()
     out(f"demo model {files.model}\ndemo data  {files.data}\n")

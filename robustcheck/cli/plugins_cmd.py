@@ -17,7 +17,7 @@ def plugins_command() -> int:
     A plugin that fails to load is listed with its error and exits 3.
     """
     from robustcheck.backends.onnx.twin import default_registry
-    from robustcheck.data.registry import builtin_registry
+    from robustcheck.data.builtin import builtin_registry
     from robustcheck.plugins import attack_registry, data_registry
 
     attacks, attack_statuses = attack_registry()

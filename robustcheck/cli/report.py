@@ -117,8 +117,8 @@ def merge(
       robustcheck report merge part-*.json -o report.json --junit junit.xml
     """
     from robustcheck.cli._outputs import ReportTargets, StepSummary
+    from robustcheck.execution.shards import merge_parts, read_partial
     from robustcheck.reports import text
-    from robustcheck.scan.shards import merge_parts, read_partial
 
     paths = {"json": json_path, "junit": junit_path, "markdown": markdown_path, "html": html_path}
     targets = ReportTargets({k: v for k, v in paths.items() if v is not None})

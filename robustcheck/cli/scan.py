@@ -1,4 +1,4 @@
-"""``robustcheck scan``: parse flags, call :func:`robustcheck.scan.runner.run`, write reports."""
+"""``robustcheck scan``: parse flags, call :func:`robustcheck.engine.runner.run`, write reports."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def scan_with(
     summary: StepSummary | None = None,
 ) -> int:
     """The scan, from effective settings (flags over the project configuration over defaults)."""
-    from robustcheck.scan.resolve import resolve_scan
+    from robustcheck.engine.resolve import resolve_scan
 
     with flag_errors(ScanSettings):
         settings = ScanSettings.model_validate(values)
@@ -101,9 +101,9 @@ def _scan_shard(config: Any, text: str, progress: bool | None, paths: dict[str, 
     """``--shard I/N``: scan part of the data and write its partial result (no verdict yet)."""
     from robustcheck.cli._outputs import ReportTargets
     from robustcheck.errors import RobustcheckError, RuntimeEnvironmentError
+    from robustcheck.execution.isolation import scan_shard
+    from robustcheck.execution.shards import Shard
     from robustcheck.files import is_stdout, write_text_atomic
-    from robustcheck.scan.isolation import scan_shard
-    from robustcheck.scan.shards import Shard
 
     try:
         shard = Shard.parse(text)
@@ -155,8 +155,8 @@ def run_and_report(
     (and an error section in the step summary)."""
     from robustcheck.cli._outputs import ReportTargets, StepSummary
     from robustcheck.errors import RobustcheckError
+    from robustcheck.execution.isolation import default_max_memory_mb, run_isolated
     from robustcheck.reports import text
-    from robustcheck.scan.isolation import default_max_memory_mb, run_isolated
 
     summary = summary or StepSummary()
     targets = ReportTargets(paths)
@@ -170,7 +170,7 @@ def run_and_report(
     try:
         with progress_bar(progress, "scanning") as callback:
             if distributed is not None:
-                from robustcheck.scan.ray_executor import run_on_ray
+                from robustcheck.execution.ray_executor import run_on_ray
 
                 report = run_on_ray(config, **distributed, progress=callback)
             elif config.isolate:
@@ -181,9 +181,9 @@ def run_and_report(
                     progress=callback,
                 )
             else:
-                from robustcheck.scan.runner import run  # torch: only where the scan runs
+                from robustcheck.execution.local import run_here  # torch: where the scan runs
 
-                report = run(config, progress=callback)
+                report = run_here(config, progress=callback)
         summary.append_report(report)  # before the reports: a failure here must not leave a PASS
     except RobustcheckError as exc:
         summary.append_error(f"the scan failed: {exc.one_line()}", int(exc.exit_code))

@@ -87,9 +87,9 @@ def fit_command(
 
     from robustcheck._warnings import TORCHSCRIPT_DEPRECATED, recorded_warnings
     from robustcheck.data import load_dataset
+    from robustcheck.engine.transfer import load_target
     from robustcheck.errors import RuntimeEnvironmentError, UsageError
     from robustcheck.files import file_sha256
-    from robustcheck.scan.transfer import load_target
     from robustcheck.surrogate import FitSettings, fit_surrogate, save_surrogate
 
     if out_path.resolve() in (target.resolve(), data.resolve()):

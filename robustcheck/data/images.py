@@ -29,6 +29,7 @@ from robustcheck.data._image_labels import (
 from robustcheck.data._imagefile import ImageInfo, decode, probe
 from robustcheck.data.base import Dataset
 from robustcheck.data.options import Layout, LoadOptions
+from robustcheck.data.registry import loader
 from robustcheck.errors import DataError
 from robustcheck.files import manifest_sha256
 
@@ -70,6 +71,12 @@ class ImageSource:
         return out
 
 
+@loader(
+    "images",
+    directory=True,
+    options=frozenset({"labels_file", "image_size", "layout", "class_order"}),
+    description="PNG/JPEG folder: one sub-folder per class, or flat with a labels file",
+)
 def load_images(root: Path, options: LoadOptions) -> Dataset:
     labels_file = options.labels_file or default_labels_file(root)
     listing = (

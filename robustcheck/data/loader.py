@@ -8,8 +8,9 @@ from pathlib import Path
 from robustcheck.boundary import foreign_errors
 from robustcheck.data import limits
 from robustcheck.data.base import Dataset
+from robustcheck.data.builtin import builtin_registry
 from robustcheck.data.options import DEFAULT_X_KEY, FLAGS, ClassOrder, Layout, LoadOptions
-from robustcheck.data.registry import LoaderRegistry, LoaderSpec, builtin_registry
+from robustcheck.data.registry import LoaderRegistry, LoaderSpec
 from robustcheck.errors import DataError, UsageError
 from robustcheck.vocabulary import LAYOUTS
 

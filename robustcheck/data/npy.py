@@ -22,6 +22,7 @@ from robustcheck.data._npyformat import NpyHeader, read_header
 from robustcheck.data.base import ArraySource, Dataset
 from robustcheck.data.labels import read_labels_file
 from robustcheck.data.options import LoadOptions
+from robustcheck.data.registry import loader
 from robustcheck.errors import DataError
 from robustcheck.files import manifest_sha256, open_regular
 
@@ -47,6 +48,12 @@ def _release(array: np.ndarray) -> None:
         mapping.madvise(advice)
 
 
+@loader(
+    "npy",
+    suffixes=(".npy",),
+    options=frozenset({"labels_file", "layout"}),
+    description="NumPy array of inputs (memory-mapped); labels from --labels-file",
+)
 def load_npy(path: Path, options: LoadOptions) -> Dataset:
     where = f"{path}: array"
     with open_regular(path) as (handle, size):

@@ -29,6 +29,7 @@ from robustcheck.data._checks import (
 from robustcheck.data._npyformat import NpyHeader, read_header
 from robustcheck.data.base import ArraySource, Dataset, native_dtype
 from robustcheck.data.options import DEFAULT_X_KEY, LoadOptions
+from robustcheck.data.registry import loader
 from robustcheck.errors import DataError, SecurityRefusal, quoted
 from robustcheck.files import CHUNK, open_regular, sha256_stream
 
@@ -75,6 +76,12 @@ def open_npz(path: Path) -> Iterator[NpzArchive]:
             yield NpzArchive(path, sha256, archive, _inspect(path, archive))
 
 
+@loader(
+    "npz",
+    suffixes=(".npz",),
+    options=frozenset({"x_key", "y_key", "layout"}),
+    description="NumPy archive with an input array and an optional label array",
+)
 def load_npz(path: Path, options: LoadOptions) -> Dataset:
     y_key = options.y_key
     with open_npz(path) as npz:

@@ -1,6 +1,7 @@
 """Data loaders by name, and which file suffixes (or directories) each one claims.
 
-Built-ins are registered explicitly in :func:`builtin_registry`; a plugin adds its own loader with
+Each built-in is declared beside its load function (``@loader("npz", suffixes=(".npz",))``);
+robustcheck.data.builtin registers them; a plugin adds its own loader with
 :meth:`LoaderRegistry.register`, which refuses a name or suffix that is already taken.
 """
 
@@ -83,68 +84,23 @@ class LoaderRegistry:
         return spec
 
 
-def builtin_registry() -> LoaderRegistry:
-    """A registry holding the loaders that ship with robustcheck."""
-    from robustcheck.data.images import load_images
-    from robustcheck.data.npy import load_npy
-    from robustcheck.data.npz import load_npz
-    from robustcheck.data.tabular import load_csv
-    from robustcheck.data.text import load_text
-    from robustcheck.data.tokens import load_tokens
+BUILTIN: list[LoaderSpec] = []
+"""The loaders that ship with robustcheck, as their modules declare them (:func:`loader`);
+robustcheck.data.builtin imports those modules and registers these."""
 
-    registry = LoaderRegistry()
-    registry.register(
-        LoaderSpec(
-            "npz",
-            load_npz,
-            suffixes=(".npz",),
-            options=frozenset({"x_key", "y_key", "layout"}),
-            description="NumPy archive with an input array and an optional label array",
-        )
-    )
-    registry.register(
-        LoaderSpec(
-            "npy",
-            load_npy,
-            suffixes=(".npy",),
-            options=frozenset({"labels_file", "layout"}),
-            description="NumPy array of inputs (memory-mapped); labels from --labels-file",
-        )
-    )
-    registry.register(
-        LoaderSpec(
-            "csv",
-            load_csv,
-            suffixes=(".csv", ".tsv"),
-            options=frozenset({"label_column", "feature_columns"}),
-            description="table with a header row: numeric feature columns and a label column",
-        )
-    )
-    registry.register(
-        LoaderSpec(
-            "tokens",
-            load_tokens,
-            options=frozenset({"y_key", "tokenizer"}),
-            description="pre-tokenized text (.npz: input_ids, attention_mask, optional "
-            "token_type_ids and special_ids, labels y); chosen for text models",
-        )
-    )
-    registry.register(
-        LoaderSpec(
-            "text",
-            load_text,
-            options=frozenset({"tokenizer", "text_column", "label_column"}),
-            description="text with labels (.jsonl, .csv or .tsv: text and label columns), "
-            "tokenized with --tokenizer tokenizer.json; chosen for text models",
-        )
-    )
-    registry.register(
-        LoaderSpec(
-            "images",
-            load_images,
-            directory=True,
-            options=frozenset({"labels_file", "image_size", "layout", "class_order"}),
-            description="PNG/JPEG folder: one sub-folder per class, or flat with a labels file",
-        )
-    )
-    return registry
+
+def loader(
+    name: str,
+    *,
+    suffixes: tuple[str, ...] = (),
+    directory: bool = False,
+    options: frozenset[str] = frozenset(),
+    description: str = "",
+) -> Callable[[LoadFn], LoadFn]:
+    """Declare the decorated load function as the built-in loader ``name``."""
+
+    def declare(load: LoadFn) -> LoadFn:
+        BUILTIN.append(LoaderSpec(name, load, suffixes, directory, options, description))
+        return load
+
+    return declare

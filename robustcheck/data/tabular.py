@@ -20,12 +20,19 @@ from robustcheck.data._checks import check_finite, check_labels, count_nonfinite
 from robustcheck.data.base import ArraySource, Dataset
 from robustcheck.data.labels import parse_int
 from robustcheck.data.options import LoadOptions
+from robustcheck.data.registry import loader
 from robustcheck.errors import DataError
 from robustcheck.files import decode_text, read_capped, sha256_bytes
 
 DEFAULT_LABEL_COLUMN = "label"
 
 
+@loader(
+    "csv",
+    suffixes=(".csv", ".tsv"),
+    options=frozenset({"label_column", "feature_columns"}),
+    description="table with a header row: numeric feature columns and a label column",
+)
 def load_csv(path: Path, options: LoadOptions) -> Dataset:
     data = read_capped(path, limits.MAX_TEXT_FILE_BYTES, "table")
     rows = _rows(path, decode_text(path, data))

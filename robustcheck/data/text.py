@@ -20,8 +20,10 @@ from robustcheck.data._checks import check_labels
 from robustcheck.data.base import Dataset
 from robustcheck.data.labels import parse_int
 from robustcheck.data.options import LoadOptions
+from robustcheck.data.registry import loader
+from robustcheck.data.tokenizer import read_tokenizer, special_ids, vocabulary
 from robustcheck.data.tokens import TokenSource, pack_tokens, token_notes
-from robustcheck.errors import DataError, RuntimeEnvironmentError, UsageError
+from robustcheck.errors import DataError, UsageError
 from robustcheck.files import decode_text, read_capped, sha256_bytes
 
 FORMAT = "text"
@@ -29,6 +31,12 @@ DEFAULT_TEXT_COLUMN = "text"
 DEFAULT_LABEL_COLUMN = "label"
 
 
+@loader(
+    "text",
+    options=frozenset({"tokenizer", "text_column", "label_column"}),
+    description="text with labels (.jsonl, .csv or .tsv: text and label columns), "
+    "tokenized with --tokenizer tokenizer.json; chosen for text models",
+)
 def load_text(path: Path, options: LoadOptions) -> Dataset:
     if options.tokenizer is None:
         raise UsageError(
@@ -67,34 +75,6 @@ def load_text(path: Path, options: LoadOptions) -> Dataset:
         y_key=label_column,
         notes=token_notes(special, ids.shape[1], f"{options.tokenizer.name}: {how}"),
     )
-
-
-def read_tokenizer(path: Path) -> Any:
-    try:
-        from tokenizers import Tokenizer
-    except ImportError:
-        raise RuntimeEnvironmentError(
-            "--tokenizer: the 'tokenizers' package is not installed (pip install 'robustcheck-gate[text]')"
-        ) from None
-    raw = read_capped(path, limits.MAX_TEXT_FILE_BYTES, "tokenizer")
-    try:
-        return Tokenizer.from_str(decode_text(path, raw))
-    except Exception as exc:  # the Rust library raises plain Exception subclasses
-        raise DataError(f"{path}: not a readable tokenizer.json ({str(exc)[:200]})") from None
-
-
-def special_ids(tokenizer: Any) -> np.ndarray:
-    decoder = tokenizer.get_added_tokens_decoder()
-    return np.array(sorted(i for i, token in decoder.items() if token.special), dtype=np.int64)
-
-
-def vocabulary(tokenizer: Any) -> tuple[str, ...]:
-    size = tokenizer.get_vocab_size(with_added_tokens=True)
-    by_id = [""] * size
-    for token, index in tokenizer.get_vocab(with_added_tokens=True).items():
-        if 0 <= index < size:
-            by_id[index] = token
-    return tuple(by_id)
 
 
 def decode(vocab: tuple[str, ...] | None, ids: np.ndarray, mask: np.ndarray) -> str:

@@ -17,6 +17,8 @@ from robustcheck.data._checks import check_labels
 from robustcheck.data.base import ArraySource, Dataset
 from robustcheck.data.npz import open_npz
 from robustcheck.data.options import LoadOptions
+from robustcheck.data.registry import loader
+from robustcheck.data.tokenizer import read_tokenizer, special_ids, vocabulary
 from robustcheck.errors import DataError, quoted
 
 IDS_KEY, MASK_KEY, TYPES_KEY, SPECIAL_KEY = (
@@ -57,6 +59,12 @@ def token_notes(special: np.ndarray, seq_len: int, source: str) -> tuple[str, ..
     return tuple(notes)
 
 
+@loader(
+    "tokens",
+    options=frozenset({"y_key", "tokenizer"}),
+    description="pre-tokenized text (.npz: input_ids, attention_mask, optional "
+    "token_type_ids and special_ids, labels y); chosen for text models",
+)
 def load_tokens(path: Path, options: LoadOptions) -> Dataset:
     with open_npz(path) as npz:
         members, sha256 = npz.members, npz.sha256
@@ -78,8 +86,6 @@ def load_tokens(path: Path, options: LoadOptions) -> Dataset:
     special = np.asarray(arrays.get(SPECIAL_KEY, np.zeros(0, np.int64))).reshape(-1)
     vocab = None
     if options.tokenizer is not None:  # its special tokens and vocabulary, for decoding
-        from robustcheck.data.text import read_tokenizer, special_ids, vocabulary
-
         tokenizer = read_tokenizer(options.tokenizer)
         special = np.union1d(special, special_ids(tokenizer)).astype(np.int64)
         vocab = vocabulary(tokenizer)

@@ -26,11 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import onnx
 import torch
+from onnx import TensorProto, helper, numpy_helper
 
 from robustcheck._warnings import deprecations_dropped
 from robustcheck.backends.base import Backend, ModelInfo, SideInputs, with_side
 from robustcheck.backends.loader import detect_format, load_backend
+from robustcheck.backends.onnx.model_file import read_onnx
 from robustcheck.errors import ModelError, UnsupportedModelError, quoted
 from robustcheck.harden._archive import fixed_zip_times
 
@@ -168,11 +171,6 @@ def _exported(path: Path, backend: Any) -> TrainableModel:
 
 
 def _onnx(path: Path, backend: Any) -> TrainableModel:
-    import onnx
-    from onnx import helper, numpy_helper
-
-    from robustcheck.backends.onnx.model_file import read_onnx
-
     original = read_onnx(path)
     names = _trainable_initializers(original)
     params = backend.twin.make_trainable(names)
@@ -191,8 +189,6 @@ def _onnx(path: Path, backend: Any) -> TrainableModel:
 
 
 def _trainable_initializers(model: Any) -> list[str]:
-    from onnx import TensorProto
-
     floating = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16}
     statistics = {
         node.input[i]

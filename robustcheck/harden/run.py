@@ -23,6 +23,16 @@ from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
 from robustcheck.boundary import guarded
 from robustcheck.data import Dataset, load_dataset
+from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.contract import (
+    Normalisation,
+    NormalisedBackend,
+    check_eps_below_range,
+    check_normalisation_not_doubled,
+)
+from robustcheck.engine.fidelity import tolerance_for
+from robustcheck.engine.runner import resolve_domain
+from robustcheck.engine.runner import run as scan
 from robustcheck.errors import DataError, MeasurementError, UsageError
 from robustcheck.exit_codes import ExitCode
 from robustcheck.files import file_sha256, sha256_bytes, write_bytes_atomic
@@ -31,16 +41,6 @@ from robustcheck.harden.params import TrainableModel, open_trainable
 from robustcheck.harden.report import HardenReport, WriteBack, judge, rows
 from robustcheck.harden.trainer import Progress, Split, Training, train
 from robustcheck.plugins import attack_registry, data_registry
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.contract import (
-    Normalisation,
-    NormalisedBackend,
-    check_eps_below_range,
-    check_normalisation_not_doubled,
-)
-from robustcheck.scan.fidelity import tolerance_for
-from robustcheck.scan.runner import resolve_domain
-from robustcheck.scan.runner import run as scan
 from robustcheck.settings import ContractSettings
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from robustcheck._yaml import Location
+from robustcheck.policy.schema import Policy
 
 MAX_SHOWN = 10
 _CLIP = 60
@@ -69,8 +70,6 @@ def _unknown_key(loc: Location) -> str:
 
 def _keys_at(loc: Location) -> list[str]:
     """The keys the policy model accepts at ``loc`` (list indices skipped)."""
-    from robustcheck.policy.schema import Policy
-
     model: type[BaseModel] | None = Policy
     for part in loc:
         if isinstance(part, int) or model is None:

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from robustcheck.attacks.spec import parse_attack_spec
 from robustcheck.vocabulary import DeployedDtype, GateOn, Layout, Severity
 
 Attack = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
@@ -327,8 +328,6 @@ class MinEpsRules(_Strict):
 def _attack_spec(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError(f"expected an attack such as 'pgd:steps=20', got {_short(value)}")
-    from robustcheck.attacks.spec import parse_attack_spec
-
     try:
         parse_attack_spec(value, where="attack")
     except Exception as exc:  # UsageError: reported as a located policy error

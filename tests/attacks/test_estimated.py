@@ -12,8 +12,8 @@ from attacks.conftest import batch_context
 from robustcheck.attacks import SPSA
 from robustcheck.attacks.estimated import DEFAULT_QUERIES
 from robustcheck.backends.loader import load_backend
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.runner import run
+from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.runner import run
 
 N = 200
 

@@ -17,11 +17,11 @@ from robustcheck.attacks.hotflip import HotFlip, HotFlipParams
 from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import OutputKind
 from robustcheck.data import load_dataset
+from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.loop import leaf_budget
+from robustcheck.engine.runner import run
+from robustcheck.engine.text import prepare_text, substitutions_for
 from robustcheck.errors import UsageError
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.loop import leaf_budget
-from robustcheck.scan.runner import run
-from robustcheck.scan.text import prepare_text, substitutions_for
 
 BUDGETS = [1.0, 2.0, 4.0]
 
@@ -93,7 +93,7 @@ def test_token_budgets_need_a_text_model(linear_model, digits_npz):
 
 
 def test_token_classes_keep_case_and_piece_kind():
-    from robustcheck.scan.text import token_class
+    from robustcheck.engine.text import token_class
 
     assert token_class("good") == token_class("bad") != token_class("Good")
     assert token_class("##ing") != token_class("ing")

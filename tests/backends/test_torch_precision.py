@@ -9,9 +9,9 @@ import torch
 from _onnx_zoo import export_onnx
 
 from robustcheck.backends.loader import load_backend
+from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.runner import run
 from robustcheck.errors import UnsupportedModelError
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.runner import run
 
 EPS = [0.05, 0.15]
 

@@ -50,8 +50,8 @@ def test_onnxruntime_scores_the_converted_batch_correctly(tmp_path):
 
 
 def test_a_big_endian_npy_scans_exactly_like_native_data(tmp_path, digits, linear_model):
-    from robustcheck.scan.config import ScanConfig
-    from robustcheck.scan.runner import run
+    from robustcheck.engine.config import ScanConfig
+    from robustcheck.engine.runner import run
 
     x = digits.x_test[:200]
     np.save(tmp_path / "foreign.npy", x.astype(BIG))

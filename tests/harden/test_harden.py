@@ -9,9 +9,9 @@ import onnx
 import pytest
 
 from robustcheck.cli import main
+from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.runner import run as scan
 from robustcheck.harden import HardenConfig, harden
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.runner import run as scan
 
 
 def _sha(path: Path) -> str:

@@ -19,8 +19,8 @@ from release._workspace import scan_commands, write_workspace
 
 OPTIONAL = {
     # module: (the extra that provides it, where a missing one is turned into a one-line message)
-    "ray": ("ray", "robustcheck/scan/ray_executor.py"),
-    "tokenizers": ("text", "robustcheck/data/text.py"),
+    "ray": ("ray", "robustcheck/execution/ray_executor.py"),
+    "tokenizers": ("text", "robustcheck/data/tokenizer.py"),
 }
 """Imports on optional paths only, each lazy and naming its extra when missing."""
 

@@ -14,9 +14,9 @@ from sklearn.ensemble import RandomForestClassifier
 from robustcheck.backends.loader import load_backend
 from robustcheck.cli import main
 from robustcheck.data import load_dataset
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.runner import run
-from robustcheck.scan.transfer import load_target
+from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.runner import run
+from robustcheck.engine.transfer import load_target
 from robustcheck.surrogate import FitSettings, fit_surrogate
 
 

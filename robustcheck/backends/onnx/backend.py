@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustcheck.backends._batching import as_numpy, round_to, run_in_fixed_batches
 from robustcheck.backends.base import ModelInfo, SideInputs
+from robustcheck.backends.batching import as_numpy, round_to, run_in_fixed_batches
 from robustcheck.backends.onnx.blockers import (
     WAYS_FORWARD,
     Blockers,
@@ -238,7 +238,7 @@ def _info(
     model: object,
 ) -> ModelInfo:
     # What ran instead of the twin depends on the scan (gradient-free attacks, or a surrogate):
-    # the scan says it (robustcheck.scan.transfer.gradient_path_notes), from ``blockers``.
+    # the scan says it (robustcheck.engine.transfer.gradient_path_notes), from ``blockers``.
     notes = [output_spec.note] if output_spec.note else []
     nodes = model.graph.node  # type: ignore[attr-defined]
     return ModelInfo(

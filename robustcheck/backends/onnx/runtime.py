@@ -34,7 +34,7 @@ def gpu_present() -> bool:
 
 
 def providers_for(device: Device) -> list[str]:
-    import onnxruntime as ort
+    import onnxruntime as ort  # heavy: only when a session is made
 
     cuda_ok = CUDA in ort.get_available_providers() and gpu_present()
     if device == "cuda" and not cuda_ok:
@@ -47,7 +47,7 @@ def providers_for(device: Device) -> list[str]:
 
 
 def create_session(model_bytes: bytes, where: str, providers: list[str], threads: int) -> object:
-    import onnxruntime as ort
+    import onnxruntime as ort  # heavy: only when a session is made
 
     ort.set_default_logger_severity(_QUIET)  # the process-wide logger, used while loading
     options = ort.SessionOptions()

@@ -10,8 +10,8 @@ from _onnx_zoo import EXPORTERS, UNEXPORTABLE, export_onnx
 
 from robustcheck.backends.loader import load_backend
 from robustcheck.backends.output import detect_output_kind, to_probabilities
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.runner import run
+from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.runner import run
 
 CASES = [(a, e) for a in zoo.ARCHITECTURES for e in EXPORTERS if (a, e) not in UNEXPORTABLE]
 EPS = [0.05, 0.15]

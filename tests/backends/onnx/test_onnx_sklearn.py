@@ -12,8 +12,8 @@ from sklearn.neural_network import MLPClassifier
 
 from robustcheck.backends.loader import load_backend
 from robustcheck.cli import main
-from robustcheck.scan.config import ScanConfig
-from robustcheck.scan.runner import run
+from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.runner import run
 
 EPS = [0.05, 0.1, 0.2]
 

@@ -2,8 +2,10 @@
 
 Modeled on the ONNX reference evaluator (one small function per op, attributes bound as
 keyword arguments with the schema defaults, the implementation picked by ``since_version``)
-and on onnx2torch's registry (a duplicate registration is a bug, so it raises). Nothing here
-is module-level state: every caller builds its own :class:`OpRegistry`.
+and on onnx2torch's ``@add_converter`` (a duplicate registration is a bug, so it raises). Each
+implementation is declared beside its definition with :func:`op`; the declarations are the
+built-in table, and every caller builds its own :class:`OpRegistry` from it
+(robustcheck.backends.onnx.twin.ops.default_registry) and may add to that.
 """
 
 from __future__ import annotations
@@ -119,3 +121,39 @@ class OpRegistry:
 
     def __len__(self) -> int:
         return sum(len(versions) for versions in self._specs.values())
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """An op implementation as its module declares it (see :func:`op`)."""
+
+    domain: str
+    op_type: str
+    since_version: int
+    fn: OpFunction
+    differentiable: bool
+
+
+DECLARED: list[Declaration] = []
+"""Every built-in implementation, in the order their modules declared them; only :func:`op`
+appends to it (at import), and :class:`OpRegistry` refuses a duplicate when it is built."""
+
+
+def op(
+    op_type: str, since_version: int, *, domain: str = DEFAULT_DOMAIN, differentiable: bool = True
+) -> Callable[[OpFunction], OpFunction]:
+    """Declare the decorated function as ``domain::op_type`` from opset ``since_version`` on;
+    stack it for each opset version the same function serves."""
+
+    def declare(fn: OpFunction) -> OpFunction:
+        DECLARED.append(Declaration(domain, op_type, since_version, fn, differentiable))
+        return fn
+
+    return declare
+
+
+def registry_of(declarations: list[Declaration]) -> OpRegistry:
+    registry = OpRegistry()
+    for d in declarations:
+        registry.add(d.domain, d.op_type, d.since_version, d.fn, differentiable=d.differentiable)
+    return registry

@@ -1,4 +1,5 @@
-"""Built-in operator families; :func:`default_registry` registers every one of them."""
+"""Built-in operator families, each implementation declared beside its definition
+(``@op("Conv", 1)``); :func:`default_registry` builds a fresh registry from all of them."""
 
 from __future__ import annotations
 
@@ -19,25 +20,29 @@ from robustcheck.backends.onnx.twin.ops import (
     resize,
     shape,
 )
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import DECLARED, OpRegistry, registry_of
+
+FAMILIES = (
+    activation,
+    arithmetic,
+    conv,
+    create,
+    index,
+    linalg,
+    logic,
+    ml,
+    norm,
+    ordering,
+    pad,
+    pool,
+    reduce,
+    resize,
+    shape,
+)
+"""Imported for their declarations."""
 
 
 def default_registry() -> OpRegistry:
-    """A fresh registry holding every built-in operator (callers may add their own)."""
-    registry = OpRegistry()
-    conv.register(registry)
-    pool.register(registry)
-    norm.register(registry)
-    activation.register(registry)
-    arithmetic.register(registry)
-    logic.register(registry)
-    linalg.register(registry)
-    reduce.register(registry)
-    ordering.register(registry)
-    shape.register(registry)
-    index.register(registry)
-    create.register(registry)
-    pad.register(registry)
-    resize.register(registry)
-    ml.register(registry)
-    return registry
+    """A fresh registry holding every built-in operator (callers may add their own); a
+    duplicate declaration raises here."""
+    return registry_of(DECLARED)

@@ -7,83 +7,101 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from robustcheck.backends.onnx.twin.ops._axes import normalize_axis, product
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 
 _FLT_MAX = 3.4028234663852886e38
 
 
+@op("Relu", 6)
 def relu(x: Tensor) -> Tensor:
     return torch.relu(x)
 
 
+@op("LeakyRelu", 6)
 def leaky_relu(x: Tensor, *, alpha: float = 0.01) -> Tensor:
     return F.leaky_relu(x, alpha)
 
 
+@op("PRelu", 7)
 def prelu(x: Tensor, slope: Tensor) -> Tensor:
     return torch.where(x < 0, x * slope, x)
 
 
+@op("Elu", 6)
 def elu(x: Tensor, *, alpha: float = 1.0) -> Tensor:
     return F.elu(x, alpha)
 
 
+@op("Selu", 6)
 def selu(
     x: Tensor, *, alpha: float = 1.67326319217681884765625, gamma: float = 1.05070102214813232421875
 ) -> Tensor:
     return gamma * torch.where(x > 0, x, alpha * torch.expm1(x))
 
 
+@op("Celu", 12)
 def celu(x: Tensor, *, alpha: float = 1.0) -> Tensor:
     return F.celu(x, alpha)
 
 
+@op("Sigmoid", 6)
 def sigmoid(x: Tensor) -> Tensor:
     return torch.sigmoid(x)
 
 
+@op("HardSigmoid", 6)
 def hard_sigmoid(x: Tensor, *, alpha: float = 0.2, beta: float = 0.5) -> Tensor:
     return torch.clamp(alpha * x + beta, 0.0, 1.0)
 
 
+@op("HardSwish", 14)
 def hard_swish(x: Tensor) -> Tensor:
     return x * torch.clamp(x / 6.0 + 0.5, 0.0, 1.0)
 
 
+@op("Tanh", 6)
 def tanh(x: Tensor) -> Tensor:
     return torch.tanh(x)
 
 
+@op("Softplus", 1)
 def softplus(x: Tensor) -> Tensor:
     # The threshold keeps exp() from overflowing; above it softplus(x) == x in float32.
     return F.softplus(x, beta=1.0, threshold=20.0)
 
 
+@op("Softsign", 1)
 def softsign(x: Tensor) -> Tensor:
     return x / (1 + x.abs())
 
 
+@op("Gelu", 20)
 def gelu(x: Tensor, *, approximate: str = "none") -> Tensor:
     return F.gelu(x, approximate=approximate)
 
 
+@op("Erf", 9)
 def erf(x: Tensor) -> Tensor:
     return torch.erf(x)
 
 
+@op("Mish", 18)
 def mish(x: Tensor) -> Tensor:
     return x * torch.tanh(F.softplus(x))
 
 
+@op("ThresholdedRelu", 10)
 def thresholded_relu(x: Tensor, *, alpha: float = 1.0) -> Tensor:
     return torch.where(x > alpha, x, torch.zeros_like(x))
 
 
+@op("Clip", 6)
 def clip_6(x: Tensor, *, max: float = _FLT_MAX, min: float = -_FLT_MAX) -> Tensor:
     """Opset 6: bounds are attributes (named like the builtins, as ONNX names them)."""
     return torch.clamp(x, min, max)
 
 
+@op("Clip", 11)
 def clip_11(x: Tensor, min: Tensor | None = None, max: Tensor | None = None) -> Tensor:
     """Opset 11+: bounds are optional inputs; min > max yields max, as in PyTorch."""
     if min is None and max is None:
@@ -109,52 +127,31 @@ def _along(x: Tensor, axis: int, fn: str) -> Tensor:
     return torch.zeros_like(x).scatter(axis, first_max, 1)
 
 
+@op("Softmax", 1)
 def softmax_1(x: Tensor, *, axis: int = 1) -> Tensor:
     return _flattened(x, axis, "softmax")
 
 
+@op("Softmax", 13)
 def softmax_13(x: Tensor, *, axis: int = -1) -> Tensor:
     return _along(x, axis, "softmax")
 
 
+@op("LogSoftmax", 1)
 def log_softmax_1(x: Tensor, *, axis: int = 1) -> Tensor:
     return _flattened(x, axis, "log_softmax")
 
 
+@op("LogSoftmax", 13)
 def log_softmax_13(x: Tensor, *, axis: int = -1) -> Tensor:
     return _along(x, axis, "log_softmax")
 
 
+@op("Hardmax", 1, differentiable=False)
 def hardmax_1(x: Tensor, *, axis: int = 1) -> Tensor:
     return _flattened(x, axis, "hardmax")
 
 
+@op("Hardmax", 13, differentiable=False)
 def hardmax_13(x: Tensor, *, axis: int = -1) -> Tensor:
     return _along(x, axis, "hardmax")
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "Relu", 6, relu)
-    registry.add("", "LeakyRelu", 6, leaky_relu)
-    registry.add("", "PRelu", 7, prelu)
-    registry.add("", "Elu", 6, elu)
-    registry.add("", "Selu", 6, selu)
-    registry.add("", "Celu", 12, celu)
-    registry.add("", "Sigmoid", 6, sigmoid)
-    registry.add("", "HardSigmoid", 6, hard_sigmoid)
-    registry.add("", "HardSwish", 14, hard_swish)
-    registry.add("", "Tanh", 6, tanh)
-    registry.add("", "Softplus", 1, softplus)
-    registry.add("", "Softsign", 1, softsign)
-    registry.add("", "Gelu", 20, gelu)
-    registry.add("", "Erf", 9, erf)
-    registry.add("", "Mish", 18, mish)
-    registry.add("", "ThresholdedRelu", 10, thresholded_relu)
-    registry.add("", "Clip", 6, clip_6)
-    registry.add("", "Clip", 11, clip_11)
-    registry.add("", "Softmax", 1, softmax_1)
-    registry.add("", "Softmax", 13, softmax_13)
-    registry.add("", "LogSoftmax", 1, log_softmax_1)
-    registry.add("", "LogSoftmax", 13, log_softmax_13)
-    registry.add("", "Hardmax", 1, hardmax_1, differentiable=False)
-    registry.add("", "Hardmax", 13, hardmax_13, differentiable=False)

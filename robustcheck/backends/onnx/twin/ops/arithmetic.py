@@ -7,21 +7,25 @@ from functools import reduce
 import torch
 from torch import Tensor
 
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 
 
+@op("Add", 7)
 def add(a: Tensor, b: Tensor) -> Tensor:
     return a + b
 
 
+@op("Sub", 7)
 def sub(a: Tensor, b: Tensor) -> Tensor:
     return a - b
 
 
+@op("Mul", 7)
 def mul(a: Tensor, b: Tensor) -> Tensor:
     return a * b
 
 
+@op("Div", 7)
 def div(a: Tensor, b: Tensor) -> Tensor:
     if a.is_floating_point():
         return a / b
@@ -29,106 +33,99 @@ def div(a: Tensor, b: Tensor) -> Tensor:
     return torch.div(a, b, rounding_mode="trunc")
 
 
+@op("Pow", 7)
 def pow_(x: Tensor, y: Tensor) -> Tensor:
     """The exponent may have another type than the base; the result keeps the base's."""
     return torch.pow(x, y).to(x.dtype)
 
 
+@op("Mod", 10)
 def mod(a: Tensor, b: Tensor, *, fmod: int = 0) -> Tensor:
     """``fmod=0`` takes the divisor's sign (Python's %), ``fmod=1`` the dividend's (C fmod)."""
     return torch.fmod(a, b) if fmod else torch.remainder(a, b)
 
 
+@op("Neg", 6)
 def neg(x: Tensor) -> Tensor:
     return torch.neg(x)
 
 
+@op("Abs", 6)
 def abs_(x: Tensor) -> Tensor:
     return torch.abs(x)
 
 
+@op("Sqrt", 6)
 def sqrt(x: Tensor) -> Tensor:
     return torch.sqrt(x)
 
 
+@op("Reciprocal", 6)
 def reciprocal(x: Tensor) -> Tensor:
     return torch.reciprocal(x)
 
 
+@op("Exp", 6)
 def exp(x: Tensor) -> Tensor:
     return torch.exp(x)
 
 
+@op("Log", 6)
 def log(x: Tensor) -> Tensor:
     return torch.log(x)
 
 
+@op("Sin", 7)
 def sin(x: Tensor) -> Tensor:
     return torch.sin(x)
 
 
+@op("Cos", 7)
 def cos(x: Tensor) -> Tensor:
     return torch.cos(x)
 
 
+# Rounding ops have a zero gradient almost everywhere: useless to a gradient attack.
+@op("Floor", 6, differentiable=False)
 def floor(x: Tensor) -> Tensor:
     return torch.floor(x)
 
 
+@op("Ceil", 6, differentiable=False)
 def ceil(x: Tensor) -> Tensor:
     return torch.ceil(x)
 
 
+@op("Round", 11, differentiable=False)
 def round_(x: Tensor) -> Tensor:
     """Halves round to even, as in ONNX and numpy."""
     return torch.round(x)
 
 
+@op("Sign", 9, differentiable=False)
 def sign(x: Tensor) -> Tensor:
     return torch.sign(x)
 
 
+@op("Max", 6)
+@op("Max", 8)
 def max_(*inputs: Tensor) -> Tensor:
     return reduce(torch.maximum, inputs)
 
 
+@op("Min", 6)
+@op("Min", 8)
 def min_(*inputs: Tensor) -> Tensor:
     return reduce(torch.minimum, inputs)
 
 
+@op("Sum", 6)
+@op("Sum", 8)
 def sum_(*inputs: Tensor) -> Tensor:
     return reduce(torch.add, inputs)
 
 
+@op("Mean", 6)
+@op("Mean", 8)
 def mean(*inputs: Tensor) -> Tensor:
     return reduce(torch.add, inputs) / len(inputs)
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "Add", 7, add)
-    registry.add("", "Sub", 7, sub)
-    registry.add("", "Mul", 7, mul)
-    registry.add("", "Div", 7, div)
-    registry.add("", "Pow", 7, pow_)
-    registry.add("", "Mod", 10, mod)
-    registry.add("", "Neg", 6, neg)
-    registry.add("", "Abs", 6, abs_)
-    registry.add("", "Sqrt", 6, sqrt)
-    registry.add("", "Reciprocal", 6, reciprocal)
-    registry.add("", "Exp", 6, exp)
-    registry.add("", "Log", 6, log)
-    registry.add("", "Sin", 7, sin)
-    registry.add("", "Cos", 7, cos)
-    registry.add("", "Max", 6, max_)
-    registry.add("", "Max", 8, max_)
-    registry.add("", "Min", 6, min_)
-    registry.add("", "Min", 8, min_)
-    registry.add("", "Sum", 6, sum_)
-    registry.add("", "Sum", 8, sum_)
-    registry.add("", "Mean", 6, mean)
-    registry.add("", "Mean", 8, mean)
-    # Rounding ops have a zero gradient almost everywhere: useless to a gradient attack.
-    registry.add("", "Floor", 6, floor, differentiable=False)
-    registry.add("", "Ceil", 6, ceil, differentiable=False)
-    registry.add("", "Round", 11, round_, differentiable=False)
-    registry.add("", "Sign", 9, sign, differentiable=False)

@@ -13,7 +13,7 @@ from robustcheck.backends.onnx.twin.ops._padding import (
     torch_pad,
     window,
 )
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -28,6 +28,7 @@ def _spatial_rank(x: Tensor) -> int:
     return rank
 
 
+@op("Conv", 1)
 def conv(
     x: Tensor,
     w: Tensor,
@@ -64,6 +65,7 @@ def _transpose_pads(total: list[int], auto_pad: str) -> tuple[list[int], list[in
     return [t - t // 2 for t in total], [t // 2 for t in total]
 
 
+@op("ConvTranspose", 1)
 def conv_transpose(
     x: Tensor,
     w: Tensor,
@@ -103,8 +105,3 @@ def conv_transpose(
     if b is not None:
         y = y + b.reshape(1, -1, *([1] * rank))
     return y
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "Conv", 1, conv)
-    registry.add("", "ConvTranspose", 1, conv_transpose)

@@ -8,13 +8,16 @@ import torch
 from torch import Tensor
 
 from robustcheck.backends.onnx.twin.ops._axes import as_ints
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 from robustcheck.backends.onnx.twin.tensors import torch_dtype
 from robustcheck.errors import ModelError
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
+@op("Constant", 1, differentiable=False)
+@op("Constant", 11, differentiable=False)
+@op("Constant", 12, differentiable=False)
 def constant(
     *,
     value: Tensor | None = None,
@@ -37,6 +40,7 @@ def constant(
     raise ModelError("a Constant node sets none of value, value_float(s), value_int(s)")
 
 
+@op("ConstantOfShape", 9, differentiable=False)
 def constant_of_shape(shape: Tensor, *, value: Tensor | None = None) -> Tensor:
     dims = as_ints(shape) or []
     if value is None:
@@ -45,6 +49,8 @@ def constant_of_shape(shape: Tensor, *, value: Tensor | None = None) -> Tensor:
     return fill.expand(dims).clone()
 
 
+@op("Range", 11, differentiable=False)
+@op("Range", 27, differentiable=False)
 def range_(start: Tensor, limit: Tensor, delta: Tensor, *, stash_type: int = 1) -> Tensor:
     """Floats are computed in float64 (float32 for float16/bfloat16 under ``stash_type=1``,
     opset 27), then cast, as the ONNX reference does."""
@@ -61,30 +67,21 @@ def range_(start: Tensor, limit: Tensor, delta: Tensor, *, stash_type: int = 1) 
     return values.to(dtype)
 
 
+@op("Cast", 6)
+@op("Cast", 19)
+@op("Cast", 24)
 def cast(x: Tensor, *, to: int, saturate: int = 1, round_mode: str = "up") -> Tensor:
     """``saturate`` and ``round_mode`` only concern float8/float4 targets, which are refused."""
     return x.to(torch_dtype(to))
 
 
+@op("CastLike", 15)
+@op("CastLike", 19)
+@op("CastLike", 24)
 def cast_like(x: Tensor, target: Tensor, *, saturate: int = 1, round_mode: str = "up") -> Tensor:
     return x.to(target.dtype)
 
 
+@op("Identity", 1)
 def identity(x: Tensor) -> Tensor:
     return x
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "Constant", 1, constant, differentiable=False)
-    registry.add("", "Constant", 11, constant, differentiable=False)
-    registry.add("", "Constant", 12, constant, differentiable=False)
-    registry.add("", "ConstantOfShape", 9, constant_of_shape, differentiable=False)
-    registry.add("", "Range", 11, range_, differentiable=False)
-    registry.add("", "Range", 27, range_, differentiable=False)
-    registry.add("", "Cast", 6, cast)
-    registry.add("", "Cast", 19, cast)
-    registry.add("", "Cast", 24, cast)
-    registry.add("", "CastLike", 15, cast_like)
-    registry.add("", "CastLike", 19, cast_like)
-    registry.add("", "CastLike", 24, cast_like)
-    registry.add("", "Identity", 1, identity)

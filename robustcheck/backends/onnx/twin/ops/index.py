@@ -14,7 +14,7 @@ from robustcheck.backends.onnx.twin.ops._axes import (
     normalize_axis,
     product,
 )
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 
 _END_OF_AXIS = frozenset({2**31 - 1, 2**63 - 1})
 
@@ -55,6 +55,7 @@ def _slice(
     return x[tuple(index)]
 
 
+@op("Slice", 1)
 def slice_1(
     x: Tensor, *, axes: Sequence[int] | None = None, ends: Sequence[int], starts: Sequence[int]
 ) -> Tensor:
@@ -62,6 +63,7 @@ def slice_1(
     return _slice(x, starts, ends, axes, None)
 
 
+@op("Slice", 10)
 def slice_10(
     x: Tensor,
     starts: Tensor,
@@ -77,6 +79,7 @@ def _non_negative(indices: Tensor, extent: int | Tensor) -> Tensor:
     return torch.where(indices < 0, indices + extent, indices)
 
 
+@op("Gather", 1)
 def gather(x: Tensor, indices: Tensor, *, axis: int = 0) -> Tensor:
     dim = normalize_axis(axis, x.dim())
     flat = _non_negative(indices, x.shape[dim]).reshape(-1)
@@ -85,11 +88,14 @@ def gather(x: Tensor, indices: Tensor, *, axis: int = 0) -> Tensor:
     return picked.reshape((*x.shape[:dim], *indices.shape, *x.shape[dim + 1 :]))
 
 
+@op("GatherElements", 11)
 def gather_elements(x: Tensor, indices: Tensor, *, axis: int = 0) -> Tensor:
     dim = normalize_axis(axis, x.dim())
     return torch.gather(x, dim, _non_negative(indices, x.shape[dim]))
 
 
+@op("GatherND", 11)
+@op("GatherND", 12)
 def gather_nd(x: Tensor, indices: Tensor, *, batch_dims: int = 0) -> Tensor:
     depth = indices.shape[-1]
     batch_shape = list(x.shape[:batch_dims])
@@ -109,6 +115,8 @@ def gather_nd(x: Tensor, indices: Tensor, *, batch_dims: int = 0) -> Tensor:
 _SCATTER_REDUCE = {"mul": "prod", "max": "amax", "min": "amin"}
 
 
+@op("ScatterND", 11)
+@op("ScatterND", 16)
 def scatter_nd(
     data: Tensor, indices: Tensor, updates: Tensor, *, reduction: str = "none"
 ) -> Tensor:
@@ -128,15 +136,18 @@ def scatter_nd(
     return scattered.reshape(data.shape)
 
 
+@op("NonZero", 9, differentiable=False)
 def non_zero(x: Tensor) -> Tensor:
     return torch.nonzero(x).T.contiguous()
 
 
+@op("Trilu", 14)
 def trilu(x: Tensor, k: Tensor | None = None, *, upper: int = 1) -> Tensor:
     diagonal = as_int(k) if k is not None else 0
     return torch.triu(x, diagonal) if upper else torch.tril(x, diagonal)
 
 
+@op("OneHot", 9, differentiable=False)
 def one_hot(indices: Tensor, depth: Tensor, values: Tensor, *, axis: int = -1) -> Tensor:
     classes = as_int(depth)
     position = normalize_axis(axis, indices.dim() + 1)
@@ -146,17 +157,3 @@ def one_hot(indices: Tensor, depth: Tensor, values: Tensor, *, axis: int = -1) -
     grid = torch.arange(classes, device=indices.device).reshape(shape)
     # Out-of-range indices match no class and give an all-"off" row, as ONNX asks.
     return torch.where(hot_index == grid, values[1], values[0])
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "Slice", 1, slice_1)
-    registry.add("", "Slice", 10, slice_10)
-    registry.add("", "Gather", 1, gather)
-    registry.add("", "GatherElements", 11, gather_elements)
-    registry.add("", "GatherND", 11, gather_nd)
-    registry.add("", "GatherND", 12, gather_nd)
-    registry.add("", "ScatterND", 11, scatter_nd)
-    registry.add("", "ScatterND", 16, scatter_nd)
-    registry.add("", "NonZero", 9, non_zero, differentiable=False)
-    registry.add("", "Trilu", 14, trilu)
-    registry.add("", "OneHot", 9, one_hot, differentiable=False)

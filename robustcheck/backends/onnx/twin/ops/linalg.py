@@ -5,14 +5,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 
 
+@op("MatMul", 1)
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """numpy.matmul semantics, 1-D operands and batch broadcasting included."""
     return torch.matmul(a, b)
 
 
+@op("Gemm", 7)
+@op("Gemm", 11)
 def gemm(
     a: Tensor,
     b: Tensor,
@@ -31,12 +34,6 @@ def gemm(
     return y
 
 
+@op("Einsum", 12)
 def einsum(*inputs: Tensor, equation: str) -> Tensor:
     return torch.einsum(equation.replace(" ", ""), *inputs)
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "MatMul", 1, matmul)
-    registry.add("", "Gemm", 7, gemm)
-    registry.add("", "Gemm", 11, gemm)
-    registry.add("", "Einsum", 12, einsum)

@@ -9,57 +9,54 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 
 
+@op("Equal", 7, differentiable=False)
 def equal(a: Tensor, b: Tensor) -> Tensor:
     return torch.eq(a, b)
 
 
+@op("Less", 7, differentiable=False)
 def less(a: Tensor, b: Tensor) -> Tensor:
     return torch.lt(a, b)
 
 
+@op("Greater", 7, differentiable=False)
 def greater(a: Tensor, b: Tensor) -> Tensor:
     return torch.gt(a, b)
 
 
+@op("LessOrEqual", 12, differentiable=False)
 def less_or_equal(a: Tensor, b: Tensor) -> Tensor:
     return torch.le(a, b)
 
 
+@op("GreaterOrEqual", 12, differentiable=False)
 def greater_or_equal(a: Tensor, b: Tensor) -> Tensor:
     return torch.ge(a, b)
 
 
+@op("Not", 1, differentiable=False)
 def not_(x: Tensor) -> Tensor:
     return torch.logical_not(x)
 
 
+@op("And", 7, differentiable=False)
 def and_(a: Tensor, b: Tensor) -> Tensor:
     return torch.logical_and(a, b)
 
 
+@op("Or", 7, differentiable=False)
 def or_(a: Tensor, b: Tensor) -> Tensor:
     return torch.logical_or(a, b)
 
 
+@op("Xor", 7, differentiable=False)
 def xor(a: Tensor, b: Tensor) -> Tensor:
     return torch.logical_xor(a, b)
 
 
+@op("Where", 9)
 def where(condition: Tensor, x: Tensor, y: Tensor) -> Tensor:
     return torch.where(condition, x, y)
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "Equal", 7, equal, differentiable=False)
-    registry.add("", "Less", 7, less, differentiable=False)
-    registry.add("", "Greater", 7, greater, differentiable=False)
-    registry.add("", "LessOrEqual", 12, less_or_equal, differentiable=False)
-    registry.add("", "GreaterOrEqual", 12, greater_or_equal, differentiable=False)
-    registry.add("", "Not", 1, not_, differentiable=False)
-    registry.add("", "And", 7, and_, differentiable=False)
-    registry.add("", "Or", 7, or_, differentiable=False)
-    registry.add("", "Xor", 7, xor, differentiable=False)
-    registry.add("", "Where", 9, where)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 from robustcheck.errors import UnsupportedModelError
 
 ML_DOMAIN = "ai.onnx.ml"
@@ -85,6 +85,7 @@ def _binary(margin: Tensor, post_transform: str) -> tuple[Tensor, Tensor]:
     return torch.stack([1 - p, p], dim=1), (margin > 0).long()
 
 
+@op("LinearClassifier", 1, domain=ML_DOMAIN)
 def linear_classifier(
     x: Tensor,
     *,
@@ -114,6 +115,7 @@ def linear_classifier(
     return label, scores
 
 
+@op("LinearRegressor", 1, domain=ML_DOMAIN)
 def linear_regressor(
     x: Tensor,
     *,
@@ -125,6 +127,7 @@ def linear_regressor(
     return _post_transform(_linear(x, coefficients, intercepts), post_transform)
 
 
+@op("Normalizer", 1, domain=ML_DOMAIN)
 def normalizer(x: Tensor, *, norm: str = "MAX") -> Tensor:
     features = _features(x)
     if norm == "MAX":
@@ -139,11 +142,13 @@ def normalizer(x: Tensor, *, norm: str = "MAX") -> Tensor:
     return features / torch.where(scale == 0, torch.ones_like(scale), scale)
 
 
+@op("Scaler", 1, domain=ML_DOMAIN)
 def scaler(x: Tensor, *, offset: Sequence[float], scale: Sequence[float]) -> Tensor:
     features = _features(x)
     return (features - _vector(offset, features)) * _vector(scale, features)
 
 
+@op("ArrayFeatureExtractor", 1, domain=ML_DOMAIN)
 def array_feature_extractor(x: Tensor, indices: Tensor) -> Tensor:
     """Pick ``indices`` along the last axis; a 1-D input gives a ``(1, k)`` result as in
     onnxruntime (skl2onnx uses this to turn an argmax into a class label)."""
@@ -151,6 +156,7 @@ def array_feature_extractor(x: Tensor, indices: Tensor) -> Tensor:
     return picked.reshape(1, -1) if x.dim() == 1 else picked
 
 
+@op("ZipMap", 1, domain=ML_DOMAIN)
 def zip_map(
     x: Tensor,
     *,
@@ -159,12 +165,3 @@ def zip_map(
 ) -> Tensor:
     """The probabilities themselves, not a sequence of {label: probability} maps."""
     return x
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add(ML_DOMAIN, "ArrayFeatureExtractor", 1, array_feature_extractor)
-    registry.add(ML_DOMAIN, "LinearClassifier", 1, linear_classifier)
-    registry.add(ML_DOMAIN, "LinearRegressor", 1, linear_regressor)
-    registry.add(ML_DOMAIN, "Normalizer", 1, normalizer)
-    registry.add(ML_DOMAIN, "Scaler", 1, scaler)
-    registry.add(ML_DOMAIN, "ZipMap", 1, zip_map)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from robustcheck.backends.onnx.twin.ops._axes import normalize_axis
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 from robustcheck.errors import UnsupportedModelError
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -17,6 +17,9 @@ def _channel_shape(x: Tensor) -> tuple[int, ...]:
     return (1, -1) + (1,) * (x.dim() - 2)
 
 
+@op("BatchNormalization", 7)
+@op("BatchNormalization", 9)
+@op("BatchNormalization", 14)
 def batch_normalization(
     x: Tensor,
     scale: Tensor,
@@ -43,6 +46,7 @@ def batch_normalization(
     return y.to(x.dtype)
 
 
+@op("InstanceNormalization", 6)
 def instance_normalization(x: Tensor, scale: Tensor, b: Tensor, *, epsilon: float = 1e-5) -> Tensor:
     dims = tuple(range(2, x.dim()))
     mean = x.mean(dim=dims, keepdim=True)
@@ -52,6 +56,7 @@ def instance_normalization(x: Tensor, scale: Tensor, b: Tensor, *, epsilon: floa
     return centered * inv_std * scale.reshape(shape) + b.reshape(shape)
 
 
+@op("LRN", 1)
 def lrn(
     x: Tensor, *, alpha: float = 1e-4, beta: float = 0.75, bias: float = 1.0, size: int
 ) -> Tensor:
@@ -73,6 +78,7 @@ def _stash(x: Tensor, stash_type: int) -> Tensor:
     return x.to(torch.float32) if stash_type == 1 and x.dtype in _LOW_PRECISION else x
 
 
+@op("LayerNormalization", 17)
 def layer_normalization(
     x: Tensor,
     scale: Tensor,
@@ -101,6 +107,7 @@ def _group_normalized(x: Tensor, num_groups: int, epsilon: float, stash_type: in
     return centered * torch.rsqrt((centered * centered).mean(dim=-1, keepdim=True) + epsilon)
 
 
+@op("GroupNormalization", 18)
 def group_normalization_18(
     x: Tensor, scale: Tensor, bias: Tensor, *, epsilon: float = 1e-5, num_groups: int
 ) -> Tensor:
@@ -110,6 +117,7 @@ def group_normalization_18(
     return y.reshape(x.shape)
 
 
+@op("GroupNormalization", 21)
 def group_normalization_21(
     x: Tensor,
     scale: Tensor,
@@ -125,12 +133,14 @@ def group_normalization_21(
     return normalized.to(x.dtype) * scale.reshape(shape) + bias.reshape(shape)
 
 
+@op("LpNormalization", 1)
 def lp_normalization(x: Tensor, *, axis: int = -1, p: int = 2) -> Tensor:
     norm = torch.linalg.vector_norm(x, ord=p, dim=axis, keepdim=True)
     # A zero vector stays zero instead of becoming NaN.
     return x / torch.where(norm == 0, torch.ones_like(norm), norm)
 
 
+@op("Dropout", 7)
 def dropout_7(
     x: Tensor, *, ratio: float = 0.5, output_count: int = 1
 ) -> Tensor | tuple[Tensor, Tensor]:
@@ -138,6 +148,7 @@ def dropout_7(
     return x if output_count < 2 else (x, torch.ones_like(x))
 
 
+@op("Dropout", 10)
 def dropout_10(
     x: Tensor, *, ratio: float = 0.5, output_count: int = 1
 ) -> Tensor | tuple[Tensor, Tensor]:
@@ -145,6 +156,7 @@ def dropout_10(
     return x if output_count < 2 else (x, torch.ones_like(x, dtype=torch.bool))
 
 
+@op("Dropout", 12)
 def dropout_12(
     x: Tensor,
     ratio: Tensor | None = None,
@@ -159,18 +171,3 @@ def dropout_12(
             "Dropout with training_mode=true is random; the gradient twin only runs inference graphs"
         )
     return x if output_count < 2 else (x, torch.ones_like(x, dtype=torch.bool))
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "BatchNormalization", 7, batch_normalization)
-    registry.add("", "BatchNormalization", 9, batch_normalization)
-    registry.add("", "BatchNormalization", 14, batch_normalization)
-    registry.add("", "InstanceNormalization", 6, instance_normalization)
-    registry.add("", "LayerNormalization", 17, layer_normalization)
-    registry.add("", "GroupNormalization", 18, group_normalization_18)
-    registry.add("", "GroupNormalization", 21, group_normalization_21)
-    registry.add("", "LpNormalization", 1, lp_normalization)
-    registry.add("", "LRN", 1, lrn)
-    registry.add("", "Dropout", 7, dropout_7)
-    registry.add("", "Dropout", 10, dropout_10)
-    registry.add("", "Dropout", 12, dropout_12)

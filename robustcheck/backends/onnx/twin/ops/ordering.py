@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from robustcheck.backends.onnx.twin.ops._axes import as_int, normalize_axis
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 
 
 def _arg_extreme(
@@ -20,10 +20,14 @@ def _arg_extreme(
     return find(x, dim=dim, keepdim=bool(keepdims))
 
 
+@op("ArgMax", 1, differentiable=False)
+@op("ArgMax", 12, differentiable=False)
 def arg_max(x: Tensor, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0) -> Tensor:
     return _arg_extreme(x, axis, keepdims, select_last_index, largest=True)
 
 
+@op("ArgMin", 1, differentiable=False)
+@op("ArgMin", 12, differentiable=False)
 def arg_min(x: Tensor, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0) -> Tensor:
     return _arg_extreme(x, axis, keepdims, select_last_index, largest=False)
 
@@ -36,28 +40,21 @@ def _top_k(x: Tensor, k: int, axis: int, largest: int) -> tuple[Tensor, Tensor]:
     return values.narrow(dim, 0, k), indices.narrow(dim, 0, k)
 
 
+@op("TopK", 1)
 def top_k_1(x: Tensor, *, axis: int = -1, k: int) -> tuple[Tensor, Tensor]:
     """Opset 1: ``k`` is an attribute."""
     return _top_k(x, k, axis, largest=1)
 
 
+@op("TopK", 10)
 def top_k_10(x: Tensor, k: Tensor, *, axis: int = -1) -> tuple[Tensor, Tensor]:
     """Opset 10: ``k`` became an input."""
     return _top_k(x, as_int(k), axis, largest=1)
 
 
+@op("TopK", 11)
 def top_k_11(
     x: Tensor, k: Tensor, *, axis: int = -1, largest: int = 1, sorted: int = 1
 ) -> tuple[Tensor, Tensor]:
     """Opset 11: adds ``largest``; ``sorted=0`` leaves the order free, so sorted is fine."""
     return _top_k(x, as_int(k), axis, largest)
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "ArgMax", 1, arg_max, differentiable=False)
-    registry.add("", "ArgMax", 12, arg_max, differentiable=False)
-    registry.add("", "ArgMin", 1, arg_min, differentiable=False)
-    registry.add("", "ArgMin", 12, arg_min, differentiable=False)
-    registry.add("", "TopK", 1, top_k_1)
-    registry.add("", "TopK", 10, top_k_10)
-    registry.add("", "TopK", 11, top_k_11)

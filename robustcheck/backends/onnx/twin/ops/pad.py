@@ -10,7 +10,7 @@ from torch import Tensor
 
 from robustcheck.backends.onnx.twin.ops._axes import as_ints, normalize_axes
 from robustcheck.backends.onnx.twin.ops._padding import torch_pad
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 
 
 def _source_positions(
@@ -49,10 +49,14 @@ def _pad(
     return x
 
 
+@op("Pad", 2)
 def pad_2(x: Tensor, *, mode: str = "constant", pads: Sequence[int], value: float = 0.0) -> Tensor:
     return _pad(x, pads, mode, value, None)
 
 
+@op("Pad", 11)
+@op("Pad", 18)
+@op("Pad", 19)
 def pad_11(
     x: Tensor,
     pads: Tensor,
@@ -63,10 +67,3 @@ def pad_11(
 ) -> Tensor:
     value = constant_value.reshape(-1)[0].item() if constant_value is not None else 0
     return _pad(x, as_ints(pads) or [], mode, value, as_ints(axes))
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "Pad", 2, pad_2)
-    registry.add("", "Pad", 11, pad_11)
-    registry.add("", "Pad", 18, pad_11)
-    registry.add("", "Pad", 19, pad_11)

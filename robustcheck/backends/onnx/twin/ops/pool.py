@@ -15,7 +15,7 @@ from torch import Tensor
 
 from robustcheck.backends.onnx.twin.ops._axes import product
 from robustcheck.backends.onnx.twin.ops._padding import Window, effective_kernel, torch_pad, window
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 
 _MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -69,6 +69,9 @@ def _onnx_indices(
     return flat + planes * product(sizes)
 
 
+@op("MaxPool", 1)
+@op("MaxPool", 8)
+@op("MaxPool", 10)
 def max_pool(
     x: Tensor,
     *,
@@ -132,6 +135,10 @@ def _window_counts(
     return _CONV[rank](mask, ones, stride=strides, dilation=dilations)
 
 
+@op("AveragePool", 1)
+@op("AveragePool", 7)
+@op("AveragePool", 10)
+@op("AveragePool", 19)
 def average_pool(
     x: Tensor,
     *,
@@ -151,6 +158,8 @@ def average_pool(
     return sums / counts
 
 
+@op("LpPool", 2)
+@op("LpPool", 18)
 def lp_pool(
     x: Tensor,
     *,
@@ -169,23 +178,11 @@ def lp_pool(
     return sums ** (1.0 / p)
 
 
+@op("GlobalAveragePool", 1)
 def global_average_pool(x: Tensor) -> Tensor:
     return x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
 
 
+@op("GlobalMaxPool", 1)
 def global_max_pool(x: Tensor) -> Tensor:
     return x.amax(dim=tuple(range(2, x.dim())), keepdim=True)
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "MaxPool", 1, max_pool)
-    registry.add("", "MaxPool", 8, max_pool)
-    registry.add("", "MaxPool", 10, max_pool)
-    registry.add("", "AveragePool", 1, average_pool)
-    registry.add("", "AveragePool", 7, average_pool)
-    registry.add("", "AveragePool", 10, average_pool)
-    registry.add("", "AveragePool", 19, average_pool)
-    registry.add("", "LpPool", 2, lp_pool)
-    registry.add("", "LpPool", 18, lp_pool)
-    registry.add("", "GlobalAveragePool", 1, global_average_pool)
-    registry.add("", "GlobalMaxPool", 1, global_max_pool)

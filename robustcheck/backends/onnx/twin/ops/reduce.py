@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from robustcheck.backends.onnx.twin.ops._axes import as_int, as_ints, normalize_axes
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 
 
 def _extreme(x: Tensor, dims: list[int], keepdim: bool, largest: bool) -> Tensor:
@@ -90,110 +90,131 @@ def _reduce(
     return _apply(kind, x, normalize_axes(axes, x.dim()), bool(keepdims))
 
 
+@op("ReduceSum", 1)
 def reduce_sum_1(x: Tensor, *, axes: Sequence[int] | None = None, keepdims: int = 1) -> Tensor:
     return _reduce("sum", x, axes, keepdims)
 
 
+@op("ReduceSum", 13)
 def reduce_sum_13(
     x: Tensor, axes: Tensor | None = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0
 ) -> Tensor:
     return _reduce("sum", x, as_ints(axes), keepdims, noop_with_empty_axes)
 
 
+@op("ReduceMean", 1)
 def reduce_mean_1(x: Tensor, *, axes: Sequence[int] | None = None, keepdims: int = 1) -> Tensor:
     return _reduce("mean", x, axes, keepdims)
 
 
+@op("ReduceMean", 18)
 def reduce_mean_18(
     x: Tensor, axes: Tensor | None = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0
 ) -> Tensor:
     return _reduce("mean", x, as_ints(axes), keepdims, noop_with_empty_axes)
 
 
+@op("ReduceMax", 1)
 def reduce_max_1(x: Tensor, *, axes: Sequence[int] | None = None, keepdims: int = 1) -> Tensor:
     return _reduce("max", x, axes, keepdims)
 
 
+@op("ReduceMax", 18)
 def reduce_max_18(
     x: Tensor, axes: Tensor | None = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0
 ) -> Tensor:
     return _reduce("max", x, as_ints(axes), keepdims, noop_with_empty_axes)
 
 
+@op("ReduceMin", 1)
 def reduce_min_1(x: Tensor, *, axes: Sequence[int] | None = None, keepdims: int = 1) -> Tensor:
     return _reduce("min", x, axes, keepdims)
 
 
+@op("ReduceMin", 18)
 def reduce_min_18(
     x: Tensor, axes: Tensor | None = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0
 ) -> Tensor:
     return _reduce("min", x, as_ints(axes), keepdims, noop_with_empty_axes)
 
 
+@op("ReduceProd", 1)
 def reduce_prod_1(x: Tensor, *, axes: Sequence[int] | None = None, keepdims: int = 1) -> Tensor:
     return _reduce("prod", x, axes, keepdims)
 
 
+@op("ReduceProd", 18)
 def reduce_prod_18(
     x: Tensor, axes: Tensor | None = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0
 ) -> Tensor:
     return _reduce("prod", x, as_ints(axes), keepdims, noop_with_empty_axes)
 
 
+@op("ReduceL1", 1)
 def reduce_l1_1(x: Tensor, *, axes: Sequence[int] | None = None, keepdims: int = 1) -> Tensor:
     return _reduce("l1", x, axes, keepdims)
 
 
+@op("ReduceL1", 18)
 def reduce_l1_18(
     x: Tensor, axes: Tensor | None = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0
 ) -> Tensor:
     return _reduce("l1", x, as_ints(axes), keepdims, noop_with_empty_axes)
 
 
+@op("ReduceL2", 1)
 def reduce_l2_1(x: Tensor, *, axes: Sequence[int] | None = None, keepdims: int = 1) -> Tensor:
     return _reduce("l2", x, axes, keepdims)
 
 
+@op("ReduceL2", 18)
 def reduce_l2_18(
     x: Tensor, axes: Tensor | None = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0
 ) -> Tensor:
     return _reduce("l2", x, as_ints(axes), keepdims, noop_with_empty_axes)
 
 
+@op("ReduceLogSum", 1)
 def reduce_log_sum_1(x: Tensor, *, axes: Sequence[int] | None = None, keepdims: int = 1) -> Tensor:
     return _reduce("log_sum", x, axes, keepdims)
 
 
+@op("ReduceLogSum", 18)
 def reduce_log_sum_18(
     x: Tensor, axes: Tensor | None = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0
 ) -> Tensor:
     return _reduce("log_sum", x, as_ints(axes), keepdims, noop_with_empty_axes)
 
 
+@op("ReduceLogSumExp", 1)
 def reduce_log_sum_exp_1(
     x: Tensor, *, axes: Sequence[int] | None = None, keepdims: int = 1
 ) -> Tensor:
     return _reduce("log_sum_exp", x, axes, keepdims)
 
 
+@op("ReduceLogSumExp", 18)
 def reduce_log_sum_exp_18(
     x: Tensor, axes: Tensor | None = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0
 ) -> Tensor:
     return _reduce("log_sum_exp", x, as_ints(axes), keepdims, noop_with_empty_axes)
 
 
+@op("ReduceSumSquare", 1)
 def reduce_sum_square_1(
     x: Tensor, *, axes: Sequence[int] | None = None, keepdims: int = 1
 ) -> Tensor:
     return _reduce("sum_square", x, axes, keepdims)
 
 
+@op("ReduceSumSquare", 18)
 def reduce_sum_square_18(
     x: Tensor, axes: Tensor | None = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0
 ) -> Tensor:
     return _reduce("sum_square", x, as_ints(axes), keepdims, noop_with_empty_axes)
 
 
+@op("CumSum", 11)
 def cum_sum(x: Tensor, axis: Tensor, *, exclusive: int = 0, reverse: int = 0) -> Tensor:
     dim = normalize_axes([as_int(axis)], x.dim())[0]
     work = x.flip(dim) if reverse else x
@@ -203,27 +224,3 @@ def cum_sum(x: Tensor, axis: Tensor, *, exclusive: int = 0, reverse: int = 0) ->
         zeros = torch.zeros_like(total.narrow(dim, 0, 1))
         total = torch.cat([zeros, total.narrow(dim, 0, total.shape[dim] - 1)], dim=dim)
     return total.flip(dim) if reverse else total
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "ReduceSum", 1, reduce_sum_1)
-    registry.add("", "ReduceSum", 13, reduce_sum_13)
-    registry.add("", "ReduceMean", 1, reduce_mean_1)
-    registry.add("", "ReduceMean", 18, reduce_mean_18)
-    registry.add("", "ReduceMax", 1, reduce_max_1)
-    registry.add("", "ReduceMax", 18, reduce_max_18)
-    registry.add("", "ReduceMin", 1, reduce_min_1)
-    registry.add("", "ReduceMin", 18, reduce_min_18)
-    registry.add("", "ReduceProd", 1, reduce_prod_1)
-    registry.add("", "ReduceProd", 18, reduce_prod_18)
-    registry.add("", "ReduceL1", 1, reduce_l1_1)
-    registry.add("", "ReduceL1", 18, reduce_l1_18)
-    registry.add("", "ReduceL2", 1, reduce_l2_1)
-    registry.add("", "ReduceL2", 18, reduce_l2_18)
-    registry.add("", "ReduceLogSum", 1, reduce_log_sum_1)
-    registry.add("", "ReduceLogSum", 18, reduce_log_sum_18)
-    registry.add("", "ReduceLogSumExp", 1, reduce_log_sum_exp_1)
-    registry.add("", "ReduceLogSumExp", 18, reduce_log_sum_exp_18)
-    registry.add("", "ReduceSumSquare", 1, reduce_sum_square_1)
-    registry.add("", "ReduceSumSquare", 18, reduce_sum_square_18)
-    registry.add("", "CumSum", 11, cum_sum)

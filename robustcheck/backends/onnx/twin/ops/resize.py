@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from robustcheck.backends.onnx.twin.ops._axes import normalize_axes
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 
 
 @dataclass(frozen=True)
@@ -229,6 +229,10 @@ def _resize(
     return x
 
 
+@op("Resize", 11)
+@op("Resize", 13)
+@op("Resize", 18)
+@op("Resize", 19)
 def resize(
     x: Tensor,
     roi: Tensor | None = None,
@@ -278,23 +282,16 @@ def _legacy(x: Tensor, scales: Sequence[float], mode: str) -> Tensor:
     return _resize(x, options, [float(s) for s in scales], None)
 
 
+@op("Resize", 10)
 def resize_10(x: Tensor, scales: Tensor, *, mode: str = "nearest") -> Tensor:
     return _legacy(x, _present(scales) or [], mode)
 
 
+@op("Upsample", 7)
 def upsample_7(x: Tensor, *, mode: str = "nearest", scales: Sequence[float]) -> Tensor:
     return _legacy(x, scales, mode)
 
 
+@op("Upsample", 9)
 def upsample_9(x: Tensor, scales: Tensor, *, mode: str = "nearest") -> Tensor:
     return _legacy(x, _present(scales) or [], mode)
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "Resize", 10, resize_10)
-    registry.add("", "Resize", 11, resize)
-    registry.add("", "Resize", 13, resize)
-    registry.add("", "Resize", 18, resize)
-    registry.add("", "Resize", 19, resize)
-    registry.add("", "Upsample", 7, upsample_7)
-    registry.add("", "Upsample", 9, upsample_9)

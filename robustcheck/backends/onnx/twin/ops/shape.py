@@ -13,22 +13,27 @@ from robustcheck.backends.onnx.twin.ops._axes import (
     normalize_axis,
     product,
 )
-from robustcheck.backends.onnx.twin.registry import OpRegistry
+from robustcheck.backends.onnx.twin.registry import op
 
 
 def _int64(values: Sequence[int] | int, like: Tensor) -> Tensor:
     return torch.tensor(values, dtype=torch.int64, device=like.device)
 
 
+@op("Shape", 1, differentiable=False)
+@op("Shape", 15, differentiable=False)
 def shape(x: Tensor, *, end: int | None = None, start: int = 0) -> Tensor:
     """``start``/``end`` (opset 15) clamp like Python slicing."""
     return _int64(list(x.shape)[start:end], x)
 
 
+@op("Size", 1, differentiable=False)
 def size(x: Tensor) -> Tensor:
     return _int64(x.numel(), x)
 
 
+@op("Reshape", 5)
+@op("Reshape", 14)
 def reshape(x: Tensor, shape: Tensor, *, allowzero: int = 0) -> Tensor:
     dims = as_ints(shape) or []
     if not allowzero:
@@ -37,11 +42,13 @@ def reshape(x: Tensor, shape: Tensor, *, allowzero: int = 0) -> Tensor:
     return x.reshape(dims)
 
 
+@op("Flatten", 1)
 def flatten(x: Tensor, *, axis: int = 1) -> Tensor:
     axis = axis + x.dim() if axis < 0 else axis
     return x.reshape(product(x.shape[:axis]), product(x.shape[axis:]))
 
 
+@op("Transpose", 1)
 def transpose(x: Tensor, *, perm: Sequence[int] | None = None) -> Tensor:
     return x.permute(tuple(perm) if perm is not None else tuple(reversed(range(x.dim()))))
 
@@ -52,10 +59,12 @@ def _squeeze(x: Tensor, axes: Sequence[int] | None) -> Tensor:
     return x.squeeze(tuple(normalize_axes(axes, x.dim())))
 
 
+@op("Squeeze", 1)
 def squeeze_1(x: Tensor, *, axes: Sequence[int] | None = None) -> Tensor:
     return _squeeze(x, axes)
 
 
+@op("Squeeze", 13)
 def squeeze_13(x: Tensor, axes: Tensor | None = None) -> Tensor:
     return _squeeze(x, as_ints(axes))
 
@@ -67,14 +76,17 @@ def _unsqueeze(x: Tensor, axes: Sequence[int]) -> Tensor:
     return x
 
 
+@op("Unsqueeze", 1)
 def unsqueeze_1(x: Tensor, *, axes: Sequence[int]) -> Tensor:
     return _unsqueeze(x, axes)
 
 
+@op("Unsqueeze", 13)
 def unsqueeze_13(x: Tensor, axes: Tensor) -> Tensor:
     return _unsqueeze(x, as_ints(axes) or [])
 
 
+@op("Concat", 4)
 def concat(*inputs: Tensor, axis: int) -> Tensor:
     return torch.cat(inputs, dim=normalize_axis(axis, inputs[0].dim()))
 
@@ -89,6 +101,7 @@ def _split(x: Tensor, axis: int, sizes: Sequence[int] | None, parts: int) -> tup
     return tuple(torch.split(x, list(sizes), dim=dim))
 
 
+@op("Split", 2)
 def split_2(
     x: Tensor, *, axis: int = 0, split: Sequence[int] | None = None, output_count: int
 ) -> tuple[Tensor, ...]:
@@ -96,6 +109,7 @@ def split_2(
     return _split(x, axis, split, output_count)
 
 
+@op("Split", 13)
 def split_13(
     x: Tensor, split: Tensor | None = None, *, axis: int = 0, output_count: int
 ) -> tuple[Tensor, ...]:
@@ -103,6 +117,7 @@ def split_13(
     return _split(x, axis, as_ints(split), output_count)
 
 
+@op("Split", 18)
 def split_18(
     x: Tensor,
     split: Tensor | None = None,
@@ -115,15 +130,19 @@ def split_18(
     return _split(x, axis, as_ints(split), num_outputs or output_count)
 
 
+@op("Expand", 8)
 def expand(x: Tensor, shape: Tensor) -> Tensor:
     """Bidirectional broadcast: a 1 in ``shape`` keeps the input's dimension."""
     return x.expand(torch.broadcast_shapes(x.shape, tuple(as_ints(shape) or [])))
 
 
+@op("Tile", 6)
 def tile(x: Tensor, repeats: Tensor) -> Tensor:
     return x.repeat(tuple(as_ints(repeats) or []))
 
 
+@op("DepthToSpace", 1)
+@op("DepthToSpace", 11)
 def depth_to_space(x: Tensor, *, blocksize: int, mode: str = "DCR") -> Tensor:
     n, c, h, w = x.shape
     b = blocksize
@@ -134,6 +153,8 @@ def depth_to_space(x: Tensor, *, blocksize: int, mode: str = "DCR") -> Tensor:
     return blocks.reshape(n, c // (b * b), h * b, w * b)
 
 
+@op("SpaceToDepth", 1)
+@op("SpaceToDepth", 28)
 def space_to_depth(x: Tensor, *, blocksize: int, mode: str = "DCR") -> Tensor:
     n, c, h, w = x.shape
     b = blocksize
@@ -141,27 +162,3 @@ def space_to_depth(x: Tensor, *, blocksize: int, mode: str = "DCR") -> Tensor:
     order = (0, 3, 5, 1, 2, 4) if mode == "DCR" else (0, 1, 3, 5, 2, 4)
     blocks = x.reshape(n, c, h // b, b, w // b, b).permute(*order)
     return blocks.reshape(n, c * b * b, h // b, w // b)
-
-
-def register(registry: OpRegistry) -> None:
-    registry.add("", "Shape", 1, shape, differentiable=False)
-    registry.add("", "Shape", 15, shape, differentiable=False)
-    registry.add("", "Size", 1, size, differentiable=False)
-    registry.add("", "Reshape", 5, reshape)
-    registry.add("", "Reshape", 14, reshape)
-    registry.add("", "Flatten", 1, flatten)
-    registry.add("", "Transpose", 1, transpose)
-    registry.add("", "Squeeze", 1, squeeze_1)
-    registry.add("", "Squeeze", 13, squeeze_13)
-    registry.add("", "Unsqueeze", 1, unsqueeze_1)
-    registry.add("", "Unsqueeze", 13, unsqueeze_13)
-    registry.add("", "Concat", 4, concat)
-    registry.add("", "Split", 2, split_2)
-    registry.add("", "Split", 13, split_13)
-    registry.add("", "Split", 18, split_18)
-    registry.add("", "Expand", 8, expand)
-    registry.add("", "Tile", 6, tile)
-    registry.add("", "DepthToSpace", 1, depth_to_space)
-    registry.add("", "DepthToSpace", 11, depth_to_space)
-    registry.add("", "SpaceToDepth", 1, space_to_depth)
-    registry.add("", "SpaceToDepth", 28, space_to_depth)
