@@ -1,4 +1,8 @@
-"""The ``robustcheck`` command: the only place that prints or decides the process exit code."""
+"""The ``robustcheck`` command: the only place that prints or decides the process exit code.
+
+Each command imports the library inside its function, so `robustcheck --help` (and every command's
+help) stays instant: torch and onnxruntime load only in the commands that scan.
+"""
 
 from __future__ import annotations
 

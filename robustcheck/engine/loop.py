@@ -196,10 +196,40 @@ def _scan_batch(
     kind: OutputKind | None,
     before: Tally | None,
 ) -> Tally:
-    where = backend.info.path
     batch = staged_batch.batch
     first = batch.start == 0
     x = _inputs(plan, backend, staged_batch)
+    tally, ctx, y, clean_probs = _clean_pass(plan, dataset, backend, batch, x, kind)
+    gradient = None
+    if plan.needs_gradient:  # a query-only scan computes no gradient and claims no fidelity
+        gradient = ctx.clean_gradient()
+        _record_gradient(tally, gradient.gradient, _host(gradient.scores), clean_probs)
+    if first:
+        replay = ctx.runtime_scores(project(x, x, 0.0, plan.domain))
+        check_eps_zero(_host(ctx.clean_scores), _host(replay), str(dataset.path))
+    job = _Batch(plan, tally, ctx, y, clean_probs, first)
+    unmeasured = _attack(plan, backend, job, batch, x, before)
+    if gradient is None and unmeasured is not None:
+        tally.zero_gradient = int(unmeasured.sum())
+    if plan.min_eps is not None:
+        assert gradient is not None
+        tally.min_eps = find_min_eps(plan.min_eps, ctx, gradient.gradient)
+    tally.gradient_evaluations = ctx.gradient_evaluations
+    return tally
+
+
+def _clean_pass(
+    plan: Plan,
+    dataset: Dataset,
+    backend: Backend,
+    batch: Batch,
+    x: torch.Tensor,
+    kind: OutputKind | None,
+) -> tuple[Tally, BatchContext, np.ndarray, np.ndarray]:
+    """The deployed model's clean scores of the batch, checked (fail closed), and the batch's
+    new tally, attack context, labels and clean probabilities."""
+    where = backend.info.path
+    first = batch.start == 0
     side = _side(backend, batch)
     ctx = None
     reuse = plan.reuse_clean_forward and plan.needs_gradient and not first
@@ -223,21 +253,23 @@ def _scan_batch(
     _check_labels(dataset, y, tally.n_classes)
     if ctx is None:
         ctx = _context(plan, backend, batch, x, y, tally.kind, clean, side)
-    gradient = None
-    if plan.needs_gradient:  # a query-only scan computes no gradient and claims no fidelity
-        gradient = ctx.clean_gradient()
-        _record_gradient(tally, gradient.gradient, _host(gradient.scores), clean_probs)
-    if first:
-        replay = ctx.runtime_scores(project(x, x, 0.0, plan.domain))
-        check_eps_zero(clean_np, _host(replay), str(dataset.path))
-    job = _Batch(plan, tally, ctx, y, clean_probs, first)
+    return tally, ctx, y, clean_probs
+
+
+def _attack(
+    plan: Plan, backend: Backend, job: _Batch, batch: Batch, x: torch.Tensor, before: Tally | None
+) -> torch.Tensor | None:
+    """Run every attack at its budgets and count; returns where no gradient-free attack measured
+    anything (their estimated directions were all zero), if one ran."""
+    tally, y, clean_probs = job.tally, job.y, job.clean_probs
     fooled: dict[tuple[str, float], np.ndarray] = {}
     wanted = _examples_wanted(plan, before, batch, tally.n_classes)
     x_host = _host(x) if wanted else None  # a whole batch back from the device: only if needed
+    show = x_host is not None and backend.info.embedding is None
     unmeasured: torch.Tensor | None = None
     for attack in plan.attacks:
         eps_for = plan.eps_for(attack)
-        output = attack(ctx, eps_for)
+        output = attack(job.ctx, eps_for)
         _record_queries(tally, attack, output.queries)
         if output.unmeasured is not None:
             unmeasured = output.unmeasured if unmeasured is None else unmeasured & output.unmeasured
@@ -248,32 +280,15 @@ def _scan_batch(
             fooled[(attack.label, eps)] = ~correct_mask(adv_probs, y)
             if attack.budget_unit == "tokens":
                 job.text_examples(attack, eps, batch.indices, _host(x), x_adv, adv_probs)
-            if (
-                x_host is not None
-                and attack.label == plan.example_attack
-                and backend.info.embedding is None
-            ):
+            if show and attack.label == plan.example_attack:
+                assert x_host is not None
                 adv_host = _host(_deployed(plan, x_adv))
                 collect_examples(
-                    tally.examples,
-                    batch.indices,
-                    x_host,
-                    y,
-                    clean_probs,
-                    adv_host,
-                    adv_probs,
-                    eps,
-                    plan.channel_order,
-                    None if before is None else before.examples,
-                )
+                    tally.examples, batch.indices, x_host, y, clean_probs, adv_host, adv_probs,
+                    eps, plan.channel_order, None if before is None else before.examples,
+                )  # fmt: skip
     _cross_attack(plan, tally, fooled)
-    if gradient is None and unmeasured is not None:
-        tally.zero_gradient = int(unmeasured.sum())
-    if plan.min_eps is not None:
-        assert gradient is not None
-        tally.min_eps = find_min_eps(plan.min_eps, ctx, gradient.gradient)
-    tally.gradient_evaluations = ctx.gradient_evaluations
-    return tally
+    return unmeasured
 
 
 def _context(

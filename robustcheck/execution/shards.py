@@ -24,8 +24,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from robustcheck.engine.attack_plan import build_attacks, noise_eps
 from robustcheck.engine.config import ScanConfig
 from robustcheck.engine.context import ScanContext
+from robustcheck.engine.judge import build_report
 from robustcheck.engine.loop import Progress
-from robustcheck.engine.runner import build_report, measure
+from robustcheck.engine.runner import measure
 from robustcheck.engine.state import tally_from_state, tally_state
 from robustcheck.engine.tally import Plan, Tally, merge
 from robustcheck.errors import InputError

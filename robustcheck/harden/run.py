@@ -31,7 +31,7 @@ from robustcheck.engine.contract import (
     check_normalisation_not_doubled,
 )
 from robustcheck.engine.fidelity import tolerance_for
-from robustcheck.engine.runner import resolve_domain
+from robustcheck.engine.inputs import resolve_domain
 from robustcheck.engine.runner import run as scan
 from robustcheck.errors import DataError, MeasurementError, UsageError
 from robustcheck.exit_codes import ExitCode

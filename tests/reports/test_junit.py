@@ -58,7 +58,7 @@ def test_counts_add_up(report):
     assert [s.get("name") for s in suites] == [
         "robustcheck.fgsm",
         "robustcheck.noise",
-        "robustcheck.engine",
+        "robustcheck.scan",
     ]
     for element in [root, *suites]:
         cases = list(element.iter("testcase"))
