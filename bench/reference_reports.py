@@ -143,7 +143,9 @@ def main_(out: Path) -> int:
         target = work / f"{name}.json"
         for i, argv in enumerate(commands):
             if argv[0] == "scan":
-                argv = [*argv, "--threads", "1", "--no-step-summary"]
+                # In this process: a child would import robustcheck from wherever it is
+                # installed, not from the tree on PYTHONPATH that is being compared.
+                argv = [*argv, "--threads", "1", "--no-step-summary", "--no-isolation"]
             if i == len(commands) - 1:
                 argv = [*argv, "--json" if argv[0] == "scan" else "-o", str(target)]
             code = main(argv)
