@@ -366,7 +366,8 @@ class Attack(ABC):
 def capability_problems(cls: type[Attack]) -> list[str]:
     """What is inconsistent in the capabilities an attack class declares (empty: nothing). The
     registry refuses such a class, so a plugin that declares itself inconsistently is named and
-    skipped rather than checked wrongly."""
+    skipped rather than checked wrongly. (An unknown ``budget_unit`` is refused earlier, when the
+    class is made: no rule could enforce it.)"""
     problems = []
     if not isinstance(cls.needs_gradient, bool):
         problems.append(f"needs_gradient is {cls.needs_gradient!r}, not a bool")
@@ -377,8 +378,6 @@ def capability_problems(cls: type[Attack]) -> list[str]:
             f"needs_gradient is {cls.needs_gradient} but method is {cls.method!r} "
             "(a gradient attack, and only one, reads gradients)"
         )
-    if cls.budget_unit not in BUDGET_RULES:
-        problems.append(f"budget_unit {cls.budget_unit!r} is not one of {', '.join(BUDGET_RULES)}")
     for capability in ("iterative", "targeted", "random_start"):
         declared = getattr(cls, capability)
         if not isinstance(declared, (bool, property)):

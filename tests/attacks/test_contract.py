@@ -4,7 +4,7 @@ capabilities every attack declares consistently, with the template method kept f
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, get_args
 
 import numpy as np
 import pytest
@@ -127,6 +127,11 @@ def test_builtins_declare_what_they_do_as_configured(spec, iterative, targeted, 
         targeted,
         random_start,
     )
+
+
+def test_every_budget_unit_has_the_rule_that_enforces_it():
+    assert set(get_args(BudgetUnit)) == set(BUDGET_RULES)
+    assert all(rule.unit == unit for unit, rule in BUDGET_RULES.items())
 
 
 def test_overriding_the_template_method_is_refused_when_the_class_is_made():
