@@ -1,8 +1,10 @@
 """The attack base: owns the ε budget, the valid domain, targets and the loss gradient.
 
-After foolbox 3's fixed-epsilon attacks: an attack only proposes *candidates* for each ε of the
-sweep; :meth:`Attack.__call__` projects every candidate onto the L∞ ball around the clean input
-and into the valid domain itself, so no attack can exceed its budget. Everything stays a torch
+After foolbox 3's fixed-epsilon attacks: an attack only proposes *candidates* for each budget of
+the sweep; :meth:`Attack.__call__` (final: no attack overrides it) enforces the budget on every
+candidate itself, through the :class:`BudgetRule` the attack's declared ``budget_unit`` selects —
+for ε, projection onto the L∞ ball around the clean input and into the valid domain — so no
+attack can exceed its budget. Everything stays a torch
 tensor on the backend's device; the perturbation arithmetic is float64, so ``x + ε`` is exact in
 raw data units before the model rounds it to its own dtype.
 
@@ -15,8 +17,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Literal, final, get_args
 
 import numpy as np
 import torch
@@ -26,7 +28,7 @@ from robustcheck.attacks.losses import CrossEntropy, Loss
 from robustcheck.backends.base import Backend, SideInputs, with_side
 from robustcheck.backends.output import OutputKind
 from robustcheck.errors import UsageError
-from robustcheck.text.layout import Substitutions
+from robustcheck.text.layout import Substitutions, check_token_budget
 
 
 @dataclass(frozen=True)
@@ -39,18 +41,6 @@ class InputDomain:
 
 Budget = float | torch.Tensor
 """ε in raw units: one number, or float64 per feature shaped ``[1, *sample_shape]``."""
-
-
-def project(
-    candidate: torch.Tensor, x: torch.Tensor, eps: Budget, domain: InputDomain | None
-) -> torch.Tensor:
-    """``candidate`` clipped to ``[x - ε, x + ε]`` (per element when ε is a tensor) and to the
-    domain, in float64."""
-    x64 = x.to(torch.float64)
-    adv = torch.minimum(torch.maximum(candidate.to(torch.float64), x64 - eps), x64 + eps)
-    if domain is not None:
-        adv = adv.clamp_(domain.lo, domain.hi)
-    return adv
 
 
 def correct(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -203,6 +193,77 @@ class AttackOutput:
     scores), so the attack measured nothing for that sample."""
 
 
+class BudgetRule(ABC):
+    """How a budget is enforced on the candidates an attack proposes. :meth:`Attack.__call__`
+    applies the rule the attack's ``budget_unit`` names (:data:`BUDGET_RULES`); a new norm or
+    budget is a new rule, never a branch in an attack or in the base."""
+
+    unit: ClassVar[str]
+    """The ``budget_unit`` this rule enforces."""
+
+    @abstractmethod
+    def enforce(
+        self, ctx: BatchContext, proposed: Mapping[float, torch.Tensor]
+    ) -> dict[float, torch.Tensor]:
+        """The candidates of each budget, made to respect it (or refused: a bug in the attack)."""
+
+
+class LinfBall(BudgetRule):
+    """ε as an L∞ budget: every candidate is projected onto the ε-ball around the clean input,
+    then into the valid domain (per feature with an ε scale, see :meth:`BatchContext.budget`)."""
+
+    unit: ClassVar[str] = "eps"
+
+    def enforce(
+        self, ctx: BatchContext, proposed: Mapping[float, torch.Tensor]
+    ) -> dict[float, torch.Tensor]:
+        return {
+            e: self.project(adv, ctx.x, ctx.budget(e), ctx.domain) for e, adv in proposed.items()
+        }
+
+    @staticmethod
+    def project(
+        candidate: torch.Tensor, x: torch.Tensor, eps: Budget, domain: InputDomain | None
+    ) -> torch.Tensor:
+        """``candidate`` clipped to ``[x - ε, x + ε]`` (per element when ε is a tensor) and to
+        the domain, in float64."""
+        x64 = x.to(torch.float64)
+        adv = torch.minimum(torch.maximum(candidate.to(torch.float64), x64 - eps), x64 + eps)
+        if domain is not None:
+            adv = adv.clamp_(domain.lo, domain.hi)
+        return adv
+
+
+project = LinfBall.project
+"""The L∞ projection, for attacks that project between their own steps (PGD, iterative SPSA)."""
+
+
+class TokenBudget(BudgetRule):
+    """At most k substituted tokens per text (``--tokens K``): a token-substitution attack
+    proposes real texts, which are checked rather than projected (there is nothing to clip a
+    token id to); padding, special tokens and the mask and type channels never change."""
+
+    unit: ClassVar[str] = "tokens"
+
+    def enforce(
+        self, ctx: BatchContext, proposed: Mapping[float, torch.Tensor]
+    ) -> dict[float, torch.Tensor]:
+        if ctx.substitutions is None:
+            raise UsageError("--tokens: token substitutions need a text model (integer input_ids)")
+        hidden = ctx.substitutions.table.shape[1]
+        for k, adv in proposed.items():
+            check_token_budget(adv, ctx.x, hidden, int(k))
+        return dict(proposed)
+
+
+BudgetUnit = Literal["eps", "tokens"]
+BUDGET_RULES: dict[str, BudgetRule] = {rule.unit: rule for rule in (LinfBall(), TokenBudget())}
+"""The rule that enforces each budget unit."""
+
+Method = Literal["gradient", "estimated-gradient", "random"]
+METHODS: tuple[str, ...] = get_args(Method)
+
+
 class AttackParams(BaseModel):
     """Base of every attack's parameters: strict, so a typo is an error, never a default."""
 
@@ -210,9 +271,17 @@ class AttackParams(BaseModel):
 
 
 class Attack(ABC):
-    """An L∞ attack with a fixed budget ε (per ε of the sweep).
+    """An attack with a fixed budget per value of the sweep (ε, or a number of tokens).
 
-    Subclasses set ``name``, a ``Params`` model and :meth:`candidates`; they never clip.
+    Subclasses set ``name``, a ``Params`` model, their capabilities and :meth:`candidates`; they
+    never clip, and never override :meth:`__call__`.
+
+    **Capabilities** decide what the scan checks about an attack (the validity checks, whether a
+    model needs a gradient path), never its class. Those of the class, whatever its parameters,
+    are class variables: ``needs_gradient``, ``method``, ``budget_unit``. Those that may depend
+    on the parameters are properties of the configured attack: ``iterative``, ``targeted``,
+    ``random_start``; each defaults to False, and an attack whose answer never depends on its
+    parameters declares it as a class attribute (``iterative = True``).
     """
 
     name: ClassVar[str]
@@ -220,17 +289,49 @@ class Attack(ABC):
     Params: ClassVar[type[AttackParams]] = AttackParams
     needs_gradient: ClassVar[bool] = True
     """Whether the attack reads input gradients through the differentiable path (FGSM, BIM, PGD).
-    A scan whose attacks all say False loads models without one (query-only)."""
-    method: ClassVar[str] = "gradient"
+    A scan whose attacks all say False loads models without one (query-only). True exactly when
+    ``method`` is ``gradient``."""
+    method: ClassVar[Method] = "gradient"
     """How the perturbation is obtained, as the report states it: ``gradient`` (white-box),
     ``estimated-gradient`` (queries to the deployed runtime only) or ``random``."""
-    budget_unit: ClassVar[str] = "eps"
-    """``eps`` (an L∞ budget, the sweep's ε) or ``tokens`` (substituted tokens, ``--tokens``)."""
+    budget_unit: ClassVar[BudgetUnit] = "eps"
+    """``eps`` (an L∞ budget, the sweep's ε) or ``tokens`` (substituted tokens, ``--tokens``);
+    it selects the :class:`BudgetRule` that :meth:`__call__` enforces."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__call__" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__qualname__} overrides Attack.__call__, which enforces the budget: "
+                "implement candidates() instead"
+            )
+        if cls.budget_unit not in BUDGET_RULES:
+            raise TypeError(
+                f"{cls.__qualname__}: budget_unit {cls.budget_unit!r} is not one of "
+                f"{', '.join(BUDGET_RULES)}"
+            )
 
     def __init__(self, params: AttackParams | None = None, *, label: str | None = None) -> None:
         self.params = params if params is not None else self.Params()
         self.label = label or self.name
         """The name results and policy rules use."""
+
+    @property
+    def iterative(self) -> bool:
+        """More than one step per run (BIM, PGD, SPSA with ``steps`` > 1): the attack refines its
+        own result, so it must do at least as well as a one-step attack of the same kind."""
+        return False
+
+    @property
+    def targeted(self) -> bool:
+        """Pushes samples towards a chosen class rather than away from the true one."""
+        return False
+
+    @property
+    def random_start(self) -> bool:
+        """Starts from a random point of the ball rather than the clean input, so it does not
+        depend on the gradient at the input (what the gradient-masking check compares with)."""
+        return False
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], *, label: str | None = None) -> Attack:
@@ -249,15 +350,36 @@ class Attack(ABC):
 
     @abstractmethod
     def candidates(self, ctx: BatchContext, eps: list[float]) -> AttackOutput:
-        """Proposed adversarial inputs for each ε (unclipped is fine: the base projects)."""
+        """Proposed adversarial inputs for each budget (unclipped is fine: the base enforces
+        the budget)."""
 
+    @final
     def __call__(self, ctx: BatchContext, eps: list[float]) -> AttackOutput:
+        """The candidates, each made to respect its budget by the rule of ``budget_unit``: the
+        template method, final so that no attack can skip it."""
         proposed = self.candidates(ctx, eps)
-        return AttackOutput(
-            adversarial={
-                e: project(proposed.adversarial[e], ctx.x, ctx.budget(e), ctx.domain) for e in eps
-            },
-            targets=proposed.targets,
-            queries=proposed.queries,
-            unmeasured=proposed.unmeasured,
+        rule = BUDGET_RULES[self.budget_unit]
+        kept = rule.enforce(ctx, {e: proposed.adversarial[e] for e in eps})
+        return replace(proposed, adversarial=kept)
+
+
+def capability_problems(cls: type[Attack]) -> list[str]:
+    """What is inconsistent in the capabilities an attack class declares (empty: nothing). The
+    registry refuses such a class, so a plugin that declares itself inconsistently is named and
+    skipped rather than checked wrongly. (An unknown ``budget_unit`` is refused earlier, when the
+    class is made: no rule could enforce it.)"""
+    problems = []
+    if not isinstance(cls.needs_gradient, bool):
+        problems.append(f"needs_gradient is {cls.needs_gradient!r}, not a bool")
+    if cls.method not in METHODS:
+        problems.append(f"method {cls.method!r} is not one of {', '.join(METHODS)}")
+    elif cls.needs_gradient != (cls.method == "gradient"):
+        problems.append(
+            f"needs_gradient is {cls.needs_gradient} but method is {cls.method!r} "
+            "(a gradient attack, and only one, reads gradients)"
         )
+    for capability in ("iterative", "targeted", "random_start"):
+        declared = getattr(cls, capability)
+        if not isinstance(declared, (bool, property)):
+            problems.append(f"{capability} is {declared!r}, neither a bool nor a property")
+    return problems

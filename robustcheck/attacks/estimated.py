@@ -30,6 +30,7 @@ from robustcheck.attacks.base import (
     AttackOutput,
     AttackParams,
     BatchContext,
+    Method,
     correct,
     project,
 )
@@ -92,11 +93,16 @@ class SPSA(Attack):
     )
     Params: ClassVar[type[AttackParams]] = EstimatedParams
     needs_gradient: ClassVar[bool] = False
-    method: ClassVar[str] = "estimated-gradient"
+    method: ClassVar[Method] = "estimated-gradient"
 
     def _settings(self) -> EstimatedParams:
         assert isinstance(self.params, EstimatedParams)
         return self.params
+
+    @property
+    def iterative(self) -> bool:
+        """Per configuration: ``steps=1`` is FGSM with the estimated sign."""
+        return self._settings().steps > 1
 
     def candidates(self, ctx: BatchContext, eps: list[float]) -> AttackOutput:
         p = self._settings()

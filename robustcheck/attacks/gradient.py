@@ -90,6 +90,19 @@ class PGD(Attack):
         assert isinstance(self.params, PGDParams)
         return self.params
 
+    @property
+    def iterative(self) -> bool:
+        """Per configuration: ``steps=1`` is one step (FGSM's, from a random start or not)."""
+        return self._settings().steps > 1
+
+    @property
+    def targeted(self) -> bool:
+        return self._settings().target is not None
+
+    @property
+    def random_start(self) -> bool:
+        return self._settings().random_start
+
     def candidates(self, ctx: BatchContext, eps: list[float]) -> AttackOutput:
         p = self._settings()
         loss = make_loss(p.loss, targeted=p.target is not None)

@@ -8,7 +8,7 @@ best-ranked swaps of every sample, has the *deployed* model score each resulting
 ids: the backend runs the full graph on them) and keeps the one that lowers the true class's
 margin most, if any does. A sample stops once it is fooled; each position changes at most once;
 padding, special tokens and disallowed vocabulary never come in. The budget is the number of
-swapped tokens ``k`` (per ``--tokens``), not ε.
+swapped tokens ``k`` (per ``--tokens``), not ε: the attack base checks it (``budget_unit``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,18 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from robustcheck.attacks.base import Attack, AttackOutput, AttackParams, BatchContext, correct
+from robustcheck.attacks.base import (
+    Attack,
+    AttackOutput,
+    AttackParams,
+    BatchContext,
+    BudgetUnit,
+    correct,
+)
 from robustcheck.attacks.losses import CrossEntropy
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import UsageError
-from robustcheck.text.layout import IDS, PINNED, Substitutions, check_token_budget
+from robustcheck.text.layout import IDS, PINNED, Substitutions
 
 
 class HotFlipParams(AttackParams):
@@ -41,14 +48,9 @@ class HotFlip(Attack):
     name: ClassVar[str] = "hotflip"
     description: ClassVar[str] = "up to k token swaps ranked by the embedding gradient (HotFlip)"
     Params: ClassVar[type[AttackParams]] = HotFlipParams
-    budget_unit: ClassVar[str] = "tokens"
-
-    def __call__(self, ctx: BatchContext, eps: list[float]) -> AttackOutput:
-        proposed = self.candidates(ctx, eps)
-        hidden = self._substitutions(ctx).table.shape[1]
-        for k, adv in proposed.adversarial.items():
-            check_token_budget(adv, ctx.x, hidden, int(k))
-        return proposed
+    budget_unit: ClassVar[BudgetUnit] = "tokens"
+    iterative: ClassVar[bool] = True
+    """One greedy swap per step, up to the token budget k."""
 
     @staticmethod
     def _substitutions(ctx: BatchContext) -> Substitutions:

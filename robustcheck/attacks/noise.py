@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from robustcheck.attacks.base import Attack, AttackOutput, BatchContext
+from robustcheck.attacks.base import Attack, AttackOutput, BatchContext, Method
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.vocabulary import NOISE_BASELINE
 
@@ -19,7 +19,7 @@ class RandomSignNoise(Attack):
     name: ClassVar[str] = NOISE_BASELINE
     description: ClassVar[str] = "random ±ε per element: the baseline an attack must beat"
     needs_gradient: ClassVar[bool] = False
-    method: ClassVar[str] = "random"
+    method: ClassVar[Method] = "random"
 
     def signs(self, ctx: BatchContext) -> torch.Tensor:
         # Seeded by the batch's position, so a sample's noise does not depend on earlier batches.

@@ -4,7 +4,7 @@ gathers the built-ins and adds the plugins)."""
 
 from __future__ import annotations
 
-from robustcheck.attacks.base import Attack
+from robustcheck.attacks.base import Attack, capability_problems
 from robustcheck.registry import ATTACKS as GROUP
 from robustcheck.registry import Registry
 
@@ -14,6 +14,11 @@ def _attack_class(name: str, entry: object) -> type[Attack]:
         raise TypeError(f"it is a {type(entry).__name__}, not an Attack subclass")
     if entry.name != name:
         raise ValueError(f"the class says its name is {entry.name!r}, the entry point {name!r}")
+    problems = capability_problems(entry)
+    if problems:
+        raise TypeError(
+            f"{entry.__qualname__} declares inconsistent capabilities: {'; '.join(problems)}"
+        )
     return entry
 
 

@@ -21,7 +21,7 @@ def plugins_command() -> int:
     from robustcheck.plugins import attack_registry, data_registry
 
     attacks, attack_statuses = attack_registry()
-    lines = ["attacks:"]
+    lines = ["attacks (name, origin, budget unit, description):"]
     origin = {s.name: s for s in attack_statuses if not s.error}
     for name in attacks:
         cls = attacks.get(name)
@@ -29,7 +29,7 @@ def plugins_command() -> int:
         where = "plugin" if status is not None and not status.builtin else "built-in"
         if status is not None and status.replaces_builtin:
             where = "plugin (replaces built-in)"
-        lines.append(f"  {name:<10} {where:<8} {cls.description}")
+        lines.append(f"  {name:<10} {where:<8} {cls.budget_unit:<6} {cls.description}")
     broken_attacks = [s for s in attack_statuses if s.error]
     lines += [f"  {s.name:<10} BROKEN   {s.value}: {s.error}" for s in broken_attacks]
     builtin = set(builtin_registry().names())

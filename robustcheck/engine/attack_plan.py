@@ -7,6 +7,7 @@ from robustcheck.attacks import Attack, RandomSignNoise
 from robustcheck.attacks.spec import parse_attack_spec
 from robustcheck.engine.config import ScanConfig
 from robustcheck.engine.min_eps import MinEpsPlan
+from robustcheck.errors import UsageError
 from robustcheck.plugins import attack_registry
 from robustcheck.policy.schema import Budget, Rules
 from robustcheck.reports.model import Check
@@ -26,15 +27,39 @@ def build_attacks(config: ScanConfig) -> tuple[list[Attack], list[str]]:
     config, _ = judged_config(config)
     texts = config.attacks or (config.policy.attacks if config.policy else None) or ["fgsm"]
     specs = [parse_attack_spec(text) for text in texts]
-    # A policy rule on a built-in attack that was not configured runs it with its defaults.
+    for spec in specs:
+        _on_eps(registry.get(spec.name), spec.text())
+    # A policy rule on an attack that was not configured runs it with its defaults (a token
+    # budget's attack runs through --tokens, which the policy's token budgets fill).
     named = {r.attack for r in policy_blocks(config)} - {s.shown_label for s in specs} - {"noise"}
-    specs += [parse_attack_spec(name) for name in sorted(named) if name in registry]
+    specs += [
+        parse_attack_spec(name)
+        for name in sorted(named)
+        if name in registry and registry.get(name).budget_unit == "eps"
+    ]
     attacks = [registry.get(s.name).from_options(s.options, label=s.label) for s in specs]
     if config.tokens:
         attacks.append(registry.get("hotflip")())
     if config.noise_baseline:
         attacks.append(RandomSignNoise())
     return attacks, notes
+
+
+BUDGET_FLAGS = {
+    "tokens": "--tokens K (at most K substituted tokens per text; repeat it for several budgets)"
+}
+"""How an attack whose budget is not ε is asked for instead of ``--attack``."""
+
+
+def _on_eps(cls: type[Attack], text: str) -> None:
+    """``--attack`` runs attacks on the ε sweep; one with another budget is refused in one line
+    naming the flag that runs it."""
+    if cls.budget_unit != "eps":
+        flag = BUDGET_FLAGS.get(cls.budget_unit, f"its own {cls.budget_unit} budget")
+        raise UsageError(
+            f"--attack {text}: {cls.name} has a budget in {cls.budget_unit}, not ε; run it "
+            f"with {flag}"
+        )
 
 
 def noise_eps(config: ScanConfig) -> tuple[float, ...] | None:

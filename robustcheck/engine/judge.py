@@ -202,7 +202,7 @@ def attack_methods(
     methods = []
     for attack in attacks:
         spent = tally.queries.get(attack.label)
-        method = attack.method
+        method: str = attack.method
         if transfer and method == "gradient":
             method = "surrogate-gradient"
         methods.append(

@@ -5,13 +5,18 @@ A model that masks or shatters its gradients looks robust to gradient attacks wi
 Each check here looks for one signature of that, or of a broken measurement, and says why in one
 line. Any flagged check marks the robustness claim unreliable; the policy rule ``require_valid``
 turns that into a failure.
+
+Which attacks a check compares follows from the capabilities each attack declares (``method``,
+``needs_gradient``, ``budget_unit``, ``iterative``, ``targeted``, ``random_start``), never from
+its class: a plugin that declares itself an iterative gradient attack is held to what BIM and PGD
+are held to, and a one-step gradient plugin stands in for FGSM.
 """
 
 from __future__ import annotations
 
 import itertools
 
-from robustcheck.attacks import FGSM, PGD, Attack
+from robustcheck.attacks import Attack
 from robustcheck.metrics import wilson_interval
 from robustcheck.reports.model import (
     AttackResult,
@@ -36,25 +41,24 @@ FGSM_ONLY_FRACTION = 0.02
 
 def _untargeted(attack: Attack) -> bool:
     """An untargeted gradient attack on the ε sweep (token budgets are not comparable to ε)."""
-    return (
-        attack.needs_gradient
-        and attack.budget_unit == "eps"
-        and getattr(attack.params, "target", None) is None
-    )
+    return attack.needs_gradient and attack.budget_unit == "eps" and not attack.targeted
 
 
 def _beats_noise_applies(attack: Attack) -> bool:
     """Every untargeted attack that follows a direction, gradient or estimated, must beat noise
     (on the ε sweep: token budgets are not comparable to ε)."""
-    return (
-        attack.method != "random"
-        and attack.budget_unit == "eps"
-        and getattr(attack.params, "target", None) is None
-    )
+    return attack.method != "random" and attack.budget_unit == "eps" and not attack.targeted
+
+
+def _one_step(attack: Attack) -> bool:
+    """FGSM's role: one untargeted gradient step from the clean input (FGSM, ``bim:steps=1``, a
+    one-step plugin), the baseline an iterative attack must not fall below."""
+    return _untargeted(attack) and not attack.iterative and not attack.random_start
 
 
 def _iterative(attack: Attack) -> bool:
-    return isinstance(attack, PGD) and not isinstance(attack, FGSM) and _untargeted(attack)
+    """An untargeted iterative gradient attack (BIM, PGD, an iterative plugin)."""
+    return _untargeted(attack) and attack.iterative
 
 
 def _flipped(result: AttackResult) -> int:
@@ -157,7 +161,7 @@ def _iterative_not_weaker(
     n: int,
 ) -> list[ValidityCheck]:
     name = "iterative_not_weaker"
-    one_step = [a for a in attacks if isinstance(a, FGSM) and _untargeted(a)]
+    one_step = [a for a in attacks if _one_step(a)]
     iterative = [a for a in attacks if _iterative(a)]
     if not one_step or not iterative:
         return [_skipped(name, "needs FGSM and an untargeted iterative attack (bim, pgd)")]
@@ -220,10 +224,8 @@ def _gradients(
                 "would follow",
             )
         )
-    random_start = [
-        a for a in attacks if _iterative(a) and getattr(a.params, "random_start", False)
-    ]
-    one_step = [a for a in attacks if isinstance(a, FGSM) and _untargeted(a)]
+    random_start = [a for a in attacks if _iterative(a) and a.random_start]
+    one_step = [a for a in attacks if _one_step(a)]
     for f in one_step:
         for it in random_start:
             for (label, eps), ir in sorted(by_key.items()):

@@ -11,36 +11,17 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from attacks.conftest import text_batch_context
 
-from robustcheck.attacks import BatchContext
 from robustcheck.attacks.hotflip import HotFlip, HotFlipParams
 from robustcheck.backends.loader import load_backend
-from robustcheck.backends.output import OutputKind
 from robustcheck.data import load_dataset
 from robustcheck.engine.config import ScanConfig
-from robustcheck.engine.loop import leaf_budget
 from robustcheck.engine.runner import run
 from robustcheck.engine.text import prepare_text, substitutions_for
 from robustcheck.errors import UsageError
 
 BUDGETS = [1.0, 2.0, 4.0]
-
-
-def _context(backend, zoo, tokens: list[int]):
-    dataset = load_dataset(zoo.tokens_npz, data_format="tokens")
-    dataset, _ = prepare_text(backend, dataset, [0.1])
-    (batch,) = list(dataset.batches(dataset.n_samples))
-    x = torch.from_numpy(batch.x)
-    return BatchContext(
-        model=backend,
-        x=x,
-        y=torch.from_numpy(batch.y),
-        kind=OutputKind.LOGITS,
-        domain=None,
-        clean_scores=backend.scores(x),
-        free=leaf_budget(backend, x),
-        substitutions=substitutions_for(backend, dataset, tokens),
-    )
 
 
 def _ort_errors(path, ids: np.ndarray, mask: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -53,7 +34,7 @@ def _ort_errors(path, ids: np.ndarray, mask: np.ndarray, y: np.ndarray) -> np.nd
 def test_every_counted_error_is_confirmed_on_onnxruntime_from_its_token_ids(text_zoo, kind):
     path = text_zoo.models[kind].onnx
     backend = load_backend(path)
-    ctx = _context(backend, text_zoo, [1, 2, 4])
+    ctx = text_batch_context(backend, text_zoo, [1, 2, 4])
     hidden = backend.info.embedding.hidden
     out = HotFlip(HotFlipParams(beam=4))(ctx, BUDGETS).adversarial
     test = text_zoo.test
@@ -79,7 +60,7 @@ def test_every_counted_error_is_confirmed_on_onnxruntime_from_its_token_ids(text
 
 def test_substitutes_are_never_special_tokens(text_zoo):
     backend = load_backend(text_zoo.models["bert"].onnx)
-    ctx = _context(backend, text_zoo, [4])
+    ctx = text_batch_context(backend, text_zoo, [4])
     hidden = backend.info.embedding.hidden
     adv = HotFlip(HotFlipParams(beam=8))(ctx, [4.0]).adversarial[4.0].numpy()
     ids = np.rint(adv[..., hidden]).astype(np.int64)
@@ -102,8 +83,6 @@ def test_token_classes_keep_case_and_piece_kind():
 
 
 def test_with_a_tokenizer_swaps_keep_the_replaced_token_s_case(text_zoo):
-    from robustcheck.data import load_dataset
-
     backend = load_backend(text_zoo.models["bert"].onnx)
     dataset = load_dataset(text_zoo.tokens_npz, data_format="tokens", tokenizer=text_zoo.tokenizer)
     dataset, _ = prepare_text(backend, dataset, [0.1])

@@ -1,4 +1,5 @@
-"""Text classifiers on the command line: flags, exit codes, one-line refusals."""
+"""Text classifiers on the command line: flags, exit codes, one-line refusals; HotFlip runs
+through --tokens."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import pytest
 from onnx import TensorProto, helper, save
 
 from robustcheck.cli import main
+from robustcheck.engine.attack_plan import build_attacks
+from robustcheck.engine.config import ScanConfig
+from robustcheck.policy.schema import Policy
 
 
 def _scan(capsys, *args):
@@ -91,3 +95,35 @@ def test_the_report_states_eps_relative_to_the_embedding_table_s_spread(
     )  # fmt: skip
     assert code == 0, err
     assert "embedding" not in json.loads(report.read_text())["input"]
+
+
+def test_hotflip_is_asked_for_with_tokens_not_attack(capsys, text_zoo):
+    code, out, err = _scan(
+        capsys, text_zoo.models["bert"].onnx, "--data", text_zoo.tokens_npz, "--eps", "0.1",
+        "--attack", "hotflip",
+    )  # fmt: skip
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert "--attack hotflip" in line and "not ε" in line and "--tokens K" in line, line
+    assert "Traceback" not in err and "PASS" not in out
+
+
+def test_plugins_lists_each_attack_with_its_budget_unit(capsys):
+    assert main(["plugins"]) == 0
+    rows = {line.split()[0]: line.split()[1:3] for line in capsys.readouterr().out.splitlines()}
+    assert rows["hotflip"] == ["built-in", "tokens"]
+    assert rows["fgsm"] == ["built-in", "eps"] and rows["overshoot"] == ["plugin", "eps"]
+
+
+def test_a_policy_token_budget_runs_hotflip_once(text_zoo, tmp_path):
+    """A token budget names hotflip; it runs through the token budgets, not a second time as an
+    attack the policy names."""
+    policy = Policy.model_validate(
+        {"version": 1, "budgets": [{"tokens": 1, "max_attack_success_rate": 0.9}]}
+    )
+    config = ScanConfig(
+        model=text_zoo.models["bert"].onnx, data=text_zoo.tokens_npz, eps=[0.1], tokens=[1],
+        policy=policy, policy_source="test",
+    )  # fmt: skip
+    attacks, _ = build_attacks(config)
+    assert [a.label for a in attacks] == ["fgsm", "hotflip", "noise"]
