@@ -27,7 +27,9 @@ def _batch(seed: int, n: int = 64, classes: int = 10) -> tuple[torch.Tensor, ...
     return logits, y, target
 
 
-@pytest.mark.parametrize("loss", LOSSES, ids=lambda loss: f"{loss.name}{'-t' if loss.targeted else ''}")
+@pytest.mark.parametrize(
+    "loss", LOSSES, ids=lambda loss: f"{loss.name}{'-t' if loss.targeted else ''}"
+)
 @pytest.mark.parametrize("kind", [OutputKind.LOGITS, OutputKind.PROBABILITIES])
 def test_the_analytic_gradient_is_autograd_s_direction(loss, kind):
     logits, y, target = _batch(0)
