@@ -17,6 +17,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
 	$(BIN)/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-jsonl
 	$(BIN)/python -m pip install --quiet --no-deps -e plugins/robustcheck-plugin-overshoot
+	@# The peer the attack tests cross-check against; --no-deps: its metadata pins requests 2.25
+	@# and torchvision, neither of which its APGD, APGD-T, Square or AutoAttack import.
+	$(BIN)/python -m pip install --quiet --no-deps "torchattacks==3.5.1"
 	@touch $@
 
 setup: $(VENV)/.installed
