@@ -94,6 +94,9 @@ class BatchContext:
     runtime_evaluations: int = 0
     side: SideInputs | None = None
     """A multi-input model's other inputs for this batch (row-aligned with ``x``), fed unchanged."""
+    fallback_samples: torch.Tensor | None = None
+    """The samples whose loss had a zero input gradient somewhere and followed the margin loss
+    there instead (see :attr:`Loss.fallback`); ``None`` while there is none."""
     _cache: dict[Any, GradientResult] = field(default_factory=dict)
     _tensors: dict[Any, torch.Tensor] = field(default_factory=dict)
 
@@ -110,16 +113,28 @@ class BatchContext:
         leaf = x.detach().requires_grad_(True)
         scores = with_side(self.model.forward, leaf, self.side_rows(rows))
         grad_scores = loss.output_gradient(scores, y, target, self.kind).to(scores.dtype)
-        grad = None
-        if scores.requires_grad:  # else no differentiable path at all: the zero-gradient case
-            # Σ scores·g has gradient g with respect to the scores, exactly (1·g); passing g as
-            # grad_outputs instead makes torch import sympy (0.3-0.7 s of every scan's start).
-            surrogate = (scores * grad_scores.detach()).sum()
-            (grad,) = torch.autograd.grad(surrogate, leaf, allow_unused=True)
-        if grad is None:  # the input is not on the path (a detach()): a zero gradient
-            grad = torch.zeros_like(leaf)
+        fallback = loss.fallback
+        grad = _backward(scores, grad_scores, leaf, keep=fallback is not None)
+        if fallback is not None and scores.requires_grad:
+            flat = (grad.reshape(grad.shape[0], -1) == 0).all(dim=1)
+            if bool(flat.any()):
+                # The loss is flat at these samples (its gradient vanished inside the model):
+                # follow the margin loss there, so a sample is "without gradient" only when
+                # every loss is.
+                margin = fallback.output_gradient(scores, y, target, self.kind).to(scores.dtype)
+                keep = flat.reshape(-1, *([1] * (margin.dim() - 1)))
+                again = _backward(scores, torch.where(keep, margin, 0.0), leaf, keep=False)
+                grad = torch.where(flat.reshape(-1, *([1] * (grad.dim() - 1))), again, grad)
+                self._fell_back(flat, rows)
         self.gradient_evaluations += 1
         return GradientResult(gradient=grad, scores=scores.detach().to(torch.float64))
+
+    def _fell_back(self, flat: torch.Tensor, rows: torch.Tensor | None) -> None:
+        """Mark the batch's samples whose loss fell back to the margin loss."""
+        if self.fallback_samples is None:
+            self.fallback_samples = torch.zeros_like(self.y, dtype=torch.bool)
+        where = flat if rows is None else rows[flat]
+        self.fallback_samples[where] = True
 
     def clean_gradient(
         self, loss: Loss | None = None, target: torch.Tensor | None = None, key: object = None
@@ -178,6 +193,20 @@ class BatchContext:
         """A generator seeded by the seed, the batch's position and ``stream``: a sample's
         randomness never depends on earlier batches or on the device."""
         return np.random.default_rng([self.seed, self.batch_start, *stream])
+
+
+def _backward(
+    scores: torch.Tensor, grad_scores: torch.Tensor, leaf: torch.Tensor, *, keep: bool
+) -> torch.Tensor:
+    """∇ of Σ scores·grad_scores at ``leaf``: back-propagates ``grad_scores`` exactly (1·g;
+    passing g as grad_outputs instead makes torch import sympy, 0.3-0.7 s of every scan's start).
+    Zero when the input is not on a differentiable path. ``keep``: the graph stays for another
+    backward pass."""
+    grad = None
+    if scores.requires_grad:
+        surrogate = (scores * grad_scores.detach()).sum()
+        (grad,) = torch.autograd.grad(surrogate, leaf, allow_unused=True, retain_graph=keep)
+    return torch.zeros_like(leaf) if grad is None else grad
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,12 @@ class Loss(ABC):
     name: str
     targeted: bool = False
 
+    @property
+    def fallback(self) -> Loss | None:
+        """The loss followed instead at samples where this one's input gradient is exactly zero
+        (cross-entropy: the margin loss, whose gradient does not vanish with confidence)."""
+        return None
+
     @abstractmethod
     def output_gradient(
         self, scores: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None, kind: OutputKind
@@ -115,6 +121,10 @@ class Loss(ABC):
 
 class CrossEntropy(Loss):
     name = "ce"
+
+    @property
+    def fallback(self) -> Loss | None:
+        return Margin()
 
     def output_gradient(
         self, scores: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None, kind: OutputKind
@@ -132,6 +142,10 @@ class TargetedCrossEntropy(Loss):
 
     name = "ce"
     targeted = True
+
+    @property
+    def fallback(self) -> Loss | None:
+        return Margin(targeted=True)
 
     def output_gradient(
         self, scores: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None, kind: OutputKind

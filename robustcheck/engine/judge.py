@@ -100,6 +100,7 @@ def build_report(
         gradient=GradientSection(
             evaluations=tally.gradient_evaluations,
             zero_gradient_samples=tally.zero_gradient,
+            margin_fallback_samples=tally.margin_fallback,
         ),
         stability=StabilitySection(
             fragile_samples=tally.stability.fragile,
@@ -246,10 +247,16 @@ def _fail_closed(
         )
         raise MeasurementError(
             f"{info.path}: the input gradient is exactly zero for {tally.zero_gradient} of {n} "
-            "samples, so FGSM cannot measure robustness (saturated softmax, quantising input layers "
-            f"or an output that does not depend on the input){unit}"
+            "samples, for cross-entropy and the margin loss alike, so no gradient attack can "
+            "measure robustness (saturated outputs, quantising input layers or an output that "
+            f"does not depend on the input){unit}"
         )
     warnings = []
+    if tally.margin_fallback:
+        warnings.append(
+            f"cross-entropy's input gradient vanished for {tally.margin_fallback} of {n} samples "
+            "(an over-confident model); the gradient attacks followed the margin loss there"
+        )
     if tally.zero_gradient and not estimated:
         warnings.append(
             f"{tally.zero_gradient} of {n} samples have an all-zero input gradient; FGSM leaves them unchanged"

@@ -211,6 +211,8 @@ def _scan_batch(
     unmeasured = _attack(plan, backend, job, batch, x, before)
     if gradient is None and unmeasured is not None:
         tally.zero_gradient = int(unmeasured.sum())
+    if ctx.fallback_samples is not None:
+        tally.margin_fallback = int(ctx.fallback_samples.sum())
     if plan.min_eps is not None:
         assert gradient is not None
         tally.min_eps = find_min_eps(plan.min_eps, ctx, gradient.gradient)

@@ -78,6 +78,9 @@ class Tally:
     unrounded: dict[tuple[str, float], Counts] | None
     """Counts before rounding to the deployed dtype, when there is one."""
     zero_gradient: int = 0
+    margin_fallback: int = 0
+    """Samples whose cross-entropy had a zero input gradient somewhere, where the margin loss was
+    followed instead."""
     """Samples whose attack direction is zero: the clean gradient, or when no attack reads one,
     the estimate of every gradient-free attack."""
     gradient_evaluations: int = 0
@@ -121,6 +124,7 @@ def merge(a: Tally, b: Tally) -> Tally:
             else {k: a.unrounded[k].merge(b.unrounded[k]) for k in a.unrounded}
         ),
         zero_gradient=a.zero_gradient + b.zero_gradient,
+        margin_fallback=a.margin_fallback + b.margin_fallback,
         gradient_evaluations=a.gradient_evaluations + b.gradient_evaluations,
         clean=a.clean.merge(b.clean),
         adversarial=a.adversarial.merge(b.adversarial),

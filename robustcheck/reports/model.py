@@ -198,7 +198,11 @@ class GradientSection(_Strict):
     evaluations: int
     """Forward+backward passes: one per batch, whatever the number of ε."""
     zero_gradient_samples: int
-    """Samples whose input gradient is exactly zero everywhere: FGSM cannot move them."""
+    """Samples whose input gradient is exactly zero everywhere, for every loss: no gradient
+    attack can move them."""
+    margin_fallback_samples: int = 0
+    """Samples where cross-entropy's input gradient vanished (an over-confident model) and the
+    gradient attacks followed the margin loss instead (schema 1.7)."""
 
 
 class StabilitySection(_Strict):
