@@ -103,5 +103,5 @@ def test_a_model_on_which_every_loss_is_flat_is_still_refused(tmp_path, digits):
     data = tmp_path / "d.npz"
     np.savez(data, x=digits.x_test[:50], y=np.zeros(50, dtype=np.int64))
     model = _save(Constant(), digits.x_test[:2], tmp_path / "constant.pt")
-    with pytest.raises(MeasurementError, match="input gradient is exactly zero|does not depend"):
+    with pytest.raises(MeasurementError, match=r"input gradient is exactly zero|does not depend"):
         run(ScanConfig(model=model, data=data, eps=[0.1], isolate=False))
