@@ -32,7 +32,7 @@ def reporters() -> Registry[type[Reporter]]:
     for status in statuses:
         if status.error:
             err(
-                f"warning: report format plugin {status.name} ({status.value}) is broken and "
+                f"robustcheck: warning: report-format plugin {status.name!r} ({status.value}) "
                 f"was skipped: {status.error}"
             )
     return registry

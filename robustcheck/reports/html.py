@@ -41,7 +41,7 @@ class HtmlReporter(Reporter):
         return render(report)
 
     def render_error(self, message: str, exit_code: int | None) -> str:
-        return render_error_page(message, exit_code)
+        return render_error(message, exit_code)
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,10 @@ class Table:
     rows: list[list[object]]
     numeric: frozenset[int]
     """The columns holding numbers (right-aligned)."""
+
+
+Definitions = list[tuple[str, object]]
+"""Terms and what they are, shown as a definition list."""
 
 
 def _legal(value: Any) -> Any:
@@ -86,7 +90,7 @@ def _page(template: str, **context: object) -> str:
     return _ENTITY.sub(lambda m: _RESPELL[m.group()], page)
 
 
-def render_error_page(message: str, exit_code: int | None) -> str:
+def render_error(message: str, exit_code: int | None = None) -> str:
     """The page a scan that did not finish leaves: the report's own styles and banner."""
     code = "" if exit_code is None else f"exit {exit_code} · "
     return _page("error.html.j2", title="robustcheck: incomplete", code=code, message=message)
@@ -111,10 +115,6 @@ def render(report: Report) -> str:
         provenance=_provenance(report),
         version=report.versions.robustcheck,
     )
-
-
-Definitions = list[tuple[str, object]]
-"""Terms and what they are, shown as a definition list."""
 
 
 def _banner(report: Report, word: str) -> dict[str, object]:
