@@ -45,17 +45,16 @@ def render(report_path: Path, reports: tuple[str, ...], **paths: Any) -> int:
     Example:
       robustcheck report render scan.json --junit junit.xml --markdown summary.md
     """
-    from robustcheck.cli._outputs import reporters
+    from robustcheck.cli._outputs import ReportTargets
     from robustcheck.reports import json_report, summary
     from robustcheck.reports.stub import IncompleteReport
 
-    targets = _targets(paths, reports)
-    registry = reporters() if targets else None
-    formats = [registry.get(t.format)() for t in targets] if registry else []
+    targets = ReportTargets.resolve(_targets(paths, reports))  # an unknown format: exit 2 first
     loaded = json_report.read_any(report_path)
-    if not targets:
+    if not targets.targets:
         out(loaded.text() if isinstance(loaded, IncompleteReport) else summary.render(loaded))
-    for target, reporter in zip(targets, formats, strict=True):
+    for target in targets.targets:
+        reporter = targets.formats[target.format]
         if isinstance(loaded, IncompleteReport):
             _write(target.path, reporter.render_error(loaded.message, loaded.exit_code))
         else:
