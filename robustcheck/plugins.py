@@ -1,4 +1,5 @@
-"""Plugins: separately installed packages that add data loaders or attacks through entry points.
+"""Plugins: separately installed packages that add data loaders, attacks or report formats through
+entry points.
 
 A plugin package declares, in its ``pyproject.toml``::
 
@@ -8,8 +9,13 @@ A plugin package declares, in its ``pyproject.toml``::
     [project.entry-points."robustcheck.attacks"]
     overshoot = "robustcheck_plugin_attack:Overshoot"   # a robustcheck.attacks.Attack subclass
 
-Built-in attacks are declared in the same ``robustcheck.attacks`` group by robustcheck itself
-(and registered explicitly too, so a source tree without installed metadata still has them).
+    [project.entry-points."robustcheck.reporters"]
+    csvsummary = "my_package:CsvSummary"    # a robustcheck.reports.registry.Reporter subclass
+
+Built-in attacks and report formats are declared in the same groups by robustcheck itself (and
+registered explicitly too, so a source tree without installed metadata still has them). Report
+formats are loaded by :func:`robustcheck.reports.builtin.reporter_registry` (the scan engine,
+which imports this module, never needs them).
 """
 
 from __future__ import annotations

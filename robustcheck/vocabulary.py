@@ -31,9 +31,6 @@ SUFFIX_FORMATS: dict[str, str] = {
     ".onnx": "onnx",
 }
 
-ReportFormat = Literal["json", "junit", "markdown", "html"]
-REPORT_FORMATS: tuple[str, ...] = get_args(ReportFormat)
-
 ClassOrder = Literal["sorted", "file"]
 Severity = Literal["fail", "warn"]
 GateOn = Literal["point", "upper_bound"]

@@ -17,7 +17,9 @@ from click.core import ParameterSource
 from pydantic import BaseModel
 
 from robustcheck.errors import UsageError
+from robustcheck.files import is_stdout
 from robustcheck.settings import Flag, flags
+from robustcheck.settings.reports import parse_report_option
 
 if TYPE_CHECKING:
     from robustcheck.cli.config_file import ProjectConfig
@@ -140,4 +142,18 @@ def _relative_to(directory: Path, param: click.Parameter, flag: Flag, value: Any
         return directory / value if not Path(value).is_absolute() else value
     if flag.kind == "policy" and not str(value).startswith("builtin:"):
         return str(directory / value)
+    if flag.kind == "report-spec":
+        return type(value)(_report_relative_to(directory, spec) for spec in value)
     return value
+
+
+def _report_relative_to(directory: Path, spec: str) -> str:
+    """``FORMAT=PATH`` with a relative PATH resolved (``-`` stays standard output); a malformed
+    one is left for the setting's validation to refuse."""
+    try:
+        name, path = parse_report_option(spec)
+    except ValueError:
+        return spec
+    if is_stdout(Path(path)) or Path(path).is_absolute():
+        return spec
+    return f"{name}={directory / path}"

@@ -45,15 +45,18 @@ class CsvFloats(click.ParamType):
         return numbers
 
 
-def settings_options(model: type[BaseModel], *, skip: tuple[str, ...] = ()) -> Callable[[F], F]:
-    """A decorator adding every field of ``model`` as a click parameter, in declaration order."""
+def settings_options(
+    model: type[BaseModel], *, skip: tuple[str, ...] = (), only: tuple[str, ...] | None = None
+) -> Callable[[F], F]:
+    """A decorator adding every field of ``model`` (or ``only`` those named) as a click
+    parameter, in declaration order."""
 
     own = set(model.__annotations__)  # the command's own settings first, shared ones after
     ordered = sorted(model.model_fields.items(), key=lambda item: item[0] not in own)
 
     def decorate(fn: F) -> F:
         for name, info in reversed(ordered):
-            if name not in skip:
+            if name not in skip and (only is None or name in only):
                 params = getattr(fn, "__click_params__", [])
                 params.append(parameter(name, info))
                 fn.__click_params__ = params  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ def demo(out_dir: Path) -> int:
     from robustcheck.cli import demo_model as demo_lib
     from robustcheck.cli.scan import run_and_report
     from robustcheck.engine.config import ScanConfig
+    from robustcheck.settings.reports import ReportTarget
 
     files = demo_lib.prepare()
     out(f"demo model {files.model}\ndemo data  {files.data}\n")
@@ -43,13 +44,10 @@ def demo(out_dir: Path) -> int:
         policy=load_builtin("default"),
         policy_source="default",
     )
-    paths = {
-        "json": out_dir / "report.json",
-        "junit": out_dir / "junit.xml",
-        "markdown": out_dir / "report.md",
-        "html": out_dir / "report.html",
-    }
-    code = run_and_report(config, paths=paths, progress=None)
+    names = {"json": "report.json", "junit": "junit.xml", "markdown": "report.md"}
+    names["html"] = "report.html"
+    reports = [ReportTarget(fmt, out_dir / name) for fmt, name in names.items()]
+    code = run_and_report(config, reports=reports, progress=None)
     out(
         f"\nA scan with this verdict exits {code}. Gate a CI job on it:\n"
         f"  robustcheck scan {files.model} --data {files.data} --eps 0.1\n"

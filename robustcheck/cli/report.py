@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from robustcheck.cli._options import debug_option
+from robustcheck.cli._settings import settings_options
 from robustcheck.cli._terminal import err, out
 from robustcheck.errors import RuntimeEnvironmentError
+from robustcheck.settings import ScanSettings, flags
 
 if TYPE_CHECKING:
     from robustcheck.reports.model import Report
+    from robustcheck.settings.reports import ReportTarget
 
 _OUTPUT = click.Path(path_type=Path, dir_okay=False, allow_dash=True)
+REPORT_FLAGS = {name: flag for name, flag in flags(ScanSettings).items() if flag.kind == "report"}
+"""The built-in formats' own flags (``--json PATH``), as ``scan`` declares them."""
+REPORT_SETTINGS = (*REPORT_FLAGS, "reports")
+"""Those and ``--report FORMAT=PATH``: where ``report render`` and ``report merge`` write."""
 
 
 @click.group()
@@ -25,19 +31,10 @@ def report() -> None:
 
 @report.command()
 @click.argument("report_path", metavar="REPORT.json", type=click.Path(path_type=Path))
-@click.option("--json", "json_path", type=_OUTPUT, help="Write the JSON report here.")
-@click.option("--junit", "junit_path", type=_OUTPUT, help="Write JUnit XML here.")
-@click.option("--markdown", "markdown_path", type=_OUTPUT, help="Write Markdown here.")
-@click.option("--html", "html_path", type=_OUTPUT, help="Write a self-contained HTML page here.")
+@settings_options(ScanSettings, only=REPORT_SETTINGS)
 @debug_option
-def render(
-    report_path: Path,
-    json_path: Path | None,
-    junit_path: Path | None,
-    markdown_path: Path | None,
-    html_path: Path | None,
-) -> int:
-    """Render a saved JSON report as JSON, JUnit XML, Markdown or HTML.
+def render(report_path: Path, reports: tuple[str, ...], **paths: Any) -> int:
+    """Render a saved JSON report in any format: JSON, JUnit XML, Markdown, HTML, a plugin's.
 
     A PATH of - writes to standard output. Without any option, prints the text summary. An
     incomplete report (the stub a scan that did not finish leaves) renders as that error in every
@@ -48,28 +45,33 @@ def render(
     Example:
       robustcheck report render scan.json --junit junit.xml --markdown summary.md
     """
-    from robustcheck.reports import html, json_report, junit, markdown, text
+    from robustcheck.cli._outputs import ReportTargets
+    from robustcheck.reports import json_report, summary
     from robustcheck.reports.stub import IncompleteReport
 
+    targets = ReportTargets.resolve(_targets(paths, reports))  # an unknown format: exit 2 first
     loaded = json_report.read_any(report_path)
-    renderers: list[tuple[str, Path | None, Callable[[Report], str]]] = [
-        ("json", json_path, json_report.render),
-        ("junit", junit_path, junit.render),
-        ("markdown", markdown_path, markdown.render),
-        ("html", html_path, html.render),
-    ]
-    wanted = [(fmt, path, fn) for fmt, path, fn in renderers if path is not None]
-    if isinstance(loaded, IncompleteReport):
-        if not wanted:
-            out(loaded.text())
-        for fmt, path, _fn in wanted:
-            _write(path, loaded.render(fmt))
-        return 0
-    if not wanted:
-        out(text.render(loaded))
-    for _fmt, path, fn in wanted:
-        _write(path, fn(loaded))
+    if not targets.targets:
+        out(loaded.text() if isinstance(loaded, IncompleteReport) else summary.render(loaded))
+    for target in targets.targets:
+        reporter = targets.formats[target.format]
+        if isinstance(loaded, IncompleteReport):
+            _write(target.path, reporter.render_error(loaded.message, loaded.exit_code))
+        else:
+            _write(target.path, reporter.render(loaded))
     return 0
+
+
+def _targets(paths: dict[str, Any], reports: tuple[str, ...]) -> list[ReportTarget]:
+    """The targets of the report flags and ``--report`` options; a format given twice, or a
+    malformed ``--report``, is a usage error."""
+    from robustcheck.settings.reports import report_targets
+
+    given = {flag.key(name): paths.get(name) for name, flag in REPORT_FLAGS.items()}
+    try:
+        return report_targets(given, reports)
+    except ValueError as exc:
+        raise click.UsageError(f"--report: {exc}") from None
 
 
 @report.command()
@@ -95,17 +97,9 @@ def diff(baseline: Path, candidate: Path) -> int:
 @click.option(
     "-o", "--json", "json_path", type=_OUTPUT, required=True, help="Write the JSON report here."
 )
-@click.option("--junit", "junit_path", type=_OUTPUT, help="Write JUnit XML here.")
-@click.option("--markdown", "markdown_path", type=_OUTPUT, help="Write Markdown here.")
-@click.option("--html", "html_path", type=_OUTPUT, help="Write a self-contained HTML page here.")
+@settings_options(ScanSettings, only=REPORT_SETTINGS, skip=("json_path",))
 @debug_option
-def merge(
-    parts: tuple[Path, ...],
-    json_path: Path,
-    junit_path: Path | None,
-    markdown_path: Path | None,
-    html_path: Path | None,
-) -> int:
+def merge(parts: tuple[Path, ...], reports: tuple[str, ...], **paths: Any) -> int:
     """Merge the partial results of `scan --shard I/N` into one report, and gate on it.
 
     Refuses (exit 3) parts of different models, data or settings, a missing shard, a shard given
@@ -118,16 +112,15 @@ def merge(
     """
     from robustcheck.cli._outputs import ReportTargets, StepSummary
     from robustcheck.execution.shards import merge_parts, read_partial
-    from robustcheck.reports import text
+    from robustcheck.reports.summary import render as summary_text
 
-    paths = {"json": json_path, "junit": junit_path, "markdown": markdown_path, "html": html_path}
-    targets = ReportTargets({k: v for k, v in paths.items() if v is not None})
+    targets = ReportTargets.resolve(_targets(paths, reports))
     targets.check_not_inputs(list(parts))
     targets.check_writable()
     merged = merge_parts([(str(p), read_partial(p)) for p in parts])
     StepSummary().append_report(merged)  # before the reports: a failure must not leave a PASS
     targets.write(merged)
-    (err if targets.to_stdout else out)(text.render(merged))  # stdout may hold a report alone
+    (err if targets.to_stdout else out)(summary_text(merged))  # stdout may hold a report alone
     return merged.exit_code
 
 

@@ -12,11 +12,11 @@ from robustcheck.cli._project import effective
 from robustcheck.cli._settings import settings_options
 from robustcheck.cli._terminal import err, out, progress_bar
 from robustcheck.settings import ScanSettings
-from robustcheck.vocabulary import REPORT_FORMATS
 
 if TYPE_CHECKING:
     from robustcheck.cli._outputs import StepSummary
     from robustcheck.cli.config_file import ProjectConfig
+    from robustcheck.settings.reports import ReportTarget
 
 
 @click.command()
@@ -80,16 +80,15 @@ def scan_with(
     with flag_errors(ScanSettings):
         settings = ScanSettings.model_validate(values)
     config = resolve_scan(settings, config_source=None if project is None else project.source)
-    paths = {fmt: getattr(settings, f"{fmt}_path") for fmt in REPORT_FORMATS}
-    paths = {k: v for k, v in paths.items() if v is not None}
+    reports = settings.report_targets()
     if settings.shard is not None:
-        return _scan_shard(config, settings.shard, settings.progress, paths)
+        return _scan_shard(config, settings.shard, settings.progress, reports)
     distributed = None
     if settings.executor == "ray":
         distributed = {"address": settings.ray_address, "shards": settings.shards}
     return run_and_report(
         config,
-        paths=paths,
+        reports=reports,
         progress=settings.progress,
         also_inputs=[] if project is None else [project.path],
         summary=summary,
@@ -97,7 +96,7 @@ def scan_with(
     )
 
 
-def _scan_shard(config: Any, text: str, progress: bool | None, paths: dict[str, Path]) -> int:
+def _scan_shard(config: Any, text: str, progress: bool | None, reports: list[ReportTarget]) -> int:
     """``--shard I/N``: scan part of the data and write its partial result (no verdict yet)."""
     from robustcheck.cli._outputs import ReportTargets
     from robustcheck.errors import RobustcheckError, RuntimeEnvironmentError
@@ -109,13 +108,13 @@ def _scan_shard(config: Any, text: str, progress: bool | None, paths: dict[str, 
         shard = Shard.parse(text)
     except ValueError as exc:
         raise click.UsageError(f"--shard: {exc}") from None
-    others = sorted(fmt for fmt in paths if fmt != "json")
-    if others or "json" not in paths:
+    if [t.format for t in reports] != ["json"]:
         raise click.UsageError(
             "--shard writes a partial result to --json PATH (and no other report format: "
             "`robustcheck report merge` writes them from all the parts)"
         )
-    targets = ReportTargets({"json": paths["json"]})
+    targets = ReportTargets.resolve(reports)
+    path = reports[0].path
     targets.check_not_inputs(_input_paths(config))
     targets.check_writable()
     targets.write_stubs(f"shard {shard} started and has not finished (or was interrupted)")
@@ -126,18 +125,16 @@ def _scan_shard(config: Any, text: str, progress: bool | None, paths: dict[str, 
         targets.write_failure(f"shard {shard} failed: {exc.one_line()}", int(exc.exit_code))
         raise
     text = partial.model_dump_json(indent=2) + "\n"
-    if is_stdout(paths["json"]):
+    if is_stdout(path):
         click.echo(text, nl=False)
     else:
         try:
-            write_text_atomic(paths["json"], text)
+            write_text_atomic(path, text)
         except OSError as exc:
-            raise RuntimeEnvironmentError(
-                f"{paths['json']}: cannot write ({exc.strerror})"
-            ) from None
-    (err if is_stdout(paths["json"]) else out)(
+            raise RuntimeEnvironmentError(f"{path}: cannot write ({exc.strerror})") from None
+    (err if is_stdout(path) else out)(
         f"shard {shard}: {partial.samples} of {partial.n_samples} samples "
-        f"({len(partial.batches)} batches); partial result: {paths['json']}"
+        f"({len(partial.batches)} batches); partial result: {path}"
     )
     return 0
 
@@ -145,7 +142,7 @@ def _scan_shard(config: Any, text: str, progress: bool | None, paths: dict[str, 
 def run_and_report(
     config: Any,
     *,
-    paths: dict[str, Path],
+    reports: list[ReportTarget],
     progress: bool | None,
     also_inputs: list[Path] | None = None,
     summary: StepSummary | None = None,
@@ -153,16 +150,16 @@ def run_and_report(
 ) -> int:
     """Stub every report target, scan, then write the reports; an error leaves stubs saying why
     (and an error section in the step summary)."""
-    from robustcheck.cli._outputs import ReportTargets, StepSummary
+    from robustcheck.cli._outputs import ReportTargets, StepSummary, check_not_inputs
     from robustcheck.errors import RobustcheckError
     from robustcheck.execution.isolation import default_max_memory_mb, run_isolated
-    from robustcheck.reports import text
+    from robustcheck.reports.summary import render as summary_text
 
     summary = summary or StepSummary()
-    targets = ReportTargets(paths)
+    targets = ReportTargets.resolve(reports)
     inputs = [*_input_paths(config), *(also_inputs or [])]
     if config.checkpoint is not None:  # the checkpoint is written to as well: never an input
-        ReportTargets({"checkpoint": config.checkpoint}).check_not_inputs(inputs)
+        check_not_inputs({f"--checkpoint {config.checkpoint}": config.checkpoint}, inputs)
         inputs.append(config.checkpoint)
     targets.check_not_inputs(inputs)
     targets.check_writable()
@@ -195,9 +192,9 @@ def run_and_report(
         summary.append_error(f"the reports were not written: {exc.one_line()}", int(exc.exit_code))
         raise
     show = err if targets.to_stdout else out  # standard output holds the report alone
-    show(text.render(report))
-    for fmt, path in paths.items():
-        show(f"{fmt} report: {'standard output' if str(path) == '-' else path}")
+    show(summary_text(report))
+    for t in reports:
+        show(f"{t.format} report: {'standard output' if str(t.path) == '-' else t.path}")
     return report.exit_code
 
 

@@ -1,12 +1,12 @@
 """Making user-controlled strings safe for each output format.
 
 Model paths, class names, warnings and check messages come from files a pull request can change,
-so every renderer passes them through one of these functions before they reach its output.
+so every renderer passes them through one of these functions before they reach its output (the
+HTML template escapes with jinja2's autoescaping, after :func:`xml_text`).
 """
 
 from __future__ import annotations
 
-import html
 import re
 
 # Characters XML 1.0 forbids (and HTML treats as parse errors): C0 controls other than
@@ -32,11 +32,6 @@ def xml_text(value: object) -> str:
 def one_line(value: object) -> str:
     """XML-safe text with every run of whitespace (newlines included) collapsed to one space."""
     return _WHITESPACE.sub(" ", xml_text(value)).strip()
-
-
-def html_text(value: object) -> str:
-    """Text for HTML content or a quoted attribute value."""
-    return html.escape(xml_text(value), quote=True)
 
 
 def markdown_text(value: object) -> str:

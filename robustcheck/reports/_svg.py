@@ -1,17 +1,61 @@
-"""The error-rate-versus-ε line chart of the HTML report, as inline SVG (no script, no URL)."""
+"""The geometry of the HTML report's error-rate-versus-ε line chart: where each tick, line and
+marker goes (the template ``macros.html.j2`` draws it as inline SVG: no script, no URL)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from robustcheck.reports import _format as fmt
-from robustcheck.reports._markup import Markup, el, lines
 from robustcheck.reports.model import AttackResult
 
 WIDTH, HEIGHT = 640, 300
 LEFT, RIGHT, TOP, BOTTOM = 56, 132, 16, 48
 PALETTE = ("#c0392b", "#2471a3", "#7d3c98", "#d35400", "#1e8449", "#566573")
 _MAX_EPS_TICKS = 8
+
+
+@dataclass(frozen=True)
+class Tick:
+    at: str
+    """The coordinate along its axis."""
+    label: str
+
+
+@dataclass(frozen=True)
+class Marker:
+    """One measured point: its coordinates, its 95 % interval (when there is one) and a tooltip."""
+
+    x: str
+    y: str
+    lo: str | None
+    hi: str | None
+    label: str
+
+
+@dataclass(frozen=True)
+class Series:
+    attack: str
+    color: str
+    points: str
+    """The polyline's ``points``."""
+    markers: list[Marker]
+    legend_x: int
+    legend_y: int
+
+
+@dataclass(frozen=True)
+class Chart:
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    series: list[Series]
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+    top: int = TOP
+    bottom: int = HEIGHT - BOTTOM
+    x_mid: str = ""
+    y_mid: str = ""
 
 
 @dataclass(frozen=True)
@@ -23,26 +67,26 @@ class _Point:
     label: str
 
 
-def error_curve(results: list[AttackResult]) -> Markup:
+def error_curve(results: list[AttackResult]) -> Chart:
     """Adversarial error rate against ε, one line per attack, starting at the clean error (ε = 0)."""
     by_attack: dict[str, list[AttackResult]] = {}
     for r in results:
         by_attack.setdefault(r.attack, []).append(r)
     max_eps = max((r.eps for r in results), default=0.0) or 1.0
-    parts = [_axes(sorted({r.eps for r in results}), max_eps)]
+    series = []
     for i, (attack, members) in enumerate(by_attack.items()):
         points = [_clean_point(attack, members[0])]
         points += [_point(r) for r in sorted(members, key=lambda r: r.eps)]
-        parts.append(_series(attack, points, PALETTE[i % len(PALETTE)], max_eps, i))
-    return el(
-        "svg",
-        lines(parts),
-        viewBox=f"0 0 {WIDTH} {HEIGHT}",
-        width=WIDTH,
-        height=HEIGHT,
-        role="img",
-        aria_label="adversarial error rate against epsilon",
-        class_="chart",
+        series.append(_series(attack, points, PALETTE[i % len(PALETTE)], max_eps, i))
+    eps_values = sorted({r.eps for r in results})
+    if len(eps_values) > _MAX_EPS_TICKS:
+        eps_values = [max_eps * k / 4 for k in range(1, 5)]
+    return Chart(
+        y_ticks=[Tick(_n(_y(t)), fmt.pct(t, 0)) for t in (0.0, 0.25, 0.5, 0.75, 1.0)],
+        x_ticks=[Tick(_n(_x(t, max_eps)), fmt.eps(t)) for t in [0.0, *eps_values]],
+        series=series,
+        x_mid=_n((LEFT + WIDTH - RIGHT) / 2),
+        y_mid=_n(_y(0.5)),
     )
 
 
@@ -71,58 +115,22 @@ def _n(value: float) -> str:
     return f"{value:.1f}"
 
 
-def _axes(eps_values: list[float], max_eps: float) -> Markup:
-    bottom, right = HEIGHT - BOTTOM, WIDTH - RIGHT
-    parts = []
-    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = _n(_y(tick))
-        parts.append(el("line", x1=LEFT, y1=y, x2=right, y2=y, class_="grid"))
-        parts.append(el("text", fmt.pct(tick, 0), x=LEFT - 6, y=y, class_="ytick"))
-    if len(eps_values) > _MAX_EPS_TICKS:
-        eps_values = [max_eps * k / 4 for k in range(1, 5)]
-    for tick in [0.0, *eps_values]:
-        x = _n(_x(tick, max_eps))
-        parts.append(el("line", x1=x, y1=bottom, x2=x, y2=bottom + 4, class_="axis"))
-        parts.append(el("text", fmt.eps(tick), x=x, y=bottom + 16, class_="xtick"))
-    parts.append(el("line", x1=LEFT, y1=bottom, x2=right, y2=bottom, class_="axis"))
-    parts.append(el("line", x1=LEFT, y1=TOP, x2=LEFT, y2=bottom, class_="axis"))
-    x_mid = _n((LEFT + right) / 2)
-    parts.append(el("text", "ε (L∞ budget)", x=x_mid, y=HEIGHT - 10, class_="xlabel"))
-    y_mid = _n(_y(0.5))
-    parts.append(
-        el(
-            "text",
-            "error rate",
-            x=14,
-            y=y_mid,
-            transform=f"rotate(-90 14 {y_mid})",
-            class_="ylabel",
+def _series(attack: str, points: list[_Point], color: str, max_eps: float, index: int) -> Series:
+    markers = [
+        Marker(
+            x=_n(_x(p.eps, max_eps)),
+            y=_n(_y(p.rate)),
+            lo=None if p.lo is None or p.hi is None else _n(_y(p.lo)),
+            hi=None if p.lo is None or p.hi is None else _n(_y(p.hi)),
+            label=p.label,
         )
+        for p in points
+    ]
+    return Series(
+        attack=attack,
+        color=color,
+        points=" ".join(f"{m.x},{m.y}" for m in markers),
+        markers=markers,
+        legend_x=WIDTH - RIGHT + 16,
+        legend_y=TOP + 8 + 20 * index,
     )
-    return lines(parts)
-
-
-def _series(attack: str, points: list[_Point], color: str, max_eps: float, index: int) -> Markup:
-    coords = " ".join(f"{_n(_x(p.eps, max_eps))},{_n(_y(p.rate))}" for p in points)
-    parts = [el("polyline", points=coords, fill="none", stroke=color, stroke_width=2)]
-    for p in points:
-        x = _n(_x(p.eps, max_eps))
-        if p.lo is not None and p.hi is not None:
-            parts.append(el("line", x1=x, y1=_n(_y(p.lo)), x2=x, y2=_n(_y(p.hi)), stroke=color))
-        dot = el("circle", el("title", p.label), cx=x, cy=_n(_y(p.rate)), r=3.5, fill=color)
-        parts.append(dot)
-    legend_y = TOP + 8 + 20 * index
-    legend_x = WIDTH - RIGHT + 16
-    parts.append(
-        el(
-            "line",
-            x1=legend_x,
-            y1=legend_y,
-            x2=legend_x + 20,
-            y2=legend_y,
-            stroke=color,
-            stroke_width=2,
-        )
-    )
-    parts.append(el("text", attack, x=legend_x + 26, y=legend_y, class_="legend"))
-    return el("g", lines(parts), class_="series")

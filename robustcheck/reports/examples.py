@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 import math
 
 import numpy as np
+from PIL import Image
 
-from robustcheck.reports._png import encode_png
 from robustcheck.reports.model import ExampleImage
 from robustcheck.vocabulary import LAYOUTS
 
@@ -107,6 +108,23 @@ def _upscale(pixels: np.ndarray) -> np.ndarray:
     if factor == 1:
         return pixels
     return np.repeat(np.repeat(pixels, factor, axis=0), factor, axis=1)
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """``uint8`` pixels of shape (H, W) (grayscale) or (H, W, 3) (RGB) as a PNG file.
+
+    Deterministic: the same pixels give the same bytes (Pillow writes no time or metadata chunk;
+    the compressed stream depends only on the pixels and the zlib build).
+    """
+    if pixels.dtype != np.uint8:
+        raise ValueError(f"PNG pixels must be uint8, not {pixels.dtype}")
+    if not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] == 3)):
+        raise ValueError(f"PNG pixels must have shape (H, W) or (H, W, 3), not {pixels.shape}")
+    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        raise ValueError("a PNG needs at least one pixel")
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG", compress_level=9)
+    return buffer.getvalue()
 
 
 def _png_base64(hwc: np.ndarray) -> str:

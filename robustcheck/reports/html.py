@@ -1,171 +1,145 @@
 """One self-contained HTML page: inline CSS and SVG, images as data: URIs, no script, no URL.
 
-Every element is built with :mod:`robustcheck.reports._markup`, which escapes any string that is
-not already markup, and a Content-Security-Policy forbids scripts and remote loads even so.
+The markup is a jinja2 template (``templates/report.html.j2``) with autoescaping on, so a string
+from the report reaches the page escaped whatever section shows it; a Content-Security-Policy
+forbids scripts and remote loads even so. This module decides what each section says (text and
+numbers); the template how it is marked up.
 """
 
 from __future__ import annotations
 
 import re
-from string import Template
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
 
 from robustcheck.reports import _format as fmt
 from robustcheck.reports import _html_trust
-from robustcheck.reports._markup import Markup, concat, el, fill, lines, void
+from robustcheck.reports._escape import xml_text
 from robustcheck.reports._svg import error_curve
 from robustcheck.reports._text_examples import swaps
-from robustcheck.reports.model import AttackResult, Check, ExampleImage, Report
+from robustcheck.reports.model import Check, ExampleImage, Report
+from robustcheck.reports.registry import REPORTERS, Reporter
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-
-_PAGE = Template(
-    """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>$title</title>
-<style>$css</style>
-</head>
-<body>
-$body
-</body>
-</html>
-"""
-)
-
-_CSS = """
-body { font: 14px/1.45 system-ui, sans-serif; color: #1c2833; margin: 0 auto; max-width: 1100px; padding: 0 16px 32px; }
-h1 { margin: 0; font-size: 22px; }
-h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #d5d8dc; padding-bottom: 4px; }
-.banner { padding: 14px 18px; margin: 16px 0; border-radius: 6px; color: #fff; }
-.banner p { margin: 4px 0 0; }
-.verdict-pass { background: #1e8449; }
-.verdict-fail { background: #b03a2e; }
-.verdict-error { background: #6c3483; }
-table { border-collapse: collapse; margin: 8px 0; }
-th, td { border: 1px solid #d5d8dc; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f4f6f7; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.status { font-weight: 600; padding: 1px 6px; border-radius: 3px; color: #fff; }
-.status-pass { background: #1e8449; }
-.status-warn { background: #b9770e; }
-.status-fail { background: #b03a2e; }
-.status-error { background: #6c3483; }
-dl { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; }
-dt { font-weight: 600; }
-dd { margin: 0; overflow-wrap: anywhere; }
-.warnings li { color: #7e5109; }
-.note { color: #566573; font-size: 12px; }
-.chart .grid { stroke: #e5e8e8; }
-.chart .axis { stroke: #566573; }
-.chart text { font-size: 11px; fill: #1c2833; dominant-baseline: middle; }
-.chart .ytick { text-anchor: end; }
-.chart .xtick, .chart .xlabel, .chart .ylabel { text-anchor: middle; }
-.bar { background: #5b7db1; height: 0.8em; min-width: 1px; }
-.examples { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px; }
-.example { margin: 0; border: 1px solid #d5d8dc; border-radius: 6px; padding: 8px; }
-.example .images { display: flex; gap: 6px; }
-.example .images div { text-align: center; font-size: 12px; }
-.example img { width: 128px; min-width: 128px; height: auto; image-rendering: pixelated; border: 1px solid #d5d8dc; }
-.stub p { font-size: 15px; }
-.example figcaption { font-size: 12px; margin-top: 6px; }
-"""
+# markupsafe spells an escaped ' and " as &#39; and &#34;, the standard library (which escaped
+# robustcheck's HTML before jinja2 did) as &#x27; and &quot;: the same characters, kept in the
+# older spelling so a report renders to the same bytes as before. Nothing else writes these.
+_RESPELL = {"&#39;": "&#x27;", "&#34;": "&quot;"}
+_ENTITY = re.compile("|".join(_RESPELL))
 
 
-def render_error_page(message: str, exit_code: int | None) -> str:
+@REPORTERS.register()
+class HtmlReporter(Reporter):
+    name = "html"
+    suffix = ".html"
+    media_type = "text/html"
+    description = "one self-contained page: charts, tables and example images, no script"
+
+    def render(self, report: Report) -> str:
+        return render(report)
+
+    def render_error(self, message: str, exit_code: int | None) -> str:
+        return render_error(message, exit_code)
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A check's status, shown as a coloured badge in a table cell."""
+
+    status: str
+
+
+@dataclass(frozen=True)
+class Table:
+    header: list[str]
+    rows: list[list[object]]
+    numeric: frozenset[int]
+    """The columns holding numbers (right-aligned)."""
+
+
+Definitions = list[tuple[str, object]]
+"""Terms and what they are, shown as a definition list."""
+
+
+def _legal(value: Any) -> Any:
+    """Every value a template prints, before it is escaped: XML-illegal characters (a NUL, an
+    escape sequence, a lone surrogate) become a visible ``#xNN``. Markup (a macro's output) is
+    already made of escaped values."""
+    return value if hasattr(value, "__html__") else xml_text(value)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("robustcheck.reports", "templates"),
+        autoescape=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        finalize=_legal,
+    )
+    env.tests["badge"] = lambda value: isinstance(value, Badge)
+    return env
+
+
+_ENV = _environment()
+
+
+def _page(template: str, **context: object) -> str:
+    page = _ENV.get_template(template).render(**context)
+    return _ENTITY.sub(lambda m: _RESPELL[m.group()], page)
+
+
+def render_error(message: str, exit_code: int | None = None) -> str:
     """The page a scan that did not finish leaves: the report's own styles and banner."""
     code = "" if exit_code is None else f"exit {exit_code} · "
-    body = lines(
-        [
-            el(
-                "header",
-                el("h1", "robustcheck: ERROR (incomplete)"),
-                el("p", f"{code}the scan did not complete; there are no measurements"),
-                class_="banner verdict-error",
-            ),
-            el("section", el("p", message), class_="stub"),
-        ]
-    )
-    return fill(_PAGE, title="robustcheck: incomplete", css=Markup(_CSS), body=body)
+    return _page("error.html.j2", title="robustcheck: incomplete", code=code, message=message)
 
 
 def render(report: Report) -> str:
     word = report.verdict.upper() if report.complete else "ERROR"
-    body = lines(
-        [
-            _banner(report, word),
-            _curve(report.results),
-            _results(report),
-            _checks(report.checks),
-            _per_class(report),
-            _diagnostics(report),
-            _html_trust.validity(report),
-            _html_trust.min_eps(report),
-            _warnings(report.warnings),
-            _examples(report),
-            _text_examples(report),
-            _provenance(report),
-            el("footer", f"robustcheck {report.versions.robustcheck}", class_="note"),
-        ]
+    return _page(
+        "report.html.j2",
+        title=f"robustcheck: {word} - {report.model.path}",
+        banner=_banner(report, word),
+        curve=error_curve(report.results) if report.results else None,
+        results=_results(report),
+        checks=_checks(report.checks),
+        per_class=_per_class(report),
+        diagnostics=_diagnostics(report),
+        validity=_html_trust.validity(report),
+        min_eps=_html_trust.min_eps(report),
+        warnings=report.warnings,
+        examples=_examples(report),
+        text_examples=_text_examples(report),
+        provenance=_provenance(report),
+        version=report.versions.robustcheck,
     )
-    title = f"robustcheck: {word} - {report.model.path}"
-    return fill(_PAGE, title=title, css=Markup(_CSS), body=body)
 
 
-def _section(title: str, *content: object) -> Markup:
-    return el("section", lines([el("h2", title), *content]))
-
-
-def _table(header: list[str], rows: list[list[object]], numeric: set[int]) -> Markup:
-    head = el("thead", el("tr", *(el("th", h) for h in header)))
-    body = el(
-        "tbody",
-        *(
-            el(
-                "tr",
-                *(el("td", c, class_="num" if i in numeric else None) for i, c in enumerate(row)),
-            )
-            for row in rows
-        ),
-    )
-    return el("table", head, body)
-
-
-def _banner(report: Report, word: str) -> Markup:
+def _banner(report: Report, word: str) -> dict[str, object]:
     if not report.complete:
         summary = "the scan did not complete; measurements are partial"
     elif report.checks:
         summary = f"{len(report.checks)} checks: {fmt.status_counts(report.checks)}"
     else:
         summary = "no policy checks; measurements only"
-    m, d = report.model, report.data
-    return el(
-        "header",
-        el("h1", f"robustcheck: {word}"),
-        el("p", f"exit {report.exit_code} · {summary}"),
-        *(
-            [el("p", "robustness claim UNRELIABLE: see Validity")]
-            if report.validity is not None and not report.validity.reliable
-            else []
-        ),
-        el("p", f"model {m.path} · data {d.path} ({d.n_samples} samples)"),
-        *([el("p", f"policy {fmt.policy_judge(report.policy.source)}")] if report.policy else []),
-        class_=f"banner verdict-{report.verdict if report.complete else 'error'}",
-    )
+    return {
+        "verdict": report.verdict if report.complete else "error",
+        "word": word,
+        "exit_code": report.exit_code,
+        "summary": summary,
+        "unreliable": report.validity is not None and not report.validity.reliable,
+        "model": report.model.path,
+        "data": report.data.path,
+        "samples": report.data.n_samples,
+        "policy": fmt.policy_judge(report.policy.source) if report.policy else None,
+    }
 
 
-def _curve(results: list[AttackResult]) -> Markup:
-    if not results:
-        return _section("Error rate against ε", el("p", "No results were measured."))
-    note = "ε = 0 is the clean error rate; vertical bars are 95 % Wilson intervals."
-    return _section("Error rate against ε", error_curve(results), el("p", note, class_="note"))
-
-
-def _results(report: Report) -> Markup:
+def _results(report: Report) -> Table | None:
     if not report.results:
-        return Markup("")
+        return None
     tau = report.settings.high_confidence_threshold
     header = ["attack", "ε", "n", "clean err", "adv err [95 % CI]", "success [95 % CI]"]
     header += [f"conf ≥ {tau:g}", "conf ≥ 0.5", "mean conf"]
@@ -183,14 +157,13 @@ def _results(report: Report) -> Markup:
         ]
         for r in report.results
     ]
-    return _section("Results", _table(header, rows, numeric=set(range(1, 9))))
+    return Table(header, rows, frozenset(range(1, 9)))
 
 
 def _check_row(c: Check) -> list[object]:
-    badge = el("span", c.status.upper(), class_=f"status status-{c.status}")
     gate = "95 % upper bound" if c.gate_on == "upper_bound" else "point"
     return [
-        badge,
+        Badge(c.status),
         c.rule,
         c.attack or "-",
         fmt.eps(c.eps),
@@ -202,12 +175,12 @@ def _check_row(c: Check) -> list[object]:
     ]
 
 
-def _checks(checks: list[Check]) -> Markup:
+def _checks(checks: list[Check]) -> Table | None:
     if not checks:
-        return _section("Checks", el("p", "No policy checks: this scan only measured."))
+        return None
     header = ["status", "rule", "attack", "ε", "class", "observed", "limit", "gate", "message"]
     rows = [_check_row(c) for c in fmt.sorted_checks(checks)]
-    return _section("Checks", _table(header, rows, numeric={3, 5, 6}))
+    return Table(header, rows, frozenset({3, 5, 6}))
 
 
 def _class_label(label: int, name: str | None) -> str:
@@ -215,9 +188,9 @@ def _class_label(label: int, name: str | None) -> str:
     return str(label) if name is None else f"{label} · “{name}”"
 
 
-def _per_class(report: Report) -> Markup:
+def _per_class(report: Report) -> Table | None:
     if not report.results or not report.results[0].per_class:
-        return Markup("")
+        return None
     first = report.results[0].per_class
     header = ["class", "n", "clean correct"]
     header += [f"{r.attack} ε={fmt.eps(r.eps)}" for r in report.results]
@@ -232,129 +205,84 @@ def _per_class(report: Report) -> Markup:
                 else f"{fmt.pct(cell.adversarial_error_rate)} ({cell.adversarial_errors}/{cell.n})"
             )
         rows.append(row)
-    note = el("p", "Adversarial error rate per true class.", class_="note")
-    numeric = set(range(1, len(header)))
-    return _section("Per class", note, _table(header, rows, numeric=numeric))
+    return Table(header, rows, frozenset(range(1, len(header))))
 
 
-def _dl(items: list[tuple[str, object]]) -> Markup:
-    return el("dl", lines(concat([el("dt", k), el("dd", v)]) for k, v in items))
-
-
-def _diagnostics(report: Report) -> Markup:
+def _diagnostics(report: Report) -> list[tuple[str, Definitions]]:
     f, g = report.fidelity, report.gradient
     adv = f.adversarial_max_abs_probability_difference
     if f.paths == "surrogate-vs-target":
-        agreement = _dl(
-            [
-                ("paths", f.paths),
-                ("meaning", fmt.transfer_agreement(f)),
-                ("clean top-1 agreement", fmt.pct(f.clean_top1_agreement)),
-                ("adversarial top-1 agreement", fmt.pct(f.adversarial_top1_agreement)),
-            ]
-        )
-        gradients = _dl([("evaluations (on the surrogate)", g.evaluations)])
-        return lines([_section("Agreement", agreement), _section("Gradients", gradients)])
-    fidelity = _dl(
-        [
+        agreement: Definitions = [
             ("paths", f.paths),
-            ("trusted", "yes" if f.trusted else "NO: gradients may not be the deployed model's"),
-            ("clean max |Δp|", fmt.diff(f.clean_max_abs_probability_difference)),
+            ("meaning", fmt.transfer_agreement(f)),
             ("clean top-1 agreement", fmt.pct(f.clean_top1_agreement)),
-            ("adversarial max |Δp|", "-" if adv is None else f"{adv:.3g}"),
             ("adversarial top-1 agreement", fmt.pct(f.adversarial_top1_agreement)),
-            ("tolerance", f"{f.tolerance:g}"),
         ]
-    )
-    gradient = _dl(
-        [
-            ("evaluations", g.evaluations),
-            ("samples with zero gradient", f"{g.zero_gradient_samples} (FGSM cannot move them)"),
+        return [
+            ("Agreement", agreement),
+            ("Gradients", [("evaluations (on the surrogate)", g.evaluations)]),
         ]
-    )
-    sections = [_section("Fidelity", fidelity), _section("Gradients", gradient)]
+    fidelity: Definitions = [
+        ("paths", f.paths),
+        ("trusted", "yes" if f.trusted else "NO: gradients may not be the deployed model's"),
+        ("clean max |Δp|", fmt.diff(f.clean_max_abs_probability_difference)),
+        ("clean top-1 agreement", fmt.pct(f.clean_top1_agreement)),
+        ("adversarial max |Δp|", "-" if adv is None else f"{adv:.3g}"),
+        ("adversarial top-1 agreement", fmt.pct(f.adversarial_top1_agreement)),
+        ("tolerance", f"{f.tolerance:g}"),
+    ]
+    gradient: Definitions = [
+        ("evaluations", g.evaluations),
+        ("samples with zero gradient", f"{g.zero_gradient_samples} (FGSM cannot move them)"),
+    ]
+    sections = [("Fidelity", fidelity), ("Gradients", gradient)]
     methods = fmt.methods(report)
     if methods:
-        sections.append(_section("Methods", _dl([("how each attack got its inputs", methods)])))
-    return lines(sections)
+        sections.append(("Methods", [("how each attack got its inputs", methods)]))
+    return sections
 
 
-def _warnings(warnings: list[str]) -> Markup:
-    if not warnings:
-        return Markup("")
-    return _section("Warnings", el("ul", lines(el("li", w) for w in warnings), class_="warnings"))
+def _image(title: str, png: str) -> dict[str, str | None]:
+    """``png`` is embedded only when it is base64: nothing else may reach the ``src``."""
+    return {"title": title, "png": png if _BASE64.fullmatch(png) else None}
 
 
-def _image(title: str, png: str) -> Markup:
-    if not _BASE64.fullmatch(png):
-        return el("div", "(invalid image)", void("br"), title)
-    img = void("img", src=f"data:image/png;base64,{png}", alt=title)
-    return el("div", img, void("br"), title)
-
-
-def _examples(report: Report) -> Markup:
-    if not report.examples:
-        return Markup("")
+def _examples(report: Report) -> list[dict[str, object]]:
     names = report.data.class_names
 
     def name(label: int) -> str:
         return _class_label(label, names[label] if names and 0 <= label < len(names) else None)
 
-    def figure(e: ExampleImage) -> Markup:
-        images = el(
-            "div",
-            _image("clean", e.clean_png),
-            _image("perturbation", e.perturbation_png),
-            _image("adversarial", e.adversarial_png),
-            class_="images",
-        )
-        caption = el(
-            "figcaption",
-            f"sample {e.index}, true class {name(e.label)}, ε = {fmt.eps(e.eps)}",
-            void("br"),
-            f"clean → {name(e.clean_prediction)} ({e.clean_confidence:.3f}); "
+    def figure(e: ExampleImage) -> dict[str, object]:
+        return {
+            "images": [
+                _image("clean", e.clean_png),
+                _image("perturbation", e.perturbation_png),
+                _image("adversarial", e.adversarial_png),
+            ],
+            "caption": f"sample {e.index}, true class {name(e.label)}, ε = {fmt.eps(e.eps)}",
+            "outcome": f"clean → {name(e.clean_prediction)} ({e.clean_confidence:.3f}); "
             f"adversarial → {name(e.adversarial_prediction)} ({e.adversarial_confidence:.3f})",
-        )
-        return el("figure", images, caption, class_="example")
+        }
 
-    note = el("p", "The perturbation is shown with mid-gray as zero.", class_="note")
-    grid = el("div", lines(figure(e) for e in report.examples), class_="examples")
-    return _section("Examples", note, grid)
+    return [figure(e) for e in report.examples]
 
 
-def _text_examples(report: Report) -> Markup:
-    if not report.text_examples:
-        return Markup("")
-    header = el(
-        "tr",
-        *(
-            el("th", h)
-            for h in (
-                "attack, tokens",
-                "sample",
-                "class → prediction",
-                "original",
-                "adversarial",
-                "swaps",
-            )
-        ),
-    )
-    rows = [
-        el(
-            "tr",
-            el("td", f"{e.attack} {e.tokens}"),
-            el("td", str(e.index)),
-            el("td", f"{e.label} → {e.adversarial_prediction} ({e.adversarial_confidence:.3f})"),
-            el("td", e.original_text),
-            el("td", e.adversarial_text),
-            el("td", swaps(e)),
-        )
+def _text_examples(report: Report) -> list[dict[str, str]]:
+    return [
+        {
+            "attack": f"{e.attack} {e.tokens}",
+            "sample": str(e.index),
+            "outcome": f"{e.label} → {e.adversarial_prediction} ({e.adversarial_confidence:.3f})",
+            "original": e.original_text,
+            "adversarial": e.adversarial_text,
+            "swaps": swaps(e),
+        }
         for e in report.text_examples
     ]
-    return _section("Token substitutions", el("table", header, *rows))
 
 
-def _provenance(report: Report) -> Markup:
+def _provenance(report: Report) -> Definitions:
     m, d, s, v, env = (
         report.model,
         report.data,
@@ -363,7 +291,7 @@ def _provenance(report: Report) -> Markup:
         report.environment,
     )
     domain = "none" if s.input_range is None else f"[{s.input_range.lo:g}, {s.input_range.hi:g}]"
-    items: list[tuple[str, object]] = [
+    items: Definitions = [
         ("model", f"{m.path} ({m.format}, {m.output_kind} {m.output_kind_source})"),
         ("model sha256", m.sha256),
         *(
@@ -398,4 +326,4 @@ def _provenance(report: Report) -> Markup:
         ("started", f"{report.started_at} ({report.duration_s:.1f} s)"),
         ("report schema", report.schema_version),
     ]
-    return _section("Provenance", _dl(items))
+    return items

@@ -8,13 +8,41 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from robustcheck.errors import InputError
-from robustcheck.reports.model import Report
+from robustcheck.reports.model import SCHEMA_VERSION, Report
+from robustcheck.reports.registry import REPORTERS, Reporter
 from robustcheck.reports.schema import version_problem
 from robustcheck.reports.stub import IncompleteReport, parse_stub
 
 
+@REPORTERS.register()
+class JsonReporter(Reporter):
+    name = "json"
+    suffix = ".json"
+    media_type = "application/json"
+    description = "the source of truth: report render, report diff and --baseline read it back"
+
+    def render(self, report: Report) -> str:
+        return render(report)
+
+    def render_error(self, message: str, exit_code: int | None) -> str:
+        return render_error(message, exit_code)
+
+
 def render(report: Report) -> str:
     return report.model_dump_json(indent=2) + "\n"
+
+
+def render_error(message: str, exit_code: int | None = None) -> str:
+    """The stub :class:`~robustcheck.reports.stub.IncompleteReport` reads back: verdict error,
+    ``complete: false``, and why."""
+    stub = {
+        "schema_version": SCHEMA_VERSION,
+        "complete": False,
+        "verdict": "error",
+        "exit_code": exit_code,
+        "message": message,
+    }
+    return json.dumps(stub, indent=2) + "\n"
 
 
 def parse(text: str) -> Report:

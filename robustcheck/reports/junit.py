@@ -27,6 +27,7 @@ from robustcheck.reports._escape import one_line, xml_text
 from robustcheck.reports._text_examples import text_example_lines
 from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Check, Report
+from robustcheck.reports.registry import REPORTERS, Reporter
 
 Outcome = Literal["pass", "failure", "error"]
 PREFIX = "robustcheck"
@@ -48,6 +49,20 @@ class _Case:
     system_out: str = ""
 
 
+@REPORTERS.register()
+class JUnitReporter(Reporter):
+    name = "junit"
+    suffix = ".xml"
+    media_type = "application/xml"
+    description = "JUnit XML for CI test dashboards: one test case per policy check"
+
+    def render(self, report: Report) -> str:
+        return render(report)
+
+    def render_error(self, message: str, exit_code: int | None) -> str:
+        return render_error(message, exit_code)
+
+
 def render(report: Report) -> str:
     """The report as a JUnit XML document (one ``<testsuites>`` root)."""
     cases = _cases(report)
@@ -59,6 +74,18 @@ def render(report: Report) -> str:
         root.append(_suite(report, suite_name, members))
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def render_error(message: str, exit_code: int | None = None) -> str:
+    """One ``<error>`` case, ``scan completed``, saying why there is no report."""
+    suites = ET.Element("testsuites", name=PREFIX, tests="1", failures="0", errors="1")
+    suite = ET.SubElement(
+        suites, "testsuite", name=PREFIX, tests="1", failures="0", errors="1", skipped="0"
+    )
+    case = ET.SubElement(suite, "testcase", classname=PREFIX, name="scan completed")
+    error = ET.SubElement(case, "error", message=xml_text(one_line(message)))
+    error.text = xml_text(message)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def _cases(report: Report) -> list[_Case]:

@@ -12,6 +12,7 @@ from robustcheck.reports._escape import guard_workflow_commands, markdown_text
 from robustcheck.reports._text_examples import swaps
 from robustcheck.reports._trust import min_eps_line, validity_lines
 from robustcheck.reports.model import AttackResult, Check, Report
+from robustcheck.reports.registry import REPORTERS, Reporter
 
 _RESULT_HEADER = [
     "attack",
@@ -23,6 +24,25 @@ _RESULT_HEADER = [
     "mean conf",
 ]
 _RESULT_ALIGN = ["---", "---:", "---:", "---:", "---:", "---:", "---:"]
+
+
+@REPORTERS.register()
+class MarkdownReporter(Reporter):
+    name = "markdown"
+    suffix = ".md"
+    media_type = "text/markdown"
+    description = "a pull-request comment or $GITHUB_STEP_SUMMARY"
+
+    def render(self, report: Report) -> str:
+        return render(report)
+
+    def render_error(self, message: str, exit_code: int | None) -> str:
+        return render_error(message, exit_code)
+
+
+def render_error(message: str, exit_code: int | None = None) -> str:
+    code = "" if exit_code is None else f" (exit {exit_code})"
+    return f"## robustcheck: ERROR (incomplete)\n\n**ERROR**{code}: {markdown_text(message)}\n"
 
 
 def render(report: Report) -> str:

@@ -16,10 +16,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
-Kind = Literal["default", "file", "path", "report", "csv-floats", "batch-size", "policy"]
+Kind = Literal[
+    "default", "file", "path", "report", "report-spec", "csv-floats", "batch-size", "policy"
+]
 """How a value is read from text where its type alone does not say: ``file`` a path that must
-not be a folder, ``path`` a file or a folder, ``report`` a report target (``-`` is standard
-output), ``csv-floats`` comma-separated numbers (a list in a file), ``batch-size`` a number or
+not be a folder, ``path`` a file or a folder, ``report`` a built-in format's report target (``-``
+is standard output; the flag's name is the format's), ``report-spec`` a ``FORMAT=PATH`` target of
+any format, ``csv-floats`` comma-separated numbers (a list in a file), ``batch-size`` a number or
 ``auto``, ``policy`` a policy file or ``builtin:NAME`` (resolved against the configuration's
 folder when it is a file)."""
 

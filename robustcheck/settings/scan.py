@@ -9,13 +9,14 @@ its use.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from robustcheck.attacks.spec import parse_attack_spec
-from robustcheck.settings._field import Flag, setting
+from robustcheck.settings._field import Flag, flags, setting
 from robustcheck.settings.contract import ContractSettings
+from robustcheck.settings.reports import ReportTarget, report_targets
 from robustcheck.vocabulary import (
     NOISE_BASELINE,
     ClassOrder,
@@ -223,6 +224,21 @@ class ScanSettings(ContractSettings):
     html_path: Annotated[
         Path | None, Flag(names=("--html",), kind="report", fingerprint=False, local=True)
     ] = setting(None, "Write a self-contained HTML report here.")
+    reports: Annotated[
+        list[str],
+        Flag(
+            names=("--report",),
+            metavar="FORMAT=PATH",
+            kind="report-spec",
+            listing="robustcheck.reporters",
+            fingerprint=False,
+            local=True,
+        ),
+    ] = setting(
+        [],
+        "Write the report in FORMAT to PATH (- for standard output); repeat for several formats. "
+        "{listing} Each format is given once: --report junit=PATH is --junit PATH.",
+    )
     checkpoint: Annotated[Path | None, Flag(kind="file", fingerprint=False, local=True)] = setting(
         None, "Record each finished batch here; rerunning the same scan resumes from it."
     )
@@ -275,6 +291,24 @@ class ScanSettings(ContractSettings):
     @classmethod
     def _unique_eps(cls, eps: list[float]) -> list[float]:
         return sorted(set(eps))
+
+    @field_validator("reports")
+    @classmethod
+    def _reports_given_once(cls, reports: list[str], info: ValidationInfo) -> list[str]:
+        report_targets(cls._report_flags(info.data), reports)  # the flags are validated first
+        return reports
+
+    @classmethod
+    def _report_flags(cls, values: dict[str, Any]) -> dict[str, Path | None]:
+        """Format → the path its own flag gives (``--json PATH``), or None."""
+        declared = flags(cls).items()
+        return {
+            flag.key(name): values.get(name) for name, flag in declared if flag.kind == "report"
+        }
+
+    def report_targets(self) -> list[ReportTarget]:
+        """Every report asked for, by its own flag or ``--report FORMAT=PATH``."""
+        return report_targets(self._report_flags(dict(self)), self.reports)
 
     @field_validator("tokens")
     @classmethod

@@ -276,22 +276,3 @@ def test_ctrl_c_while_the_cli_is_importing_exits_130_without_a_traceback():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (130, "robustcheck: interrupted\n")
-
-
-def test_a_report_that_fails_to_render_leaves_every_target_a_stub(
-    capsys, monkeypatch, cnn_model, digits_npz, tmp_path
-):
-    from robustcheck.cli import _outputs
-
-    def broken(report):
-        raise ValueError("renderer bug")
-
-    monkeypatch.setitem(_outputs.RENDERERS, "markdown", broken)
-    code, _, err = _scan(
-        capsys, cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1", "--limit", "20",
-        "--no-isolation", "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md",
-    )  # fmt: skip
-    stub = json.loads((tmp_path / "r.json").read_text())
-    assert code == 6 and "ValueError" in err
-    assert (stub["complete"], stub["verdict"], stub["exit_code"]) == (False, "error", 6)
-    assert "the scan failed: internal error: ValueError" in (tmp_path / "r.md").read_text()

@@ -14,7 +14,7 @@ from robustcheck.backends.output import OutputKind
 from robustcheck.cli import main
 from robustcheck.engine.config import ScanConfig
 from robustcheck.engine.runner import run
-from robustcheck.reports import html, markdown, text
+from robustcheck.reports import html, markdown, summary
 
 EPS = [0.1, 0.3]
 
@@ -93,7 +93,7 @@ def test_eps_in_std_units_is_eps_times_each_features_std(cancer):
     assert scale.min == pytest.approx(std.min()) and scale.max == pytest.approx(std.max())
     assert scale.max / scale.min > 100
     assert not any("feature scales differ" in w for w in report.warnings)
-    for rendered in (text.render(report), markdown.render(report), html.render(report)):
+    for rendered in (summary.render(report), markdown.render(report), html.render(report)):
         assert "ε per feature" in rendered and "30 features" in rendered
     for eps in EPS:
         reference = _reference_fgsm(module, x, y, eps * std)

@@ -13,7 +13,7 @@ from robustcheck.cli import main
 from robustcheck.engine.config import ScanConfig
 from robustcheck.engine.runner import run
 from robustcheck.files import file_sha256
-from robustcheck.reports import html, markdown, text
+from robustcheck.reports import html, markdown, summary
 
 EPS = [0.1, 0.2]
 
@@ -92,7 +92,7 @@ def test_the_report_names_the_surrogate_and_calls_the_comparison_agreement(pair)
     assert any(w.startswith("transfer attack:") for w in report.warnings)
     white = run(ScanConfig(model=target, data=data, eps=[0.1]))
     assert "surrogate" not in white.model_dump(mode="json")["model"]
-    for rendered in (text.render(report), markdown.render(report), html.render(report)):
+    for rendered in (summary.render(report), markdown.render(report), html.render(report)):
         assert "surrogate.pt" in rendered
         assert "transfer attack, not a fidelity" in rendered
 

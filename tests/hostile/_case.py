@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from robustcheck.exit_codes import ExitCode
+from robustcheck.settings import ScanSettings, flags
 
 OK = {int(ExitCode.OK)}
 FAILED = {int(ExitCode.POLICY_FAILED)}
@@ -27,9 +28,11 @@ REPORT = "report.json"
 """Every scan a case builds with :func:`scan` writes its JSON report here (relative to tmp)."""
 TIMEOUT_S = "50"
 """``--timeout`` of every scan: a hostile model cannot hold a case past its 60 s bound."""
-REPORT_FLAGS = ("--json", "--junit", "--markdown", "--html")
+REPORT_FLAGS = tuple(f.shown(n) for n, f in flags(ScanSettings).items() if f.kind == "report")
+"""The built-in formats' own flags (``--json``, ``--junit``, ...)."""
 OUTPUT_FLAGS = (*REPORT_FLAGS, "--checkpoint")
-"""Flags naming files a scan may write: the tree snapshot leaves them out."""
+"""Flags naming files a scan may write: the tree snapshot leaves them out (and the PATH of
+``--report FORMAT=PATH``)."""
 
 
 @dataclass(frozen=True)

@@ -244,6 +244,11 @@ def _session_members(session: int, *, parents: bool = False):
 
 def _declared_outputs(argv: list[str], env: dict[str, str], cwd: Path) -> set[Path]:
     outputs = {_absolute(v, cwd) for f, v in itertools.pairwise(argv) if f in OUTPUT_FLAGS}
+    outputs |= {
+        _absolute(v.partition("=")[2], cwd)
+        for f, v in itertools.pairwise(argv)
+        if f == "--report" and "=" in v
+    }
     if "GITHUB_STEP_SUMMARY" in env:
         outputs.add(_absolute(env["GITHUB_STEP_SUMMARY"], cwd))
     return outputs

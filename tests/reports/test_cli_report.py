@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from robustcheck.cli.report import report as report_group
 from robustcheck.errors import InputError
-from robustcheck.reports import html, json_report, junit, markdown, text
+from robustcheck.reports import html, json_report, junit, markdown, summary
 from robustcheck.reports.diff import diff, render_diff
 from robustcheck.reports.model import Report
 
@@ -57,7 +57,7 @@ def test_render_to_stdout(report, saved):
 def test_render_without_options_prints_the_summary(report, saved):
     result = _invoke("render", str(saved))
     assert result.return_value == 0
-    assert result.stdout == text.render(report)
+    assert result.stdout == summary.render(report)
 
 
 @pytest.mark.parametrize(

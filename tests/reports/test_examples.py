@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from robustcheck.reports._png import encode_png
-from robustcheck.reports.examples import make_example
+from robustcheck.reports.examples import encode_png, make_example
 
 
 def _decode(b64: str) -> tuple[str, np.ndarray]:
@@ -29,6 +28,18 @@ def test_png_round_trips_through_pillow(shape):
     with Image.open(io.BytesIO(encode_png(pixels))) as image:
         assert image.mode == ("L" if len(shape) == 2 else "RGB")
         np.testing.assert_array_equal(np.asarray(image), pixels)
+
+
+def test_png_is_deterministic_and_carries_no_metadata():
+    pixels = np.random.default_rng(1).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    first = encode_png(pixels)
+    assert encode_png(pixels.copy()) == first
+    chunks, at = [], 8
+    while at < len(first):
+        size = int.from_bytes(first[at : at + 4], "big")
+        chunks.append(first[at + 4 : at + 8])
+        at += 12 + size
+    assert set(chunks) == {b"IHDR", b"IDAT", b"IEND"}  # no time, text or physical-size chunk
 
 
 @pytest.mark.parametrize(

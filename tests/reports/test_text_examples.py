@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from robustcheck.reports import html, junit, markdown, text
+from robustcheck.reports import html, junit, markdown, summary
 from robustcheck.reports.json_report import render as render_json
 from robustcheck.reports.model import Report, TextExample, TokenSwap
 
@@ -53,7 +53,7 @@ def test_markdown_keeps_one_row_per_example(report):
     assert not any(line.lstrip().startswith("::") for line in page.splitlines())
 
 
-@pytest.mark.parametrize("renderer", [text.render, junit.render])
+@pytest.mark.parametrize("renderer", [summary.render, junit.render])
 def test_plain_formats_show_the_swap_on_one_line(report, renderer):
     out = renderer(_with_examples(report))
     if renderer is junit.render:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from robustcheck.reports import text
+from robustcheck.reports import summary
 
 
 def test_fidelity_line_for_onnx_and_singular_counts(report):
@@ -14,7 +14,7 @@ def test_fidelity_line_for_onnx_and_singular_counts(report):
             ),
         }
     )
-    out = text.render(onnx)
+    out = summary.render(onnx)
     assert "gradients: 1 evaluation, 1 sample with zero gradient" in out
     assert "1 evaluations" not in out
     (line,) = [x for x in out.splitlines() if x.startswith("fidelity: ")]
@@ -25,4 +25,4 @@ def test_no_fidelity_line_when_both_paths_are_the_same_module(report):
     same = report.model_copy(
         update={"fidelity": report.fidelity.model_copy(update={"paths": "same-module"})}
     )
-    assert "fidelity:" not in text.render(same)
+    assert "fidelity:" not in summary.render(same)

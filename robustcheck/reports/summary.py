@@ -1,4 +1,4 @@
-"""The short human summary printed on stdout."""
+"""The terminal summary of a report: the short human summary a scan prints (plain text)."""
 
 from __future__ import annotations
 
