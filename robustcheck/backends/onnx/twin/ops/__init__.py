@@ -3,43 +3,30 @@
 
 from __future__ import annotations
 
-from robustcheck.backends.onnx.twin.ops import (
-    activation,
-    arithmetic,
-    conv,
-    create,
-    index,
-    linalg,
-    logic,
-    ml,
-    norm,
-    ordering,
-    pad,
-    pool,
-    reduce,
-    resize,
-    shape,
-)
+import importlib
+
 from robustcheck.backends.onnx.twin.registry import DECLARED, OpRegistry, registry_of
 
 FAMILIES = (
-    activation,
-    arithmetic,
-    conv,
-    create,
-    index,
-    linalg,
-    logic,
-    ml,
-    norm,
-    ordering,
-    pad,
-    pool,
-    reduce,
-    resize,
-    shape,
+    "activation",
+    "arithmetic",
+    "conv",
+    "create",
+    "index",
+    "linalg",
+    "logic",
+    "ml",
+    "norm",
+    "ordering",
+    "pad",
+    "pool",
+    "reduce",
+    "resize",
+    "shape",
 )
-"""Imported for their declarations."""
+"""The modules of this package, imported here for their declarations."""
+for _family in FAMILIES:
+    importlib.import_module(f"{__name__}.{_family}")
 
 
 def default_registry() -> OpRegistry:
