@@ -9,8 +9,9 @@ from robustcheck.engine.config import ScanConfig
 from robustcheck.engine.min_eps import MinEpsPlan
 from robustcheck.errors import UsageError
 from robustcheck.plugins import attack_registry
-from robustcheck.policy.schema import Budget, Rules
+from robustcheck.policy.schema import ANY_ATTACK, Budget, Rules
 from robustcheck.reports.model import Check
+from robustcheck.vocabulary import NOISE_BASELINE
 
 
 def build_attacks(config: ScanConfig) -> tuple[list[Attack], list[str]]:
@@ -24,14 +25,14 @@ def build_attacks(config: ScanConfig) -> tuple[list[Attack], list[str]]:
         for p in plugins
         if p.replaces_builtin
     ]
-    config, _ = judged_config(config)
     texts = config.attacks or (config.policy.attacks if config.policy else None) or ["fgsm"]
     specs = [parse_attack_spec(text) for text in texts]
     for spec in specs:
         _on_eps(registry.get(spec.name), spec.text())
     # A policy rule on an attack that was not configured runs it with its defaults (a token
     # budget's attack runs through --tokens, which the policy's token budgets fill).
-    named = {r.attack for r in policy_blocks(config)} - {s.shown_label for s in specs} - {"noise"}
+    named = {r.attack for r in policy_blocks(config)} - {s.shown_label for s in specs}
+    named -= {NOISE_BASELINE, ANY_ATTACK}
     specs += [
         parse_attack_spec(name)
         for name in sorted(named)
@@ -77,40 +78,6 @@ def noise_eps(config: ScanConfig) -> tuple[float, ...] | None:
         if isinstance(b, Budget) and b.attack == "noise" and b.eps is not None
     }
     return tuple(sorted({max(config.eps), *named}))
-
-
-BUILT_FOR_FGSM = ("default", "--max-error-rate")
-"""Policies robustcheck makes up for the user, whose rules judge FGSM."""
-
-
-def judged_config(config: ScanConfig) -> tuple[ScanConfig, list[str]]:
-    """When ``--attack`` names only gradient-free attacks, the FGSM rules of a policy robustcheck
-    made up (the built-in default, ``--max-error-rate``) judge the first of them instead, so a
-    model without a gradient is gated by what was asked for; the note says so. A policy the
-    user wrote is never changed: its FGSM rules still need a gradient."""
-    policy = config.policy
-    if policy is None or not config.attacks or config.policy_source not in BUILT_FOR_FGSM:
-        return config, []
-    registry, _ = attack_registry()
-    specs = [parse_attack_spec(text) for text in config.attacks]
-    if any(s.name not in registry or registry.get(s.name).needs_gradient for s in specs):
-        return config, []
-    first = specs[0].shown_label
-    update: dict[str, object] = {}
-    if policy.budgets and any(b.attack == "fgsm" for b in policy.budgets):
-        update["budgets"] = [
-            b.model_copy(update={"attack": first}) if b.attack == "fgsm" else b
-            for b in policy.budgets
-        ]
-    if policy.all_eps is not None and policy.all_eps.attack == "fgsm":
-        update["all_eps"] = policy.all_eps.model_copy(update={"attack": first})
-    if not update:
-        return config, []
-    note = (
-        f"only gradient-free attacks were asked for: the {config.policy_source} policy's FGSM "
-        f"rules judge {first}"
-    )
-    return config.model_copy(update={"policy": policy.model_copy(update=update)}), [note]
 
 
 def policy_blocks(config: ScanConfig) -> list[Rules]:

@@ -10,7 +10,6 @@ from robustcheck.attacks import Attack
 from robustcheck.engine.attack_plan import (
     build_attacks,
     gating_eps,
-    judged_config,
     min_eps_plan,
 )
 from robustcheck.engine.config import ScanConfig
@@ -49,7 +48,7 @@ from robustcheck.reports.model import (
     StabilitySection,
     ValiditySection,
 )
-from robustcheck.vocabulary import Verdict
+from robustcheck.vocabulary import NOISE_BASELINE, Verdict
 
 _LOW_ACCURACY_FRACTION = 0.25
 """Clean accuracy below chance + this share of the way to 100 % is treated as a setup error."""
@@ -60,7 +59,6 @@ def build_report(
     config: ScanConfig, context: ScanContext, tally: Tally, *, started_at: str, duration_s: float
 ) -> Report:
     """Judge a whole scan's tally: the one place a report is made (unsharded, merged or Ray)."""
-    config, _ = judged_config(config)
     info, data = context.info, context.data
     check_ties(tally.stability, info.path)
     attacks, _ = build_attacks(config)
@@ -78,7 +76,7 @@ def build_report(
         surrogate=None if context.surrogate is None else context.surrogate.path,
     )
     min_eps = None if tally.min_eps is None else min_eps_section(tally.min_eps)
-    checks = _evaluate(config, results, class_names, validity, min_eps)
+    checks = _evaluate(config, results, class_names, validity, min_eps, _judged(attacks))
     outcome, warnings = _verdict(config, context, tally, attacks, checks, fidelity)
     return Report(
         complete=True,
@@ -314,6 +312,7 @@ def _evaluate(
     class_names: tuple[str, ...] | None,
     validity: ValiditySection,
     min_eps: MinEpsSection | None,
+    judged: list[str],
 ) -> list[Check]:
     if config.policy is None:
         return []
@@ -326,7 +325,13 @@ def _evaluate(
         class_names=names,
         validity=validity,
         min_eps=min_eps,
+        judged=judged,
     )
+
+
+def _judged(attacks: list[Attack]) -> list[str]:
+    """What a policy rule on ``*`` judges: every attack on the ε sweep but the noise baseline."""
+    return [a.label for a in attacks if a.budget_unit == "eps" and a.name != NOISE_BASELINE]
 
 
 def _exit_code(outcome: str, *, exit_zero: bool) -> ExitCode:

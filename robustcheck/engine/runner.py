@@ -19,7 +19,6 @@ from robustcheck.boundary import guarded
 from robustcheck.data import Dataset
 from robustcheck.engine.attack_plan import (
     build_attacks,
-    judged_config,
     min_eps_plan,
     noise_eps,
 )
@@ -133,7 +132,6 @@ def measure(
 ) -> Measured:
     """Load the model and the data and scan them (only the batch starts in ``only``, or those it
     returns given the number of samples, for a shard): the tally and what the report needs."""
-    config, policy_notes = judged_config(config)
     attacks, attack_notes = build_attacks(config)  # bad attack settings fail before any loading
     target, surrogate = _load_models(config, attacks)
     inputs = _inputs(config, target, surrogate)
@@ -159,7 +157,6 @@ def measure(
         *(note for b in binaries for note in b.note()),
         *inputs.dataset.notes,
         *attack_notes,
-        *policy_notes,
         *precision_notes(config.precision),
         *inputs.warnings,
     ]

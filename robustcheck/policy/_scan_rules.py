@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from robustcheck.policy.schema import MinEpsRules
 from robustcheck.reports.model import Check, CheckStatus, MinEpsSection, ValiditySection
+from robustcheck.vocabulary import Severity
 
 
-def require_valid(validity: ValiditySection | None) -> Check:
+def require_valid(validity: ValiditySection | None, severity: Severity = "fail") -> Check:
+    """Passes when no validity check flagged the scan; else fails (or, for a policy that says
+    ``require_valid: false``, warns) naming the first flagged check."""
     if validity is None:
         return Check(
             rule="require_valid",
@@ -24,7 +27,7 @@ def require_valid(validity: ValiditySection | None) -> Check:
         rule="require_valid",
         observed=0.0,
         limit=1.0,
-        status="fail",
+        status=severity,
         message=f"validity: the robustness claim is unreliable: {flagged[0].reason}{more}",
     )
 

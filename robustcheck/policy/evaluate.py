@@ -29,6 +29,7 @@ from robustcheck.policy._measure import (
 )
 from robustcheck.policy._scan_rules import min_eps_checks, require_valid
 from robustcheck.policy.schema import (
+    ANY_ATTACK,
     ClassRules,
     HighConfidenceLimit,
     Limit,
@@ -45,6 +46,7 @@ from robustcheck.reports.model import (
     ValiditySection,
     Verdict,
 )
+from robustcheck.vocabulary import NOISE_BASELINE as NOISE
 from robustcheck.vocabulary import GateOn, Severity
 
 Kind = Literal["max_rate", "min_rate", "max_count", "max_increase"]
@@ -74,16 +76,19 @@ def evaluate(
     class_names: list[str] | None = None,
     validity: ValiditySection | None = None,
     min_eps: MinEpsSection | None = None,
+    judged: list[str] | None = None,
 ) -> list[Check]:
     """Every check the policy asks for, in a stable order (global, then by attack and ε).
 
     ``baseline`` enables ``max_increase`` rules (omitted without one); ``class_names`` maps
-    labels to names for ``per_class`` entries that name a class (else the results' names).
+    labels to names for ``per_class`` entries that name a class (else the results' names);
+    ``judged`` are the attacks a rule on ``*`` judges (default: every result's but noise's).
+    Validity is required unless the policy says ``require_valid: false`` (then it only warns).
     """
     checks: list[Check] = []
     if policy.min_clean_accuracy is not None:
         checks.append(_min_clean_accuracy(policy.min_clean_accuracy, results))
-    for block, eps, result in _blocks(policy, results):
+    for block, eps, result in _blocks(policy, results, judged):
         unit = "tokens" if getattr(block, "tokens", None) is not None else "eps"
         scope = f"{block.attack} {unit}={eps:g}"
         for rule in _rules(block, eps, baseline, class_names):
@@ -94,8 +99,10 @@ def evaluate(
                 checks.append(_error(rule, block.attack, eps, scope, reason))
             else:
                 checks.append(_judge(rule, result, block.attack, eps, scope))
-    if policy.require_valid:
+    if policy.require_valid or (policy.require_valid is None and validity is not None):
         checks.append(require_valid(validity))
+    elif policy.require_valid is False and validity is not None:
+        checks.append(require_valid(validity, severity="warn"))
     if policy.min_eps is not None:
         checks.extend(min_eps_checks(policy.min_eps, min_eps))
     return checks
@@ -112,21 +119,32 @@ def verdict(checks: list[Check], *, strict: bool = False) -> Verdict:
 
 
 def _blocks(
-    policy: Policy, results: list[AttackResult]
+    policy: Policy, results: list[AttackResult], judged: list[str] | None
 ) -> list[tuple[Rules, float, AttackResult | None]]:
-    """Each budget with its result, then ``all_eps`` for each scanned ε without a budget."""
-    budgets = policy.budgets or []
+    """Each budget with its result, then ``all_eps`` for each scanned ε without a budget; a rule
+    on ``*`` becomes one per judged attack (``judged``, else every result's attack but the noise
+    baseline)."""
+    labels = judged if judged is not None else sorted({r.attack for r in results} - {NOISE})
+    budgets = [
+        b.model_copy(update={"attack": label})
+        for b in policy.budgets or []
+        for label in (labels if b.attack == ANY_ATTACK else [b.attack])
+    ]
     blocks: list[tuple[Rules, float, AttackResult | None]] = [
         (b, b.value, find_result(results, b.attack, b.value)) for b in budgets
     ]
     if policy.all_eps is not None:
-        attack = policy.all_eps.attack
-        covered = [b.value for b in budgets if b.attack == attack]
-        blocks += [
-            (policy.all_eps, r.eps, r)
-            for r in results
-            if r.attack == attack and not any(_same(r.eps, e) for e in covered)
-        ]
+        every = policy.all_eps.attack == ANY_ATTACK
+        for attack in labels if every else [policy.all_eps.attack]:
+            block = (
+                policy.all_eps.model_copy(update={"attack": attack}) if every else policy.all_eps
+            )
+            covered = [b.value for b in budgets if b.attack == attack]
+            blocks += [
+                (block, r.eps, r)
+                for r in results
+                if r.attack == attack and not any(_same(r.eps, e) for e in covered)
+            ]
     return sorted(blocks, key=lambda item: (item[0].attack, item[1]))
 
 

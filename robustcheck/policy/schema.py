@@ -7,9 +7,11 @@ because a typo in a CI gate must never loosen it silently.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -22,8 +24,25 @@ from pydantic import (
 from robustcheck.attacks.spec import parse_attack_spec
 from robustcheck.vocabulary import DeployedDtype, GateOn, Layout, Severity
 
-Attack = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
-"""An attack's label in the scan: a built-in (`fgsm`, `bim`, `pgd`, `spsa`, `nes`, `noise`), a plugin's name, or a `label=`."""
+ANY_ATTACK = "*"
+"""In a rule, every attack that ran on the ε sweep except the noise baseline: each is judged on
+its own, so the worst one decides."""
+_ATTACK_LABEL = r"^(\*|[a-z][a-z0-9_-]{0,39})$"
+
+
+def _attack_label(value: str) -> str:
+    if not re.match(_ATTACK_LABEL, value):
+        raise ValueError(
+            f"expected an attack's label (a lower-case name such as pgd) or * for every attack "
+            f"that ran, got {_short(value)}"
+        )
+    return value
+
+
+Attack = Annotated[
+    str, AfterValidator(_attack_label), Field(json_schema_extra={"pattern": _ATTACK_LABEL})
+]
+"""An attack's label in the scan: a built-in (`fgsm`, `pgd`, `apgd`, `square`, `spsa`, `noise`, ...), a plugin's name, a `label=`, or `*` for every attack that ran."""
 
 DEFAULT_THRESHOLD = 0.9
 FRAGMENT = "fragment"
@@ -196,7 +215,9 @@ class Rules(_Strict):
 
     attack: Attack = Field(
         default="fgsm",
-        description="The attack these limits apply to (its label: fgsm, bim, pgd, spsa, nes, noise, a plugin's).",
+        description="The attack these limits apply to (its label: fgsm, pgd, apgd, square, noise, a "
+        "plugin's, ...), or `*`: each attack that ran on the ε sweep except the noise baseline, "
+        "judged on its own (the worst one decides).",
     )
     max_adversarial_error_rate: LimitSpec | None = Field(
         default=None, description="Fraction of all samples wrong after the attack."
@@ -372,8 +393,9 @@ class Policy(_Strict):
     )
     require_valid: bool | None = Field(
         default=None,
-        description="Fail when a validity check (gradient masking, PGD weaker than FGSM, ...) "
-        "marks the robustness claim unreliable.",
+        description="Whether a validity check (gradient masking, an iterative attack weaker "
+        "than FGSM, FGSM under-reporting, ...) that marks the robustness claim unreliable fails "
+        "the gate. Default (unset): it does, in every policy; `false`: it only warns.",
     )
     min_eps: MinEpsRules | None = Field(
         default=None,
@@ -424,9 +446,12 @@ class Policy(_Strict):
 
 
 def max_error_rate_policy(eps: list[float], limit: float) -> Policy:
-    """The policy behind ``--max-error-rate``: one FGSM budget per ε."""
+    """The policy behind ``--max-error-rate``: one budget per ε for every attack that ran."""
     return Policy(
-        budgets=[Budget(eps=e, max_adversarial_error_rate=Limit(limit=limit)) for e in eps]
+        budgets=[
+            Budget(attack=ANY_ATTACK, eps=e, max_adversarial_error_rate=Limit(limit=limit))
+            for e in eps
+        ]
     )
 
 

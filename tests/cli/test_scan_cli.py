@@ -59,7 +59,11 @@ def test_within_max_error_rate_exits_0(capsys, cnn_model, digits_npz, tmp_path):
     assert code == 0, out
     data = json.loads(report.read_text())
     assert data["verdict"] == "pass"
-    assert [c["status"] for c in data["checks"]] == ["pass", "pass"]
+    assert [(c["rule"], c["status"]) for c in data["checks"]] == [
+        ("max_adversarial_error_rate", "pass"),
+        ("max_adversarial_error_rate", "pass"),
+        ("require_valid", "pass"),
+    ]
     for key in ("schema_version", "model", "data", "results", "checks", "versions"):
         assert key in data
     assert set(data["model"]) >= {"path", "sha256", "format"}

@@ -64,5 +64,5 @@ def test_policy_min_eps_rule_turns_the_search_on_and_gates(cnn_model, digits_npz
         ScanConfig(model=cnn_model.torchscript, data=digits_npz, eps=[0.25], policy=policy)
     )
     statuses = {c.rule: c.status for c in report.checks}
-    assert statuses == {"min_eps_median": "pass", "min_eps_p10": "fail"}
+    assert statuses == {"min_eps_median": "pass", "min_eps_p10": "fail", "require_valid": "pass"}
     assert report.verdict == "fail"

@@ -63,4 +63,4 @@ def test_an_eps_a_noise_rule_names_is_scanned_too(every_eps, cnn_model, digits_n
     )
     noise = _noise(every_eps)
     assert _noise(report) == {0.05: noise[0.05], 0.2: noise[0.2]}
-    assert [c.status for c in report.checks] == ["pass"]
+    assert [c.status for c in report.checks if c.rule != "require_valid"] == ["pass"]

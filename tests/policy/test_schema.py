@@ -138,7 +138,7 @@ INVALID = [
         V + "budgets:\n  - {eps: 0.1, max_accuracy_drop: 0.1}\n  - {eps: 0.1, max_accuracy_drop: 0.2}\n",
         "p.yaml:2: budgets: budgets[0] and budgets[1] both set fgsm eps=0.1: merge them",
     ),
-    (budget("attack: PGD", "max_accuracy_drop: 0.1"), "p.yaml:4: budgets[0].attack: String should match pattern '^[a-z][a-z0-9_-]{0,39}$'"),
+    (budget("attack: PGD", "max_accuracy_drop: 0.1"), "p.yaml:4: budgets[0].attack: expected an attack's label (a lower-case name such as pgd) or * for every attack that ran, got 'PGD'"),
     (budget("max_adversarial_error_rate: -0.1"), "p.yaml:4: budgets[0].max_adversarial_error_rate: Input should be greater than or equal to 0"),
     (budget("max_adverserial_error_rate: 0.3"), "p.yaml:4: budgets[0].max_adverserial_error_rate: unknown key (did you mean 'max_adversarial_error_rate'?)"),
     (budget("max_attack_success_rate: true"), "p.yaml:4: budgets[0].max_attack_success_rate: expected a number or a mapping with `limit`, got True"),
@@ -244,12 +244,12 @@ def test_eps_values_and_thresholds_cover_every_rule():
     assert policy.high_confidence_thresholds() == {0.8, 0.9, 0.99}
 
 
-def test_max_error_rate_policy_has_one_fgsm_budget_per_eps():
+def test_max_error_rate_policy_has_one_budget_per_eps_for_every_attack():
     policy = max_error_rate_policy([0.1, 0.3], 0.5)
     assert policy.eps_values() == [0.1, 0.3]
     assert policy.budgets == [
-        Budget(eps=0.1, max_adversarial_error_rate=Limit(limit=0.5)),
-        Budget(eps=0.3, max_adversarial_error_rate=Limit(limit=0.5)),
+        Budget(attack="*", eps=0.1, max_adversarial_error_rate=Limit(limit=0.5)),
+        Budget(attack="*", eps=0.3, max_adversarial_error_rate=Limit(limit=0.5)),
     ]
 
 
