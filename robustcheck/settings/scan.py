@@ -195,8 +195,9 @@ class ScanSettings(ContractSettings):
         Flag(names=("--policy",), metavar="FILE|builtin:NAME", kind="policy", fingerprint=False),
     ] = setting(
         None,
-        "ε-budget policy (YAML). Default: builtin:default, which fails when FGSM flips more "
-        "than half of the correctly classified samples at any ε.",
+        "ε-budget policy (YAML). Default: builtin:default, which fails when an attack that ran "
+        "flips more than half of the correctly classified samples at any ε, or when a validity "
+        "check marks the numbers unreliable.",
     )
     baseline: Annotated[Path | None, Flag(kind="file", fingerprint=False)] = setting(
         None, "An earlier JSON report of the same policy, for its max_increase rules."
@@ -207,8 +208,8 @@ class ScanSettings(ContractSettings):
     ] = setting(False, "Report only: exit 0 when the gate fails (errors still do not).")
     max_error_rate: Annotated[float | None, Flag(fingerprint=False)] = setting(
         None,
-        "Gate without a policy file: fail (exit 1) when the FGSM adversarial error rate at any "
-        "ε exceeds this.",
+        "Gate without a policy file: fail (exit 1) when the adversarial error rate of any attack "
+        "that ran exceeds this at any ε.",
         ge=0,
         le=1,
     )
