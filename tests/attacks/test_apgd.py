@@ -80,9 +80,7 @@ def hardened(cnn_model, digits, digits_npz, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize(
-    ("model", "eps"), [("cnn", 0.1), ("linear", 0.08), ("hardened", 0.1)]
-)
+@pytest.mark.parametrize(("model", "eps"), [("cnn", 0.1), ("linear", 0.08), ("hardened", 0.1)])
 def test_apgd_is_at_least_as_strong_as_pgd10(model, eps, cnn_model, linear_model, hardened, digits):
     """Same ε and gradient budget (10 steps), one random start each, on 300 digits at an ε where
     20-80 % of them fall. APGD-CE must find at least PGD-10's errors, up to SLACK: across five
@@ -126,7 +124,9 @@ def test_dlr_gives_the_same_result_on_a_model_a_thousand_times_more_confident(
     torch.jit.save(torch.jit.trace(Scaled(cnn_model.module, 100.0), example), str(ts))
     pt2 = tmp_path / "x1000.pt2"
     batch = ({0: torch.export.Dim("batch")},)
-    program = torch.export.export(Scaled(cnn_model.module, 1000.0), (example,), dynamic_shapes=batch)
+    program = torch.export.export(
+        Scaled(cnn_model.module, 1000.0), (example,), dynamic_shapes=batch
+    )
     torch.export.save(program, str(pt2))
     spec, eps = {"steps": "20", "loss": "dlr"}, 0.1
     counts = []
