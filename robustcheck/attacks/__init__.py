@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from robustcheck.attacks.apgd import APGD
     from robustcheck.attacks.base import (
         Attack,
         AttackOutput,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from robustcheck.attacks.noise import RandomSignNoise
 
 _HOME = {
+    "APGD": "apgd",
     "Attack": "base",
     "AttackOutput": "base",
     "AttackParams": "base",
@@ -48,6 +50,7 @@ _HOME = {
 }
 
 __all__ = [
+    "APGD",
     "BIM",
     "FGSM",
     "NES",

@@ -24,10 +24,10 @@ from robustcheck.attacks.base import (
     AttackOutput,
     AttackParams,
     BatchContext,
-    Budget,
     correct,
     project,
 )
+from robustcheck.attacks.iterate import bounds, fooled, for_rows, gradient_rows
 from robustcheck.attacks.losses import make_loss
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import UsageError
@@ -175,10 +175,7 @@ class PGD(Attack):
         attackable = torch.ones_like(ctx.y, dtype=torch.bool) if target is None else ctx.y != target
         best = x.clone()
         done = ~attackable
-        # The ball and the domain as per-element bounds, computed once per ε.
-        lo, hi = x - budget, x + budget
-        if ctx.domain is not None:
-            lo, hi = lo.clamp_(min=ctx.domain.lo), hi.clamp_(max=ctx.domain.hi)
+        lo, hi = bounds(ctx, budget)
         for restart in range(p.restarts):
             adv = x.clone()
             if p.random_start:
@@ -199,12 +196,12 @@ class PGD(Attack):
                     clean = ctx.clean_gradient(loss, target, key)
                     grad, scores = clean.gradient[rows], clean.scores[rows]
                 else:
-                    grad, scores = _gradient(ctx, adv, rows, active, loss, target)
+                    grad, scores = gradient_rows(ctx, adv, rows, active, loss, target)
                 if p.early_stop and step > 0:
-                    fooled = _fooled(scores, ctx.y[rows], sub_target)
-                    active[rows[fooled]] = False
-                    rows, grad = rows[~fooled], grad[~fooled]
-                move = _for_rows(alpha, rows, adv.shape[0]) * torch.sign(grad).to(torch.float64)
+                    hit = fooled(scores, ctx.y[rows], sub_target)
+                    active[rows[hit]] = False
+                    rows, grad = rows[~hit], grad[~hit]
+                move = for_rows(alpha, rows, adv.shape[0]) * torch.sign(grad).to(torch.float64)
                 if rows.numel() == adv.shape[0]:
                     adv = torch.clamp(adv + move, lo, hi)
                 else:
@@ -212,47 +209,11 @@ class PGD(Attack):
             if p.restarts == 1:
                 best[~done] = adv[~done]
                 break
-            fooled = _fooled(ctx.runtime_scores(adv), ctx.y, target) & ~done
-            first = fooled if restart else torch.ones_like(fooled) & ~done
+            hit = fooled(ctx.runtime_scores(adv), ctx.y, target) & ~done
+            first = hit if restart else torch.ones_like(hit) & ~done
             best[first] = adv[first]
-            done |= fooled
+            done |= hit
         return best
-
-
-def _for_rows(step: Budget, rows: torch.Tensor, n: int) -> Budget:
-    """The step size of the selected rows: a per-sample budget (a text model's mask) is indexed
-    with them; one number or a per-feature budget (batch dimension 1) broadcasts as it is."""
-    if isinstance(step, torch.Tensor) and step.dim() and step.shape[0] == n != rows.numel():
-        return step[rows]
-    return step
-
-
-BUCKETS = 8
-"""Early stop shrinks the batch; padding it to one of this many sizes keeps the number of input
-shapes small (TorchScript re-specialises its graph for every new shape)."""
-
-
-def _gradient(
-    ctx: BatchContext,
-    adv: torch.Tensor,
-    rows: torch.Tensor,
-    active: torch.Tensor,
-    loss: Any,
-    target: torch.Tensor | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradient and scores at ``adv[rows]``, computed on a batch padded to a bucket size with
-    rows that are no longer active (their results are discarded)."""
-    n, k = adv.shape[0], rows.numel()
-    if k == n:
-        result = ctx.gradient(adv, loss, target=target)
-        return result.gradient, result.scores
-    unit = max(1, n // BUCKETS)
-    size = min(n, -(-k // unit) * unit)
-    padded = torch.cat([rows, (~active).nonzero().squeeze(1)[: size - k]])
-    result = ctx.gradient(
-        adv[padded], loss, rows=padded, target=None if target is None else target[padded]
-    )
-    return result.gradient[:k], result.scores[:k]
 
 
 def _one_step_adv(
@@ -270,10 +231,6 @@ def _one_step_adv(
         keep = (ctx.y == target).reshape(-1, *([1] * (adv.dim() - 1)))
         adv = torch.where(keep, ctx.x64, adv)
     return adv
-
-
-def _fooled(scores: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
-    return ~correct(scores, y) if target is None else correct(scores, target)
 
 
 @ATTACKS.register()
