@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from robustcheck.attacks.gradient import BIM, FGSM, PGD
     from robustcheck.attacks.losses import CrossEntropy, Loss, Margin, TargetedCrossEntropy
     from robustcheck.attacks.noise import RandomSignNoise
+    from robustcheck.attacks.square import Square
 
 _HOME = {
     "Attack": "base",
@@ -45,6 +46,7 @@ _HOME = {
     "Margin": "losses",
     "TargetedCrossEntropy": "losses",
     "RandomSignNoise": "noise",
+    "Square": "square",
 }
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "Loss",
     "Margin",
     "RandomSignNoise",
+    "Square",
     "TargetedCrossEntropy",
     "correct",
     "project",

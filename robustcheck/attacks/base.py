@@ -260,7 +260,7 @@ BudgetUnit = Literal["eps", "tokens"]
 BUDGET_RULES: dict[str, BudgetRule] = {rule.unit: rule for rule in (LinfBall(), TokenBudget())}
 """The rule that enforces each budget unit."""
 
-Method = Literal["gradient", "estimated-gradient", "random"]
+Method = Literal["gradient", "estimated-gradient", "random-search", "random"]
 METHODS: tuple[str, ...] = get_args(Method)
 
 
@@ -293,7 +293,9 @@ class Attack(ABC):
     ``method`` is ``gradient``."""
     method: ClassVar[Method] = "gradient"
     """How the perturbation is obtained, as the report states it: ``gradient`` (white-box),
-    ``estimated-gradient`` (queries to the deployed runtime only) or ``random``."""
+    ``estimated-gradient`` (a gradient estimated from queries to the deployed runtime only),
+    ``random-search`` (proposals kept when the runtime's scores improve; no gradient, not even
+    an estimate) or ``random``."""
     budget_unit: ClassVar[BudgetUnit] = "eps"
     """``eps`` (an L∞ budget, the sweep's ε) or ``tokens`` (substituted tokens, ``--tokens``);
     it selects the :class:`BudgetRule` that :meth:`__call__` enforces."""

@@ -195,7 +195,7 @@ def _estimate(
         if ctx.domain is not None:
             probes = probes.clamp_(ctx.domain.lo, ctx.domain.hi)
         scores = ctx.runtime_scores(probes, rows.repeat(2 * k))
-        value = _loss(scores, y.repeat(2 * k), ctx.kind, p.loss).reshape(2, k, n)
+        value = runtime_loss(scores, y.repeat(2 * k), ctx.kind, p.loss).reshape(2, k, n)
         diff = (value[0] - value[1]).nan_to_num(0.0, 0.0, 0.0)
         estimate += (diff.reshape(k, n, *([1] * len(shape))) * v).sum(dim=0)
         done += k
@@ -209,8 +209,9 @@ def _directions(rng: np.random.Generator, kind: str, shape: tuple[int, ...]) -> 
     return torch.from_numpy(signs.astype(np.float64))
 
 
-def _loss(scores: torch.Tensor, y: torch.Tensor, kind: OutputKind, name: str) -> torch.Tensor:
-    """The loss an untargeted attack raises, per row, from log-probabilities of the scores."""
+def runtime_loss(scores: torch.Tensor, y: torch.Tensor, kind: OutputKind, name: str) -> torch.Tensor:
+    """The loss an untargeted query attack raises, per row, from log-probabilities of the
+    runtime's scores: ``margin`` (best other class minus the true one) or ``ce``."""
     scores = scores.to(torch.float64)
     if kind is OutputKind.PROBABILITIES:
         logp = torch.log(scores.clamp(min=_LOG_FLOOR))

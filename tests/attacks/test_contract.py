@@ -21,12 +21,18 @@ from robustcheck.plugins import attack_registry
 REGISTRY, STATUSES = attack_registry()
 EPS_ATTACKS = sorted(n for n in REGISTRY.names() if REGISTRY.get(n).budget_unit == "eps")
 """Attacks whose budget is ε (HotFlip's is a number of tokens: tests/attacks/test_hotflip.py)."""
-FAST = {"pgd": {"steps": "3", "restarts": "2"}, "bim": {"steps": "3"}}
+FAST = {
+    "pgd": {"steps": "3", "restarts": "2"},
+    "bim": {"steps": "3"},
+    "square": {"queries": "30"},
+}
 EPS = [0.03, 0.2]
 
 
 def test_every_builtin_and_the_example_plugin_are_registered():
-    assert {"fgsm", "bim", "pgd", "noise", "hotflip", "overshoot"} <= set(REGISTRY.names())
+    assert {"fgsm", "bim", "pgd", "spsa", "nes", "square", "noise", "hotflip", "overshoot"} <= set(
+        REGISTRY.names()
+    )
     assert not [s for s in STATUSES if s.error]
 
 
@@ -114,6 +120,7 @@ def test_every_registered_attack_declares_its_capabilities_consistently(name):
         ("pgd:target=3", True, True, True),
         ("spsa", False, False, False),
         ("nes:steps=5", True, False, False),
+        ("square", True, False, True),
         ("hotflip", True, False, False),
         ("noise", False, False, False),
         ("overshoot", False, False, False),
