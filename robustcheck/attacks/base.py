@@ -94,6 +94,9 @@ class BatchContext:
     runtime_evaluations: int = 0
     side: SideInputs | None = None
     """A multi-input model's other inputs for this batch (row-aligned with ``x``), fed unchanged."""
+    max_rows: int | None = None
+    """The most rows one runtime call may take (the scan's memory budget over the model's measured
+    memory per row, robustcheck.engine.memory); ``None``: any number."""
     _cache: dict[Any, GradientResult] = field(default_factory=dict)
     _tensors: dict[Any, torch.Tensor] = field(default_factory=dict)
 
@@ -161,8 +164,22 @@ class BatchContext:
     def runtime_scores(self, x: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """What the deployed model scores for the (unrounded) adversarial inputs ``x``: the
         batch, or with ``rows`` one input per entry of ``rows`` (the sample it perturbs; rows
-        may repeat, so the probes of many samples go to the runtime in one call)."""
+        may repeat, so the probes of many samples go to the runtime in one call, or in chunks of
+        ``max_rows``)."""
         self.runtime_evaluations += 1
+        step = x.shape[0] if self.max_rows is None else self.max_rows
+        if x.shape[0] <= step:
+            return self._scores(x, rows)
+        parts = []
+        for start in range(0, x.shape[0], step):
+            if rows is None:
+                chunk = torch.arange(start, min(start + step, x.shape[0]), device=x.device)
+            else:
+                chunk = rows[start : start + step]
+            parts.append(self._scores(x[start : start + step], chunk))
+        return torch.cat(parts)
+
+    def _scores(self, x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
         deployed = x if self.deployed is None else self.deployed(x)
         return with_side(self.model.scores, deployed, self.side_rows(rows))
 
