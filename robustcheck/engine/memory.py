@@ -26,6 +26,7 @@ import gc
 import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,7 +52,7 @@ MAX_ROWS = 1 << 20
 _CALIBRATION_ROWS = 8
 """Rows of the measured call (after a one-row warm-up call)."""
 _FEED_BYTES_PER_ELEMENT = 12
-"""Per input element, what a call holds besides the model's own memory: the float64 probe after
+"""Per input element, what a call holds besides the model's own memory: the float64 probes after
 the deployed rounding and the float32 copy fed to the runtime."""
 
 
@@ -95,6 +96,17 @@ def row_cost(call: Callable[[int], object], features: int) -> int | None:
     return -(-grown // _CALIBRATION_ROWS) + _FEED_BYTES_PER_ELEMENT * features
 
 
+@dataclass(frozen=True)
+class Held:
+    """What the attacks hold beside the runtime's own memory."""
+
+    per_sample: int = 0
+    """Bytes per sample of a batch: its float64 copies (clean, best, candidates, one adversarial
+    input per ε)."""
+    reserve: int = 0
+    """Bytes held whatever the batch: one block of probes and its temporaries."""
+
+
 def rows_per_call(
     call: Callable[[int], object],
     features: int,
@@ -102,38 +114,36 @@ def rows_per_call(
     max_memory_mb: int | None,
     batch_size: int,
     model: Path | str,
+    held: Held = Held(),
 ) -> int:
     """The most rows one runtime call may take under the memory budget (``max_memory_mb``, or
-    80 % of RAM), from the cost per row :func:`row_cost` measures. Raises (exit 5) when not even
-    one row fits, or when a batch — which the clean pass and the scoring run in one call — does
-    not fit the memory left."""
+    80 % of RAM), from the cost per row :func:`row_cost` measures. Raises (exit 5) when a batch
+    — its attack tensors, and one call of all its rows (the clean pass and the scoring) — does
+    not fit the memory left, with a hint naming the batch size that fits, if any does."""
     per_row = row_cost(call, features)
     in_use = resident_bytes()
     if per_row is None or in_use is None:
         log.info("memory per row not measurable here: runtime calls take %d rows", UNMEASURED_ROWS)
         return UNMEASURED_ROWS
     limit_mb = max_memory_mb or default_max_memory_mb()
-    left = limit_mb * 2**20 - in_use
-    rows = int(CALL_SHARE * max(left, 0) // per_row)
+    avail = limit_mb * 2**20 - in_use - held.reserve
+    per_sample = per_row + held.per_sample
+    if batch_size * per_sample > avail:
+        fits = max(avail, 0) // per_sample
+        raise RuntimeEnvironmentError(
+            f"one input row of {model} takes about {per_row / 2**20:.1f} MiB inside the runtime: "
+            f"a batch of {batch_size} does not fit in the memory left under --max-memory "
+            f"{limit_mb} MiB ({in_use / 2**20:.0f} MiB already in use)",
+            hint=f"--batch-size {fits} (or less), or raise --max-memory"
+            if fits
+            else "raise --max-memory (not even one sample fits; neither a smaller --batch-size "
+            "nor fewer queries help)",
+        )
+    rows = max(1, int(CALL_SHARE * (avail - batch_size * held.per_sample) // per_row))
     log.info(
         "%s: %.2f MiB per input row, %.0f MiB left under %d MiB: runtime calls of <= %d rows",
-        model, per_row / 2**20, left / 2**20, limit_mb, rows,
+        model, per_row / 2**20, avail / 2**20, limit_mb, rows,
     )  # fmt: skip
-    needs = f"one input row of {model} takes about {per_row / 2**20:.1f} MiB inside the runtime"
-    budget = f"--max-memory {limit_mb} MiB ({in_use / 2**20:.0f} MiB already in use)"
-    if rows < 1:
-        raise RuntimeEnvironmentError(
-            f"{needs}: a runtime call of even one row does not fit in half the memory left under "
-            f"{budget}",
-            hint="raise --max-memory (neither a smaller --batch-size nor fewer queries shrink "
-            "a call below one row)",
-        )
-    if batch_size * per_row > left:
-        raise RuntimeEnvironmentError(
-            f"{needs}: a batch of {batch_size} rows, scored in one call, does not fit the memory "
-            f"left under {budget}",
-            hint=f"--batch-size {rows} (or less), or raise --max-memory",
-        )
     return min(rows, MAX_ROWS)
 
 
@@ -180,6 +190,7 @@ def query_rows(
     *,
     max_memory_mb: int | None,
     batch_size: int,
+    n_eps: int,
 ) -> int | None:
     """The most rows one runtime call of the scan may take (see :func:`rows_per_call`), measured
     on the data's first rows; ``None`` when no attack queries in bulk, or for text models (their
@@ -202,10 +213,15 @@ def query_rows(
         rows = {n: v[:k] for n, v in side.items()} or None
         return scores_or_allocation_error(backend.scores, x[:k], rows, str(backend.info.path))
 
+    from robustcheck.attacks.estimated import PROBE_BYTES
+
+    features = int(np.prod(dataset.sample_shape))
+    held = Held(per_sample=8 * features * (n_eps + 7), reserve=4 * PROBE_BYTES)
     return rows_per_call(
         call,
-        int(np.prod(dataset.sample_shape)),
+        features,
         max_memory_mb=max_memory_mb,
         batch_size=min(batch_size, dataset.n_samples),
         model=backend.info.path,
+        held=held,
     )

@@ -148,7 +148,7 @@ def measure(
         config = config.model_copy(update={"batch_size": batch_size})
     rows = query_rows(
         backend, inputs.dataset, attacks,
-        max_memory_mb=config.max_memory_mb, batch_size=config.batch_size,
+        max_memory_mb=config.max_memory_mb, batch_size=config.batch_size, n_eps=len(config.eps),
     )  # fmt: skip
     plan = replace(_plan(config, attacks, backend, inputs), query_rows=rows)
     fp = _fingerprint(config, backend, inputs.dataset, inputs.manifest, inputs.scale, surrogate)
