@@ -268,14 +268,14 @@ class _Search:
         budget = self._budget_rows(rows)
         mask = self.windows.draw(self.rng, rows.numel(), side).to(x.device)
         candidate = best.clone()
-        todo = torch.ones(rows.numel(), dtype=torch.bool, device=x.device)
+        todo = torch.arange(rows.numel(), device=x.device)
         for _ in range(_REDRAWS + 1):
-            signs = self.windows.window_signs(self.rng, rows.numel()).to(x.device)
-            proposed = self._clip(x + budget * signs)
-            fresh = torch.where(mask, proposed, best)
-            candidate[todo] = fresh[todo]
-            changed = (candidate != best).flatten(1).any(dim=1)
-            todo = ~changed
-            if not bool(todo.any()):
+            signs = self.windows.window_signs(self.rng, todo.numel()).to(x.device)
+            b = budget if isinstance(budget, float | int) or budget.shape[0] == 1 else budget[todo]
+            proposed = self._clip(x[todo] + b * signs)
+            candidate[todo] = torch.where(mask[todo], proposed, best[todo])
+            same = (candidate[todo] == best[todo]).flatten(1).all(dim=1)
+            todo = todo[same]
+            if todo.numel() == 0:
                 break
         return candidate
