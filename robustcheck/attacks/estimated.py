@@ -211,7 +211,9 @@ def _directions(rng: np.random.Generator, kind: str, shape: tuple[int, ...]) -> 
     return torch.from_numpy(signs.astype(np.float64))
 
 
-def runtime_loss(scores: torch.Tensor, y: torch.Tensor, kind: OutputKind, name: str) -> torch.Tensor:
+def runtime_loss(
+    scores: torch.Tensor, y: torch.Tensor, kind: OutputKind, name: str
+) -> torch.Tensor:
     """The loss an untargeted query attack raises, per row, from log-probabilities of the
     runtime's scores: ``margin`` (best other class minus the true one) or ``ce``."""
     scores = scores.to(torch.float64)

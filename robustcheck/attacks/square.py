@@ -170,9 +170,9 @@ class _Windows:
         """A random window per sample: a bool mask shaped ``[n, *shape]`` (1 on the channel axis)."""
         if self.flat:
             order = np.argsort(rng.random((n, self.features)), axis=1)
-            mask = np.zeros((n, self.features), dtype=bool)
-            np.put_along_axis(mask, order[:, :side], True, axis=1)
-            return torch.from_numpy(mask.reshape(n, *self.shape))
+            subset = np.zeros((n, self.features), dtype=bool)
+            np.put_along_axis(subset, order[:, :side], True, axis=1)
+            return torch.from_numpy(subset.reshape(n, *self.shape))
         mask = torch.ones((n, *[1] * len(self.shape)), dtype=torch.bool)
         for axis in self.spatial:
             size = self.shape[axis]

@@ -21,6 +21,7 @@ probe size (``PROBE_BYTES``) bounds.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import logging
@@ -171,10 +172,8 @@ def _reset_peak() -> bool:
 def _trim() -> None:
     """Give freed heap memory back to the system (glibc), so the measured call cannot reuse it
     unseen."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def queries_in_bulk(attacks: Sequence[Attack]) -> bool:

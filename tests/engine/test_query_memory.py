@@ -53,7 +53,9 @@ class Wide224(torch.nn.Module):
         return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
 
 
-def _export(module: torch.nn.Module, x: np.ndarray, directory: Path, name: str) -> tuple[Path, Path]:
+def _export(
+    module: torch.nn.Module, x: np.ndarray, directory: Path, name: str
+) -> tuple[Path, Path]:
     torch.manual_seed(0)
     module = module.eval()
     path = directory / f"{name}.onnx"
