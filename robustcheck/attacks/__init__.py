@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from robustcheck.attacks.gradient import BIM, FGSM, PGD
     from robustcheck.attacks.losses import CrossEntropy, Loss, Margin, TargetedCrossEntropy
     from robustcheck.attacks.noise import RandomSignNoise
+    from robustcheck.attacks.square import Square
 
 _HOME = {
     "APGD": "apgd",
@@ -47,6 +48,7 @@ _HOME = {
     "Margin": "losses",
     "TargetedCrossEntropy": "losses",
     "RandomSignNoise": "noise",
+    "Square": "square",
 }
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "Loss",
     "Margin",
     "RandomSignNoise",
+    "Square",
     "TargetedCrossEntropy",
     "correct",
     "project",

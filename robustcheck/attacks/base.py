@@ -97,6 +97,9 @@ class BatchContext:
     fallback_samples: torch.Tensor | None = None
     """The samples whose loss had a zero input gradient somewhere and followed the margin loss
     there instead (see :attr:`Loss.fallback`); ``None`` while there is none."""
+    max_rows: int | None = None
+    """The most rows one runtime call may take (the scan's memory budget over the model's measured
+    memory per row, robustcheck.engine.memory); ``None``: any number."""
     _cache: dict[Any, GradientResult] = field(default_factory=dict)
     _tensors: dict[Any, torch.Tensor] = field(default_factory=dict)
 
@@ -176,8 +179,22 @@ class BatchContext:
     def runtime_scores(self, x: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """What the deployed model scores for the (unrounded) adversarial inputs ``x``: the
         batch, or with ``rows`` one input per entry of ``rows`` (the sample it perturbs; rows
-        may repeat, so the probes of many samples go to the runtime in one call)."""
+        may repeat, so the probes of many samples go to the runtime in one call, or in chunks of
+        ``max_rows``)."""
         self.runtime_evaluations += 1
+        step = x.shape[0] if self.max_rows is None else self.max_rows
+        if x.shape[0] <= step:
+            return self._scores(x, rows)
+        parts = []
+        for start in range(0, x.shape[0], step):
+            if rows is None:
+                chunk = torch.arange(start, min(start + step, x.shape[0]), device=x.device)
+            else:
+                chunk = rows[start : start + step]
+            parts.append(self._scores(x[start : start + step], chunk))
+        return torch.cat(parts)
+
+    def _scores(self, x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
         deployed = x if self.deployed is None else self.deployed(x)
         return with_side(self.model.scores, deployed, self.side_rows(rows))
 
@@ -289,7 +306,7 @@ BudgetUnit = Literal["eps", "tokens"]
 BUDGET_RULES: dict[str, BudgetRule] = {rule.unit: rule for rule in (LinfBall(), TokenBudget())}
 """The rule that enforces each budget unit."""
 
-Method = Literal["gradient", "estimated-gradient", "random"]
+Method = Literal["gradient", "estimated-gradient", "random-search", "random"]
 METHODS: tuple[str, ...] = get_args(Method)
 
 
@@ -322,7 +339,9 @@ class Attack(ABC):
     ``method`` is ``gradient``."""
     method: ClassVar[Method] = "gradient"
     """How the perturbation is obtained, as the report states it: ``gradient`` (white-box),
-    ``estimated-gradient`` (queries to the deployed runtime only) or ``random``."""
+    ``estimated-gradient`` (a gradient estimated from queries to the deployed runtime only),
+    ``random-search`` (proposals kept when the runtime's scores improve; no gradient, not even
+    an estimate) or ``random``."""
     budget_unit: ClassVar[BudgetUnit] = "eps"
     """``eps`` (an L∞ budget, the sweep's ε) or ``tokens`` (substituted tokens, ``--tokens``);
     it selects the :class:`BudgetRule` that :meth:`__call__` enforces."""

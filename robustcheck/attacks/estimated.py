@@ -14,7 +14,8 @@ share on a fresh estimate at the current point, then moves by ``α·sign(ĝ)``, 
 ε-ball and the domain after each step (the base class projects the result once more).
 
 The probes of every sample of the batch go to the runtime together: one call scores many probes
-of many samples (at most ``PROBE_BYTES`` of float64 inputs per call).
+of many samples (built in blocks of at most ``PROBE_BYTES`` of float64 inputs, sent in calls of at
+most ``BatchContext.max_rows`` rows, which the scan sizes from its memory budget).
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from robustcheck.backends.output import OutputKind
 DEFAULT_QUERIES = 1000
 """Queries per sample: 500 antithetic pairs. On the digits CNN one step reaches 92-94 % of white-box
 FGSM's adversarial error at ε = 0.1 (600: 87-89 %, 200: 70 %); see docs/attacks.md."""
-PROBE_BYTES = 64 * 2**20
-"""The most float64 probe data one runtime call receives (bounds memory on large inputs)."""
+PROBE_BYTES = 16 * 2**20
+"""The most float64 probe data built at once (the runtime gets it in calls of at most
+``BatchContext.max_rows``). Fixed, so the probes' random draws never depend on the machine."""
 _LOG_FLOOR = 1e-30
 """Probabilities are floored before the log, so a class at exactly 0 still gives a finite loss."""
 
@@ -195,7 +197,7 @@ def _estimate(
         if ctx.domain is not None:
             probes = probes.clamp_(ctx.domain.lo, ctx.domain.hi)
         scores = ctx.runtime_scores(probes, rows.repeat(2 * k))
-        value = _loss(scores, y.repeat(2 * k), ctx.kind, p.loss).reshape(2, k, n)
+        value = runtime_loss(scores, y.repeat(2 * k), ctx.kind, p.loss).reshape(2, k, n)
         diff = (value[0] - value[1]).nan_to_num(0.0, 0.0, 0.0)
         estimate += (diff.reshape(k, n, *([1] * len(shape))) * v).sum(dim=0)
         done += k
@@ -209,8 +211,11 @@ def _directions(rng: np.random.Generator, kind: str, shape: tuple[int, ...]) -> 
     return torch.from_numpy(signs.astype(np.float64))
 
 
-def _loss(scores: torch.Tensor, y: torch.Tensor, kind: OutputKind, name: str) -> torch.Tensor:
-    """The loss an untargeted attack raises, per row, from log-probabilities of the scores."""
+def runtime_loss(
+    scores: torch.Tensor, y: torch.Tensor, kind: OutputKind, name: str
+) -> torch.Tensor:
+    """The loss an untargeted query attack raises, per row, from log-probabilities of the
+    runtime's scores: ``margin`` (best other class minus the true one) or ``ce``."""
     scores = scores.to(torch.float64)
     if kind is OutputKind.PROBABILITIES:
         logp = torch.log(scores.clamp(min=_LOG_FLOOR))

@@ -317,6 +317,7 @@ def _context(
         side=side,
         free=leaf_budget(backend, x),
         substitutions=plan.substitutions,
+        max_rows=plan.query_rows,
     )
 
 

@@ -9,7 +9,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from robustcheck.attacks import Attack, InputDomain
@@ -47,6 +47,7 @@ from robustcheck.engine.inputs import (
 )
 from robustcheck.engine.judge import build_report
 from robustcheck.engine.loop import Progress, scan
+from robustcheck.engine.memory import query_rows
 from robustcheck.engine.precision import precision_notes, with_precision
 from robustcheck.engine.sections import (
     data_section,
@@ -143,7 +144,11 @@ def measure(
         gradient = any(a.needs_gradient for a in attacks) or min_eps_plan(config) is not None
         batch_size = auto_batch_size(backend, inputs.dataset, len(config.eps), gradient=gradient)
         config = config.model_copy(update={"batch_size": batch_size})
-    plan = _plan(config, attacks, backend, inputs)
+    rows = query_rows(
+        backend, inputs.dataset, attacks,
+        max_memory_mb=config.max_memory_mb, batch_size=config.batch_size, n_eps=len(config.eps),
+    )  # fmt: skip
+    plan = replace(_plan(config, attacks, backend, inputs), query_rows=rows)
     fp = _fingerprint(config, backend, inputs.dataset, inputs.manifest, inputs.scale, surrogate)
     if callable(only):
         only = only(inputs.dataset.n_samples)

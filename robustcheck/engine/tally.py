@@ -49,6 +49,8 @@ class Plan:
     """Text models: token strings by id (a tokenizer's), to show examples as text."""
     eps_scale: np.ndarray | None = None
     """Per-feature ε multipliers shaped like a sample (float64), or None for one raw ε."""
+    query_rows: int | None = None
+    """The most rows one runtime call may take (robustcheck.engine.memory), or None: any."""
 
     def eps_for(self, attack: Attack) -> list[float]:
         """The budgets ``attack`` runs and is counted at: every ε (the noise baseline only at

@@ -50,6 +50,17 @@ def _beats_noise_applies(attack: Attack) -> bool:
     return attack.method != "random" and attack.budget_unit == "eps" and not attack.targeted
 
 
+def _nowhere(attack: Attack) -> str:
+    """Why an attack that follows a direction would do no better than noise."""
+    if attack.method == "random-search":
+        return "its search finds nothing noise does not (too few queries, or scores that barely change within ε)"
+    estimated = "estimated " if not attack.needs_gradient else ""
+    return (
+        f"its {estimated}gradient points nowhere useful (masked or shattered gradients, or too "
+        "few queries)"
+    )
+
+
 def _one_step(attack: Attack) -> bool:
     """FGSM's role: one untargeted gradient step from the clean input (FGSM, ``bim:steps=1``, a
     one-step plugin), the baseline an iterative attack must not fall below."""
@@ -118,9 +129,8 @@ def _beats_noise(
                         attack=label,
                         eps=eps,
                         reason=f"{label} at ε={eps:g} is no stronger than random noise of the same "
-                        f"size (it flips {_flipped(result)} samples, noise {_flipped(noise)}): its "
-                        f"{'estimated ' if not attack.needs_gradient else ''}gradient points "
-                        "nowhere useful (masked or shattered gradients, or too few queries)",
+                        f"size (it flips {_flipped(result)} samples, noise {_flipped(noise)}): "
+                        f"{_nowhere(attack)}",
                     )
                 )
     if flagged:

@@ -22,25 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 from robustcheck.boundary import OUT_OF_MEMORY_HINT
 from robustcheck.engine.config import ScanConfig
+from robustcheck.engine.memory import default_max_memory_mb
 from robustcheck.errors import InternalError, ModelError, RobustcheckError, RuntimeEnvironmentError
 from robustcheck.reports.model import Report
 
 if TYPE_CHECKING:
     from robustcheck.execution.shards import Partial, Shard
 
+__all__ = ["default_max_memory_mb", "run_isolated", "run_shard_isolated", "scan_shard"]
+
 Progress = Callable[[int, int], None]
 _POLL_S = 0.1
 _PRELOAD = ["robustcheck.execution.local", "numpy", "torch"]
 _ORPHANED = 70
-
-
-def default_max_memory_mb() -> int:
-    """80 % of physical memory: leave the CI runner room to report."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return 8192
-    return int(total * 0.8 / 2**20)
 
 
 def _watch_parent(alive: Connection) -> None:

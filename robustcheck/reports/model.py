@@ -245,10 +245,14 @@ class AttackMethod(_Strict):
     """How one attack obtained its perturbations, and what it cost on the deployed runtime."""
 
     attack: str
-    method: Literal["gradient", "surrogate-gradient", "estimated-gradient", "random"] | str
+    method: (
+        Literal["gradient", "surrogate-gradient", "estimated-gradient", "random-search", "random"]
+        | str
+    )
     """``gradient``: white-box, through the differentiable path; ``surrogate-gradient``: a
     transfer scan's, through the surrogate (``model.surrogate``); ``estimated-gradient``: the sign
-    estimated from runtime queries alone (SPSA, NES); ``random``: the noise baseline."""
+    estimated from runtime queries alone (SPSA, NES); ``random-search``: random proposals kept
+    when the runtime's scores improve (Square); ``random``: the noise baseline."""
     queries: int | None = None
     """Runtime queries the attack spent, over every sample and ε (gradient-free attacks)."""
     queries_per_sample: float | None = None

@@ -274,7 +274,8 @@ class ScanSettings(ContractSettings):
         int | None, Flag(names=("--max-memory",), metavar="MIB", fingerprint=False, local=True)
     ] = setting(
         None,
-        "Stop the scan when its resident memory exceeds this (exit 5) [default: 80% of RAM].",
+        "Stop the scan when its resident memory exceeds this (exit 5); gradient-free attacks "
+        "size their runtime calls to fit in it [default: 80% of RAM].",
         ge=1,
     )
     isolate: Annotated[

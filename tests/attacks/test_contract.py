@@ -25,12 +25,24 @@ FAST = {
     "pgd": {"steps": "3", "restarts": "2"},
     "bim": {"steps": "3"},
     "apgd": {"steps": "3", "restarts": "2", "targets": "2"},
+    "square": {"queries": "30"},
 }
 EPS = [0.03, 0.2]
 
 
 def test_every_builtin_and_the_example_plugin_are_registered():
-    assert {"fgsm", "bim", "pgd", "apgd", "noise", "hotflip", "overshoot"} <= set(REGISTRY.names())
+    assert {
+        "fgsm",
+        "bim",
+        "pgd",
+        "apgd",
+        "spsa",
+        "nes",
+        "square",
+        "noise",
+        "hotflip",
+        "overshoot",
+    } <= set(REGISTRY.names())
     assert not [s for s in STATUSES if s.error]
 
 
@@ -121,6 +133,7 @@ def test_every_registered_attack_declares_its_capabilities_consistently(name):
         ("apgd:targets=9", True, True, True),
         ("spsa", False, False, False),
         ("nes:steps=5", True, False, False),
+        ("square", True, False, True),
         ("hotflip", True, False, False),
         ("noise", False, False, False),
         ("overshoot", False, False, False),

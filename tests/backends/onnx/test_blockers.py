@@ -136,7 +136,7 @@ def test_inspect_exits_3_exactly_when_a_white_box_scan_refuses(zoo, name, capsys
     assert inspected == scanned == (0 if name == "plain" else 3), (inspected, scanned, err)
     if name != "plain":
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-        assert "--attack spsa" in err and "--surrogate" in err
+        assert "--attack square" in err and "--surrogate" in err
         assert "cannot scan with gradient attacks" in shown
     else:
         assert "every op supported" in shown
@@ -156,7 +156,7 @@ def test_every_blocker_is_listed_in_one_refusal(zoo, capsys):
     assert main(["inspect", str(path), "--json", "--input", "c"]) == 3
     inspection = json.loads(capsys.readouterr().out)
     assert len(inspection["blockers"]) == 2 and inspection["attacked_input"] == "c"
-    assert {"spsa", "nes"} <= set(inspection["gradient_free_attacks"])
+    assert {"square", "spsa", "nes"} <= set(inspection["gradient_free_attacks"])
 
 
 def test_a_query_only_backend_scores_with_onnxruntime_and_refuses_gradients(zoo, digits):
@@ -171,7 +171,7 @@ def test_a_query_only_backend_scores_with_onnxruntime_and_refuses_gradients(zoo,
         backend.forward(x)
     with pytest.raises(UnsupportedModelError) as refused:
         load_backend(models["forest"])
-    assert "--attack spsa" in refused.value.one_line()
+    assert "--attack square" in refused.value.one_line()
 
 
 def test_an_integer_input_model_scans_with_spsa(zoo, tmp_path, capsys):

@@ -61,7 +61,7 @@ def test_a_gradient_attack_is_refused_naming_the_node(logreg, capsys):
     assert code == 3 and len(lines) == 1 and "Traceback" not in err, err
     assert f"{model}: the gradient twin cannot compute node 'linear_clf' " in lines[0]
     assert "(ai.onnx.ml::LinearClassifier)" in lines[0]
-    assert "12 coefficients" in lines[0] and "--attack spsa" in lines[0]
+    assert "12 coefficients" in lines[0] and "--attack square" in lines[0]
 
 
 def test_gradient_free_attacks_still_scan_it(logreg, tmp_path, capsys):

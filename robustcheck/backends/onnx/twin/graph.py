@@ -46,8 +46,8 @@ logger = logging.getLogger(__name__)
 
 _DOCS_HINT = "see docs/onnx-ops.md or open an issue"
 WAYS_FORWARD = (
-    "use a gradient-free attack (--attack spsa or --attack nes), or transfer attacks crafted on a "
-    "differentiable surrogate (--surrogate MODEL)"
+    "use a gradient-free attack (--attack square, or --attack spsa / nes), or transfer attacks "
+    "crafted on a differentiable surrogate (--surrogate MODEL)"
 )
 """The hint of every white-box refusal: the two ways a model without a gradient is still scanned."""
 

@@ -62,7 +62,7 @@ def test_an_exception_inside_a_node_names_the_node(graph_model: Any, case: tuple
     assert error.exit_code == ExitCode.INPUT_ERROR and error.node == label
     line = error.one_line()
     assert line.startswith(f"m.onnx: the gradient twin cannot compute node {label}: ")
-    assert kind in line and "--attack spsa" in line and "\n" not in line
+    assert kind in line and "--attack square" in line and "\n" not in line
 
 
 def test_a_node_the_twin_cannot_prepare_is_named(graph_model: Any) -> None:
