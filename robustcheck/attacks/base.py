@@ -100,6 +100,8 @@ class BatchContext:
     max_rows: int | None = None
     """The most rows one runtime call may take (the scan's memory budget over the model's measured
     memory per row, robustcheck.engine.memory); ``None``: any number."""
+    parent_rows: torch.Tensor | None = None
+    """For a :meth:`subset`: its samples' rows in the batch it was taken from."""
     _cache: dict[Any, GradientResult] = field(default_factory=dict)
     _tensors: dict[Any, torch.Tensor] = field(default_factory=dict)
 
@@ -206,6 +208,39 @@ class BatchContext:
             return self.side
         return {name: value[rows] for name, value in self.side.items()}
 
+    def subset(self, rows: torch.Tensor) -> BatchContext:
+        """The samples ``rows`` of this batch as a batch of their own (an ensemble runs each
+        member on the samples still standing); its costs are added back with :meth:`absorb`."""
+
+        def pick(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None or t.dim() == 0 or t.shape[0] != self.x.shape[0] else t[rows]
+
+        free = pick(self.free) if self.free is not None else None
+        return BatchContext(
+            model=self.model,
+            x=self.x[rows],
+            y=self.y[rows],
+            kind=self.kind,
+            domain=self.domain,
+            clean_scores=self.clean_scores[rows],
+            seed=self.seed,
+            batch_start=self.batch_start,
+            deployed=self.deployed,
+            substitutions=self.substitutions,
+            free=free if free is not None else self.free,
+            eps_scale=self.eps_scale,
+            side=self.side_rows(rows),
+            max_rows=self.max_rows,
+            parent_rows=rows,
+        )
+
+    def absorb(self, part: BatchContext) -> None:
+        """Add the costs (and the margin-loss fallbacks) of a :meth:`subset` run to this batch."""
+        self.gradient_evaluations += part.gradient_evaluations
+        self.runtime_evaluations += part.runtime_evaluations
+        if part.fallback_samples is not None and part.parent_rows is not None:
+            self._fell_back(part.fallback_samples, part.parent_rows)
+
     def rng(self, *stream: int) -> np.random.Generator:
         """A generator seeded by the seed, the batch's position and ``stream``: a sample's
         randomness never depends on earlier batches or on the device."""
@@ -237,6 +272,9 @@ class AttackOutput:
     unmeasured: torch.Tensor | None = None
     """Gradient-free attacks: True where the estimated direction is zero (no probe changed the
     scores), so the attack measured nothing for that sample."""
+    broken_by: dict[float, dict[str, int]] | None = None
+    """Ensembles: per ε, each member's label → the samples it broke that no member before it had
+    broken (robustcheck.attacks.ensemble)."""
 
 
 class BudgetRule(ABC):
@@ -345,6 +383,9 @@ class Attack(ABC):
     budget_unit: ClassVar[BudgetUnit] = "eps"
     """``eps`` (an L∞ budget, the sweep's ε) or ``tokens`` (substituted tokens, ``--tokens``);
     it selects the :class:`BudgetRule` that :meth:`__call__` enforces."""
+    ensemble: ClassVar[bool] = False
+    """A chain of other attacks, each run on the samples the ones before it left standing
+    (``auto``): it must fool at least what any other untargeted attack of the scan fools."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from importlib import metadata
 
-from robustcheck.attacks import apgd, estimated, gradient, hotflip, noise, square
+from robustcheck.attacks import apgd, ensemble, estimated, gradient, hotflip, noise, square
 from robustcheck.attacks.base import Attack
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.registry import PluginStatus, Registry
 
-BUILTIN_MODULES = (gradient, apgd, estimated, square, hotflip, noise)
+BUILTIN_MODULES = (gradient, apgd, estimated, square, hotflip, noise, ensemble)
 """Imported for their registrations (each attack class registers itself)."""
 
 

@@ -64,6 +64,8 @@ P_SCHEDULE = (
 _REDRAWS = 10
 """Redraws of a window's signs that would leave the sample unchanged (the authors redraw until it
 changes; a window whose every element has a zero budget never can)."""
+_DRAW_BYTES = 32 * 2**20
+"""At most this much float64 for the draws of a window tried at once."""
 
 Layout = Literal["auto", "NCHW", "NHWC"]
 
@@ -265,18 +267,26 @@ class _Search:
 
     def _proposal(self, rows: torch.Tensor, side: int) -> torch.Tensor:
         """Each sample's best point with one random window set to ±ε (a window that would leave
-        the point unchanged gets new signs, up to :data:`_REDRAWS` times)."""
+        the point unchanged gets new signs, up to :data:`_REDRAWS` times). Several draws are
+        tried at once where they fit in :data:`_DRAW_BYTES` (the first that changes the point
+        wins), so a small input costs one vectorised step, not a Python loop per redraw."""
         x, best = self.x[rows], self.best[rows]
         budget = _select(self.budget, rows)
-        mask = self.windows.draw(self.rng, rows.numel(), side).to(x.device)
+        n = rows.numel()
+        mask = self.windows.draw(self.rng, n, side).to(x.device)
         candidate = best.clone()
-        todo = torch.arange(rows.numel(), device=x.device)
-        for _ in range(_REDRAWS + 1):
-            signs = self.windows.window_signs(self.rng, todo.numel()).to(x.device)
+        todo = torch.arange(n, device=x.device)
+        left = _REDRAWS + 1
+        while left and todo.numel():
+            k = todo.numel()
+            group = max(1, min(left, _DRAW_BYTES // max(1, 8 * k * self.windows.features)))
+            left -= group
+            signs = self.windows.window_signs(self.rng, group * k).to(x.device)
+            signs = signs.view(group, k, *signs.shape[1:])
             proposed = self._clip(x[todo] + _select(budget, todo) * signs)
-            candidate[todo] = torch.where(mask[todo], proposed, best[todo])
-            same = (candidate[todo] == best[todo]).flatten(1).all(dim=1)
-            todo = todo[same]
-            if todo.numel() == 0:
-                break
+            options = torch.where(mask[todo], proposed, best[todo])
+            changed = (options != best[todo]).flatten(2).any(dim=2)  # [group, k]
+            first = changed.to(torch.int8).argmax(dim=0)  # the first draw that changes it
+            candidate[todo] = options[first, torch.arange(k, device=x.device)]
+            todo = todo[~changed.any(dim=0)]
         return candidate

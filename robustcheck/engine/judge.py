@@ -17,6 +17,7 @@ from robustcheck.engine.context import ScanContext
 from robustcheck.engine.examples import shown
 from robustcheck.engine.fidelity import fidelity_section, tolerance_for
 from robustcheck.engine.min_eps import min_eps_section
+from robustcheck.engine.probe import PROBE_ATTACK, probe_plan, probe_section
 from robustcheck.engine.results import attack_result
 from robustcheck.engine.sanity import (
     FRAGILE_MARGIN,
@@ -38,11 +39,14 @@ from robustcheck.reports.model import (
     AttackMethod,
     AttackResult,
     Check,
+    EnsembleResult,
     EnvironmentSection,
     FidelitySection,
     GradientSection,
+    MemberResult,
     MinEpsSection,
     ModelSection,
+    ProbeSection,
     Report,
     SettingsSection,
     StabilitySection,
@@ -74,6 +78,8 @@ def build_report(
         tally.only_fooled_by,
         fidelity,
         surrogate=None if context.surrogate is None else context.surrogate.path,
+        probe=_probe_section(config, attacks, tally, data.n_samples),
+        features=_features(context.input_shape),
     )
     min_eps = None if tally.min_eps is None else min_eps_section(tally.min_eps)
     checks = _evaluate(config, results, class_names, validity, min_eps, _judged(attacks))
@@ -123,7 +129,40 @@ def build_report(
         methods=attack_methods(
             attacks, tally, data.n_samples, transfer=context.surrogate is not None
         ),
+        ensembles=_ensembles(attacks, tally),
     )
+
+
+def _features(shape: list[int | None]) -> int | None:
+    """Input elements per sample, from the model's input shape (``None`` if one is unknown)."""
+    sizes = shape[1:]
+    return None if not sizes or any(s is None for s in sizes) else math.prod(s for s in sizes if s)
+
+
+def _probe_section(
+    config: ScanConfig, attacks: list[Attack], tally: Tally, n: int
+) -> ProbeSection | None:
+    plan = probe_plan(attacks, n, config.gap_probe and config.surrogate is None)
+    if plan is None or not tally.probe:
+        return None
+    return probe_section(tally.probe, PROBE_ATTACK, plan.against, tally.probe_evaluations)
+
+
+def _ensembles(attacks: list[Attack], tally: Tally) -> list[EnsembleResult] | None:
+    """Each ensemble's per-ε member breakdown, in chain order."""
+    found = []
+    for attack in attacks:
+        if not attack.ensemble:
+            continue
+        for eps in sorted({float(k.split("@", 1)[1].split(">", 1)[0]) for k in tally.broken_by
+                           if k.startswith(f"{attack.label}@")}):  # fmt: skip
+            prefix = f"{attack.label}@{eps!r}>"
+            members = [
+                MemberResult(attack=m.label, broke=tally.broken_by.get(prefix + m.label, 0))
+                for m in getattr(attack, "members", [])
+            ]
+            found.append(EnsembleResult(attack=attack.label, eps=eps, members=members))
+    return found or None
 
 
 def _results(tally: Tally, class_names: tuple[str, ...] | None) -> list[AttackResult]:

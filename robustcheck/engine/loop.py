@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from robustcheck.attacks import Attack, BatchContext, project
+from robustcheck.attacks import Attack, BatchContext, correct, project
 from robustcheck.backends.base import Backend, with_side
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
 from robustcheck.data import Batch, Dataset
@@ -22,6 +22,7 @@ from robustcheck.engine.contract import check_eps_zero
 from robustcheck.engine.examples import MAX_EXAMPLES, collect_examples
 from robustcheck.engine.min_eps import find_min_eps
 from robustcheck.engine.prefetch import Staged, staged
+from robustcheck.engine.probe import ProbePlan, probe_key
 from robustcheck.engine.sanity import (
     check_finite,
     check_input_dependence,
@@ -273,6 +274,10 @@ def _attack(
         eps_for = plan.eps_for(attack)
         output = attack(job.ctx, eps_for)
         _record_queries(tally, attack, output.queries)
+        for e, members in (output.broken_by or {}).items():
+            for member, broke in members.items():
+                key = f"{attack.label}@{e!r}>{member}"
+                tally.broken_by[key] = tally.broken_by.get(key, 0) + broke
         if output.unmeasured is not None:
             unmeasured = output.unmeasured if unmeasured is None else unmeasured & output.unmeasured
         for eps in eps_for:
@@ -290,7 +295,40 @@ def _attack(
                     eps, plan.channel_order, None if before is None else before.examples,
                 )  # fmt: skip
     _cross_attack(plan, tally, fooled)
+    if plan.probe is not None:
+        _probe(plan.probe, plan.eps, job, batch, fooled)
     return unmeasured
+
+
+def _probe(
+    probe: ProbePlan,
+    eps: list[float],
+    job: _Batch,
+    batch: Batch,
+    fooled: dict[tuple[str, float], np.ndarray],
+) -> None:
+    """The FGSM-gap probe on this batch's probed samples: its errors and the one-step attack's,
+    on the same samples, at every ε."""
+    rows = [i for i in range(len(batch.indices)) if batch.start + i in probe.indices]
+    if not rows:
+        return
+    # A lone probed sample goes with a neighbour (its result unused): some models fail on a
+    # batch of one (a squeeze of the batch axis) although they run every batch the scan makes.
+    pad = [i for i in range(len(batch.indices)) if i not in rows][: 2 - len(rows)]
+    picked = torch.tensor(rows + pad if len(rows) == 1 else rows, device=job.ctx.x.device)
+    sub = job.ctx.subset(picked)
+    output = probe.attack(sub, eps)
+    job.tally.probe_evaluations += sub.gradient_evaluations
+    for e in eps:
+        scores = sub.runtime_scores(output.adversarial[e])[: len(rows)]
+        by_probe = (~correct(scores, sub.y[: len(rows)])).cpu().numpy()
+        by_one_step = fooled[(probe.against, e)][rows]
+        counts = job.tally.probe.setdefault(probe_key(e), [0, 0, 0, 0, 0])
+        counts[0] += len(rows)
+        counts[1] += int(by_probe.sum())
+        counts[2] += int(by_one_step.sum())
+        counts[3] += int((by_probe & ~by_one_step).sum())
+        counts[4] += int((by_one_step & ~by_probe).sum())
 
 
 def _context(

@@ -49,6 +49,7 @@ from robustcheck.engine.judge import build_report
 from robustcheck.engine.loop import Progress, scan
 from robustcheck.engine.memory import query_rows
 from robustcheck.engine.precision import precision_notes, with_precision
+from robustcheck.engine.probe import probe_plan
 from robustcheck.engine.sections import (
     data_section,
     input_section,
@@ -253,6 +254,7 @@ def _plan(config: ScanConfig, attacks: list[Attack], backend: Backend, inputs: _
         output_kind=config.declared_output_kind,
         seed=config.seed,
         min_eps=min_eps_plan(config),
+        probe=probe_plan(attacks, inputs.dataset.n_samples, _probes(config)),
         channel_order=config.channel_order,
         noise_eps=noise_eps(config),
         reuse_clean_forward=reuse_clean_forward(backend.info, config),
@@ -261,6 +263,12 @@ def _plan(config: ScanConfig, attacks: list[Attack], backend: Backend, inputs: _
         vocabulary=None if text is None else text.vocabulary,
         eps_scale=None if scale is None else scale.values,
     )
+
+
+def _probes(config: ScanConfig) -> bool:
+    """Whether the FGSM-gap probe may run: asked for, and not in a transfer scan (where the
+    gradient is the surrogate's, not the model's)."""
+    return config.gap_probe and config.surrogate is None
 
 
 def _context(

@@ -53,6 +53,9 @@ def tally_state(tally: Tally) -> dict[str, Any]:
             for e in tally.text_examples[k].values()
         ],
         "only_fooled_by": tally.only_fooled_by,
+        "broken_by": tally.broken_by,
+        "probe": tally.probe,
+        "probe_evaluations": tally.probe_evaluations,
         "min_eps": None if tally.min_eps is None else asdict(tally.min_eps),
         "queries": {label: asdict(q) for label, q in tally.queries.items()},
     }
@@ -90,6 +93,9 @@ def tally_from_state(state: dict[str, Any], plan: Plan) -> Tally:
         examples=examples,
         text_examples=text_examples,
         only_fooled_by={k: int(v) for k, v in state["only_fooled_by"].items()},
+        broken_by={k: int(v) for k, v in state.get("broken_by", {}).items()},
+        probe={k: [int(x) for x in v] for k, v in state.get("probe", {}).items()},
+        probe_evaluations=int(state.get("probe_evaluations", 0)),
         min_eps=None if state["min_eps"] is None else MinEps(**state["min_eps"]),
         queries={label: Queries(**q) for label, q in state.get("queries", {}).items()},
     )

@@ -17,6 +17,7 @@ from robustcheck.engine.contract import Quantiser
 from robustcheck.engine.examples import Examples, merge_examples
 from robustcheck.engine.fidelity import Agreement
 from robustcheck.engine.min_eps import MinEps, MinEpsPlan
+from robustcheck.engine.probe import ProbePlan
 from robustcheck.engine.sanity import Stability
 from robustcheck.engine.text_examples import TextExamples, merge_text_examples
 from robustcheck.metrics import Counts
@@ -34,6 +35,8 @@ class Plan:
     output_kind: OutputKind | None
     seed: int = 0
     min_eps: MinEpsPlan | None = None
+    probe: ProbePlan | None = None
+    """The FGSM-gap probe (robustcheck.engine.probe), when it runs."""
     channel_order: str = "RGB"
     """How to show 3-channel examples (the model's channel order does not change)."""
     noise_eps: tuple[float, ...] | None = None
@@ -93,6 +96,13 @@ class Tally:
     stability: Stability = field(default_factory=Stability)
     only_fooled_by: dict[str, int] = field(default_factory=dict)
     """``"a>b@eps"`` → samples attack ``a`` fooled and attack ``b`` did not (validity checks)."""
+    broken_by: dict[str, int] = field(default_factory=dict)
+    """``"ensemble@eps>member"`` → samples that member of an ensemble broke first."""
+    probe: dict[str, list[int]] = field(default_factory=dict)
+    """The FGSM-gap probe per ε: [samples, probe errors, one-step errors, probe only, one-step
+    only] (additive)."""
+    probe_evaluations: int = 0
+    """Gradient evaluations the probe spent (not counted in the scan's own)."""
     min_eps: MinEps | None = None
     queries: dict[str, Queries] = field(default_factory=dict)
     """Per gradient-free attack: the runtime queries it spent."""
@@ -133,9 +143,14 @@ def merge(a: Tally, b: Tally) -> Tally:
         examples=merge_examples(a.examples, b.examples),
         text_examples=merge_text_examples(a.text_examples, b.text_examples),
         stability=a.stability.merge(b.stability),
-        only_fooled_by={
-            k: a.only_fooled_by.get(k, 0) + b.only_fooled_by.get(k, 0)
-            for k in sorted(set(a.only_fooled_by) | set(b.only_fooled_by))
+        only_fooled_by=_add(a.only_fooled_by, b.only_fooled_by),
+        broken_by=_add(a.broken_by, b.broken_by),
+        probe_evaluations=a.probe_evaluations + b.probe_evaluations,
+        probe={
+            k: [
+                x + y for x, y in zip(a.probe.get(k, [0] * 5), b.probe.get(k, [0] * 5), strict=True)
+            ]
+            for k in sorted(set(a.probe) | set(b.probe))
         },
         min_eps=(
             b.min_eps
@@ -149,3 +164,7 @@ def merge(a: Tally, b: Tally) -> Tally:
             for k in sorted(set(a.queries) | set(b.queries))
         },
     )
+
+
+def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in sorted(set(a) | set(b))}

@@ -17,10 +17,12 @@ from __future__ import annotations
 import itertools
 
 from robustcheck.attacks import Attack
+from robustcheck.engine.probe import gap_check
 from robustcheck.metrics import wilson_interval
 from robustcheck.reports.model import (
     AttackResult,
     FidelitySection,
+    ProbeSection,
     ValidityCheck,
     ValiditySection,
 )
@@ -35,6 +37,8 @@ BEATS_NOISE_FACTOR = 1.5
 """A gradient attack must flip at least this many times what noise of the same size flips..."""
 MIN_NOISE_FLIPS = 5
 """...once noise flips at least this many samples (below that, both are at the clean error)."""
+NOISE_SATURATES = 0.9
+"""Noise flipping at least this share of the correctly classified samples: ε is not small."""
 FGSM_ONLY_FRACTION = 0.02
 """Samples FGSM fools and an iterative attack does not, beyond this share (and 2 samples)."""
 
@@ -85,6 +89,8 @@ def validity_section(
     fidelity: FidelitySection,
     *,
     surrogate: str | None = None,
+    probe: ProbeSection | None = None,
+    features: int | None = None,
 ) -> ValiditySection:
     """``surrogate``: the model a transfer attack crafted its perturbations on; the gradient
     checks then judge its gradients, and the target's error is only a lower bound."""
@@ -94,9 +100,13 @@ def validity_section(
         *_monotone(attacks, results),
         *_iterative_not_weaker(attacks, by_key, only_fooled_by, n),
         *_gradients(attacks, by_key, zero_gradient, n),
+        gap_check(probe),
+        *_ensemble_not_weaker(attacks, by_key),
+        *_query_budget(attacks, features),
         _fidelity(fidelity) if surrogate is None else _transfer(fidelity, surrogate),
     ]
-    return ValiditySection(reliable=not any(c.status == "flagged" for c in checks), checks=checks)
+    reliable = not any(c.status == "flagged" for c in checks)
+    return ValiditySection(reliable=reliable, checks=checks, probe=probe)
 
 
 def _ok(name: str, reason: str) -> ValidityCheck:
@@ -128,9 +138,7 @@ def _beats_noise(
                         status="flagged",
                         attack=label,
                         eps=eps,
-                        reason=f"{label} at ε={eps:g} is no stronger than random noise of the same "
-                        f"size (it flips {_flipped(result)} samples, noise {_flipped(noise)}): "
-                        f"{_nowhere(attack)}",
+                        reason=_noise_reason(attack, label, eps, result, noise),
                     )
                 )
     if flagged:
@@ -138,6 +146,47 @@ def _beats_noise(
     if not compared:
         return [_skipped(name, "no noise baseline to compare with")]
     return [_ok(name, "every attack fools more samples than noise of the same size")]
+
+
+def _noise_reason(
+    attack: Attack, label: str, eps: float, result: AttackResult, noise: AttackResult
+) -> str:
+    """Why an attack did not beat noise: when noise alone flips nearly every correctly
+    classified sample, ε is simply not small for this input; otherwise the direction is poor."""
+    flips = f"it flips {_flipped(result)} samples, noise {_flipped(noise)}"
+    if result.clean_correct and _flipped(noise) >= NOISE_SATURATES * result.clean_correct:
+        return (
+            f"at ε={eps:g} random noise alone flips {_flipped(noise)} of the "
+            f"{result.clean_correct} correctly classified samples ({flips}): ε is not small for "
+            "this input (integer or categorical features, or a range much smaller than ε), so "
+            "no attack can be told from noise here; scan smaller ε"
+        )
+    return f"{label} at ε={eps:g} is no stronger than random noise of the same size ({flips}): {_nowhere(attack)}"
+
+
+def _query_budget(attacks: list[Attack], features: int | None) -> list[ValidityCheck]:
+    """A gradient estimated from fewer queries than the input has features is mostly noise: an
+    estimated-gradient attack with such a budget is a lower bound too weak to trust."""
+    name = "query_budget"
+    estimated = [a for a in attacks if a.method == "estimated-gradient" and a.budget_unit == "eps"]
+    if not estimated or features is None:
+        return [_skipped(name, "no estimated-gradient attack (spsa, nes) ran")]
+    flagged = []
+    for attack in estimated:
+        queries = getattr(attack.params, "queries", None)
+        if isinstance(queries, int) and queries < features:
+            flagged.append(
+                ValidityCheck(
+                    name=name,
+                    status="flagged",
+                    attack=attack.label,
+                    reason=f"{attack.label} estimates a gradient over {features} input features "
+                    f"from {queries} queries per sample: its direction is mostly noise and its "
+                    "error a weak lower bound (use --attack square, or raise queries above "
+                    f"{features})",
+                )
+            )
+    return flagged or [_ok(name, "every estimated gradient has more queries than input features")]
 
 
 def _monotone(attacks: list[Attack], results: list[AttackResult]) -> list[ValidityCheck]:
@@ -257,6 +306,38 @@ def _gradients(
                         )
                     )
     return flagged or [_ok(name, "input gradients are informative")]
+
+
+def _ensemble_not_weaker(
+    attacks: list[Attack], by_key: dict[tuple[str, float], AttackResult]
+) -> list[ValidityCheck]:
+    """An ensemble runs its members until one fools each sample: it must fool at least what any
+    other untargeted attack of the scan fools at the same ε."""
+    name = "ensemble_not_weaker"
+    ensembles = [a for a in attacks if a.ensemble]
+    if not ensembles:
+        return [_skipped(name, "no ensemble attack (auto) ran")]
+    others = [a for a in attacks if _beats_noise_applies(a) and not a.ensemble]
+    flagged = []
+    for ensemble in ensembles:
+        for (label, eps), er in sorted(by_key.items()):
+            if label != ensemble.label:
+                continue
+            for other in others:
+                r = by_key.get((other.label, eps))
+                if r is not None and r.adversarial_errors > er.adversarial_errors:
+                    flagged.append(
+                        ValidityCheck(
+                            name=name,
+                            status="flagged",
+                            attack=ensemble.label,
+                            eps=eps,
+                            reason=f"{ensemble.label} at ε={eps:g} fools {er.adversarial_errors} "
+                            f"samples, {other.label} alone {r.adversarial_errors}: a member stopped "
+                            "short (more steps, restarts or queries)",
+                        )
+                    )
+    return flagged or [_ok(name, "ensembles fool at least what every other attack fools")]
 
 
 def _fidelity(fidelity: FidelitySection) -> ValidityCheck:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from robustcheck.reports._trust import min_eps_line, validity_headline
+from robustcheck.reports._trust import ensemble_lines, min_eps_line, probe_line, validity_headline
 from robustcheck.reports.model import Report
 
 _STATUS = {"ok": "pass", "flagged": "fail", "not_applicable": "warn"}
@@ -23,7 +23,9 @@ def validity(report: Report) -> dict[str, object] | None:
         }
         for c in v.checks
     ]
-    return {"headline": headline, "checks": checks}
+    probe = probe_line(report)
+    notes = [*([probe] if probe else []), *ensemble_lines(report)]
+    return {"headline": headline, "checks": checks, "notes": notes}
 
 
 def min_eps(report: Report) -> dict[str, object] | None:

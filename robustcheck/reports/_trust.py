@@ -1,4 +1,5 @@
-"""One wording, shared by every renderer, for the validity checks and the minimal-ε search."""
+"""One wording, shared by every renderer, for the validity checks, the FGSM-gap probe, the
+ensembles' member breakdown and the minimal-ε search."""
 
 from __future__ import annotations
 
@@ -45,3 +46,31 @@ def min_eps_line(report: Report) -> str | None:
         f"{_value(m, m.median)}; {parts}; {m.clean_errors} wrong when clean, {m.not_found} not "
         f"fooled at {m.eps_max:g}"
     )
+
+
+def ensemble_lines(report: Report) -> list[str]:
+    """Per ensemble and ε, what each member broke first (in chain order)."""
+    return [
+        f"{e.attack} ε={e.eps:g}: "
+        + ", ".join(f"{m.attack} broke {m.broke}" for m in e.members)
+        + f" (total {sum(m.broke for m in e.members)})"
+        for e in report.ensembles or []
+    ]
+
+
+def probe_line(report: Report) -> str | None:
+    """The FGSM-gap probe's counts, when it ran."""
+    p = None if report.validity is None else report.validity.probe
+    if p is None or not p.results:
+        return None
+    parts = ", ".join(
+        f"ε={r.eps:g} {r.probe_errors}/{r.samples} vs {r.one_step_errors}/{r.samples}"
+        for r in p.results
+    )
+    return f"gap probe ({p.attack} against {p.against}, errors on the same samples): {parts}"
+
+
+def trust_lines(report: Report) -> list[str]:
+    """The validity lines, the probe's and the ensembles' (the order every renderer uses)."""
+    probe = probe_line(report)
+    return [*validity_lines(report), *([probe] if probe else []), *ensemble_lines(report)]

@@ -25,7 +25,7 @@ from typing import Literal
 from robustcheck.reports import _format as fmt
 from robustcheck.reports._escape import one_line, xml_text
 from robustcheck.reports._text_examples import text_example_lines
-from robustcheck.reports._trust import min_eps_line, validity_lines
+from robustcheck.reports._trust import min_eps_line, trust_lines
 from robustcheck.reports.model import AttackResult, Check, Report
 from robustcheck.reports.registry import REPORTERS, Reporter
 
@@ -217,7 +217,7 @@ def _suite(report: Report, name: str, cases: list[_Case]) -> ET.Element:
 def _trust(report: Report) -> list[str]:
     """Validity and minimal ε are reported here; the gate is the policy's require_valid rule."""
     min_eps = min_eps_line(report)
-    return [*validity_lines(report), *([min_eps] if min_eps else [])]
+    return [*trust_lines(report), *([min_eps] if min_eps else [])]
 
 
 def _properties(report: Report) -> list[tuple[str, str]]:

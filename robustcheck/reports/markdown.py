@@ -10,7 +10,7 @@ from __future__ import annotations
 from robustcheck.reports import _format as fmt
 from robustcheck.reports._escape import guard_workflow_commands, markdown_text
 from robustcheck.reports._text_examples import swaps
-from robustcheck.reports._trust import min_eps_line, validity_lines
+from robustcheck.reports._trust import ensemble_lines, min_eps_line, probe_line, validity_lines
 from robustcheck.reports.model import AttackResult, Check, Report
 from robustcheck.reports.registry import REPORTERS, Reporter
 
@@ -184,6 +184,13 @@ def _trust_lines(report: Report) -> list[str]:
         out += [f"**Validity**: {markdown_text(validity[0].removeprefix('validity: '))}", ""]
         out += [f"- {markdown_text(line.strip())}" for line in validity[1:]]
         out += [""] if len(validity) > 1 else []
+    probe = probe_line(report)
+    if probe:
+        out += [f"**FGSM-gap probe**: {markdown_text(probe.removeprefix('gap probe '))}", ""]
+    ensembles = ensemble_lines(report)
+    if ensembles:
+        out += ["**Ensembles** (samples each member broke first):", ""]
+        out += [f"- {markdown_text(line)}" for line in ensembles] + [""]
     min_eps = min_eps_line(report)
     if min_eps:
         out += [f"**Minimal ε**: {markdown_text(min_eps.removeprefix('minimal ε '))}", ""]

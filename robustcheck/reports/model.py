@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 
 from robustcheck.vocabulary import CheckStatus, DeployedDtype, GateOn, Layout, Severity, Verdict
 
-SCHEMA_VERSION = "1.6"
+SCHEMA_VERSION = "1.7"
 """1.1: ``shards`` (merged sharded scans). 1.2: ``settings.batch_size_source`` and
 ``settings.precision``. 1.3: ``methods`` (how each attack got its direction, with runtime query
 counts); ``fidelity.paths`` may be ``none`` (no gradient path was used, so fidelity is not claimed
@@ -334,12 +334,54 @@ class ValidityCheck(_Strict):
     reason: str
 
 
+class MemberResult(_Strict):
+    attack: str
+    """The member's label in the chain."""
+    broke: int
+    """Samples it fooled that no member before it had fooled."""
+
+
+class EnsembleResult(_Strict):
+    """An ensemble at one ε: what each member of the chain added (schema 1.7)."""
+
+    attack: str
+    eps: float
+    members: list[MemberResult]
+
+
+class ProbeResult(_Strict):
+    eps: float
+    samples: int
+    probe_errors: int
+    """Adversarial errors of the probe's attack on the probed samples (clean errors included)."""
+    one_step_errors: int
+    """Adversarial errors of the one-step attack it checks, on the same samples."""
+    probe_only: int
+    """Samples the probe fools and the one-step attack does not (paired comparison)."""
+    one_step_only: int
+    """Samples the one-step attack fools and the probe does not."""
+
+
+class ProbeSection(_Strict):
+    """The FGSM-gap probe (schema 1.7): a short iterative attack on a fixed sample, run when the
+    scan's gradient attacks are all one-step ones, to see whether they under-report."""
+
+    attack: str
+    against: str
+    evaluations: int
+    """Gradient evaluations (batched forward+backward calls) the probe spent; not part of
+    ``gradient.evaluations``."""
+    results: list[ProbeResult]
+
+
 class ValiditySection(_Strict):
     """Whether the attack, not the model, could explain the numbers (gradient masking and the
     like). ``reliable`` is false when any check is flagged."""
 
     reliable: bool
     checks: list[ValidityCheck]
+    probe: ProbeSection | None = None
+    """The FGSM-gap probe's counts, when it ran (check ``fgsm_gap``)."""
 
 
 class MinEpsSection(_Strict):
@@ -423,6 +465,8 @@ class Report(_Strict):
     """Set only for a report merged from shards; an unsharded report has no such key."""
     methods: list[AttackMethod] | None = None
     """Per attack, in the order of ``settings.attacks``: how its perturbations were obtained."""
+    ensembles: list[EnsembleResult] | None = None
+    """Per ensemble attack (``auto``) and ε, each member's share (schema 1.7; absent without one)."""
 
     @model_serializer(mode="wrap")
     def _unsharded_has_no_shards_key(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -433,4 +477,6 @@ class Report(_Strict):
             data.pop("methods", None)
         if isinstance(data, dict) and not data.get("text_examples"):
             data.pop("text_examples", None)
+        if isinstance(data, dict) and not data.get("ensembles"):
+            data.pop("ensembles", None)
         return data

@@ -6,7 +6,7 @@ from robustcheck.reports import _format as fmt
 from robustcheck.reports._escape import one_line
 from robustcheck.reports._format import eps_scale_line, policy_judge, transfer_agreement
 from robustcheck.reports._text_examples import text_example_lines
-from robustcheck.reports._trust import min_eps_line, validity_lines
+from robustcheck.reports._trust import min_eps_line, trust_lines
 from robustcheck.reports.model import AttackResult, Report
 
 
@@ -111,7 +111,7 @@ def render(report: Report) -> str:
     ]
     methods = fmt.methods(report)
     lines += [f"methods: {methods}"] if methods else []
-    lines += validity_lines(report)
+    lines += trust_lines(report)
     min_eps = min_eps_line(report)
     lines += [min_eps] if min_eps else []
     lines += [f"example: {one_line(e)}" for e in text_example_lines(report)]

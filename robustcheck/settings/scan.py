@@ -185,6 +185,11 @@ class ScanSettings(ContractSettings):
         "text; repeat for several budgets (--tokens 1 --tokens 2 --tokens 4). Each adversarial "
         "text is scored on its token ids. See docs/text.md.",
     )
+    gap_probe: Annotated[bool, Flag(names=("--no-gap-probe",), negate=True)] = setting(
+        True,
+        "Skip the FGSM-gap probe: when the only gradient attacks are one-step ones, a 10-step "
+        "APGD on 64 fixed samples checks that they do not under-report (validity check fgsm_gap).",
+    )
     find_min_eps: bool = setting(
         False,
         "Per sample, the smallest ε up to the largest --eps that fools the model along the FGSM "

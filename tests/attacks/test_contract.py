@@ -26,6 +26,7 @@ FAST = {
     "bim": {"steps": "3"},
     "apgd": {"steps": "3", "restarts": "2", "targets": "2"},
     "square": {"queries": "30"},
+    "auto": {"members": "fgsm|pgd:steps=3"},
 }
 EPS = [0.03, 0.2]
 

@@ -21,9 +21,6 @@ from attacks.conftest import batch_context
 from robustcheck.attacks import SPSA
 from robustcheck.backends.loader import load_backend
 from robustcheck.cli import main
-from robustcheck.data import load_dataset
-from robustcheck.engine.memory import query_rows, resident_bytes, row_cost, rows_per_call
-from robustcheck.errors import RuntimeEnvironmentError
 
 MIB = 2**20
 
@@ -130,10 +127,42 @@ def test_gradient_free_scans_stay_under_the_memory_budget(models, name, attacks)
     assert set(result["errors"]) == {a.split(":")[0] for a in attacks}
 
 
+def _measure_in_child(body: str, model: Path, data: Path) -> dict:
+    """Run ``body`` in a fresh interpreter (``backend``, ``x``, ``model``, ``dataset`` and
+    ``MIB`` defined; it prints one JSON line): what memory a call takes depends on what the
+    process freed before, so each measurement starts from a process of its own, as a scan's
+    isolated child does."""
+    prelude = textwrap.dedent(
+        """
+        import json, sys
+        from pathlib import Path
+        import numpy as np, torch
+        from robustcheck.attacks import SPSA
+        from robustcheck.backends.loader import load_backend
+        from robustcheck.data import load_dataset
+        from robustcheck.engine.memory import query_rows, resident_bytes, row_cost, rows_per_call
+        from robustcheck.errors import RuntimeEnvironmentError
+        MIB = 2**20
+        model, data = Path(sys.argv[1]), Path(sys.argv[2])
+        backend = load_backend(model, need_gradient=False, threads=1)
+        dataset = load_dataset(data)
+        x = torch.from_numpy(np.load(data)["x"])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(body), str(model), str(data)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def test_the_memory_a_row_costs_is_measured_inside_the_model(models):
-    backend = load_backend(models["binning"][0], need_gradient=False, threads=1)
-    x = torch.from_numpy(np.load(models["binning"][1])["x"])
-    per_row = row_cost(lambda k: backend.scores(x[:k]), 64)
+    result = _measure_in_child(
+        'print(json.dumps({"per_row": row_cost(lambda k: backend.scores(x[:k]), 64)}))',
+        *models["binning"],
+    )
+    per_row = result["per_row"]
     assert per_row is not None
     assert 1.8 * MIB < per_row < 4 * MIB, per_row / MIB  # 64 × 8192 float32 = 2 MiB
 
@@ -173,15 +202,18 @@ def test_runtime_calls_are_chunked_to_the_row_budget(models):
 
 
 def test_the_scan_plans_calls_from_the_measured_cost(models):
-    model, data = models["binning"]
-    backend = load_backend(model, need_gradient=False, threads=1)
-    dataset = load_dataset(data)
-    in_use = (resident_bytes() or 0) // MIB
-    budget = {"max_memory_mb": in_use + 400, "batch_size": 8, "n_eps": 1}
-    rows = query_rows(backend, dataset, [SPSA()], **budget)
+    result = _measure_in_child(
+        """
+        in_use = (resident_bytes() or 0) // MIB
+        budget = {"max_memory_mb": in_use + 400, "batch_size": 8, "n_eps": 1}
+        rows = query_rows(backend, dataset, [SPSA()], **budget)
+        print(json.dumps({"rows": rows, "none": query_rows(backend, dataset, [], **budget)}))
+        """,
+        *models["binning"],
+    )
     # Half of the ~400 MiB left, less one 64 MiB block of probes, at 2 MiB a row.
-    assert rows is not None and 50 <= rows <= 100, rows
-    assert query_rows(backend, dataset, [], **budget) is None
+    assert result["rows"] is not None and 50 <= result["rows"] <= 100, result
+    assert result["none"] is None
 
 
 def test_a_sample_that_cannot_fit_fails_with_exit_5_naming_max_memory(models, capsys):
@@ -197,18 +229,24 @@ def test_a_sample_that_cannot_fit_fails_with_exit_5_naming_max_memory(models, ca
 
 
 def test_a_batch_that_cannot_fit_names_the_batch_size_that_does(models):
-    model, data = models["binning"]
-    backend = load_backend(model, need_gradient=False, threads=1)
-    x = torch.from_numpy(np.load(data)["x"])
-    backend.scores(x[:8])  # the arena holds what 8 rows need: the budget below is above it
-    in_use = (resident_bytes() or 0) // MIB
-    with pytest.raises(RuntimeEnvironmentError) as caught:
-        rows_per_call(
-            lambda k: backend.scores(x[:k]), 64,
-            max_memory_mb=in_use + 60, batch_size=64, model=model,
-        )  # fmt: skip
-    assert "a batch of 64 does not fit" in caught.value.message
-    hint = caught.value.hint or ""
+    result = _measure_in_child(
+        """
+        backend.scores(x[:8])  # the arena holds what 8 rows need: the budget below is above it
+        in_use = (resident_bytes() or 0) // MIB
+        try:
+            rows_per_call(
+                lambda k: backend.scores(x[:k]), 64,
+                max_memory_mb=in_use + 60, batch_size=64, model=model,
+            )
+            print(json.dumps({"raised": False}))
+        except RuntimeEnvironmentError as e:
+            print(json.dumps({"raised": True, "message": e.message, "hint": e.hint or ""}))
+        """,
+        *models["binning"],
+    )
+    assert result["raised"], result
+    assert "a batch of 64 does not fit" in result["message"]
+    hint = result["hint"]
     assert hint.startswith("--batch-size ") and "--max-memory" in hint
     suggested = int(hint.split()[1])
     assert 15 <= suggested <= 30, hint  # ~60 MiB at 2 MiB a row
