@@ -66,6 +66,7 @@ from robustcheck.engine.transfer import (
     transfer_notes,
 )
 from robustcheck.errors import UsageError
+from robustcheck.reports.json_report import read as read_report
 from robustcheck.reports.model import (
     Interval,
     Report,
@@ -89,6 +90,8 @@ def run(
     """The scan of ``config`` in this process; ``records`` resumes it from earlier runs."""
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
+    if config.baseline is not None and config.policy is not None:
+        read_report(config.baseline)  # an unreadable baseline fails before the scan, not after
     measured = measure(config, progress=progress, records=records)
     assert measured.tally is not None, "datasets are never empty"
     return build_report(

@@ -42,6 +42,8 @@ def test_strict_policy_fails_and_names_the_rules_everywhere(
         "0.1",
         "--policy",
         "builtin:strict",
+        "--limit",  # strict runs auto (AutoAttack's chain): a sample keeps it quick
+        "40",
         "--junit",
         junit,
         "--markdown",
@@ -134,7 +136,8 @@ def test_baseline_flags_an_injected_regression(capsys, cnn_model, digits_npz, tm
 
 def test_exit_zero_and_strict(capsys, cnn_model, digits_npz, tmp_path):
     args = ["scan", cnn_model.torchscript, "--data", digits_npz, "--eps", "0.1"]
-    assert _run(capsys, *args, "--policy", "builtin:strict", "--exit-zero")[0] == 0
+    strict = ["--policy", "builtin:strict", "--limit", "20", "--exit-zero"]
+    assert _run(capsys, *args, *strict)[0] == 0
     code, out, _ = _run(capsys, *args, "--report-only")  # the default policy fails at this ε
     assert code == 0 and "FAIL" in out and "verdict: FAIL (exit 1)" not in out
     warns = tmp_path / "warns.yaml"

@@ -46,7 +46,9 @@ def _flagged(report) -> set[str]:
 def test_shattered_gradients_are_flagged_and_fail_strict(shattered, digits_npz):
     policy = load_builtin("strict")
     report = run(
-        ScanConfig(model=shattered, data=digits_npz, eps=EPS, policy=policy, policy_source="s")
+        ScanConfig(
+            model=shattered, data=digits_npz, eps=EPS, policy=policy, policy_source="s", limit=60
+        )
     )
     assert not report.validity.reliable
     assert "beats_noise" in _flagged(report)
