@@ -123,8 +123,8 @@ def _members(params: EnsembleParams, label: str) -> list[Attack]:
         options = dict(spec.options)
         if "seed" in cls.Params.model_fields and "seed" not in options:
             options["seed"] = str(params.seed)
-        members.append(cls.from_options(options, label=spec.shown_label))
-    labels = [m.label for m in members]
-    if len(set(labels)) != len(labels):
-        raise UsageError(f"--attack {label}: members need distinct labels (label=...): {labels}")
+        shown, repeat = spec.shown_label, 2
+        while shown in {m.label for m in members}:  # apgd|apgd:loss=dlr → apgd, apgd-2
+            shown, repeat = f"{spec.shown_label}-{repeat}", repeat + 1
+        members.append(cls.from_options(options, label=shown))
     return members

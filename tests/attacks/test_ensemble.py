@@ -72,10 +72,14 @@ def test_the_chain_is_reproducible_and_never_weaker_than_a_member(cnn_model, sam
         ("fgsm|nope", "unknown member 'nope'"),
         ("fgsm|auto", "auto cannot be a member"),
         ("fgsm|hotflip", "hotflip cannot be a member"),
-        ("pgd|pgd", "distinct labels"),
         ("pgd:stepz=3", "stepz"),
     ],
 )
 def test_bad_members_are_usage_errors_naming_the_attack(members, message):
     with pytest.raises(UsageError, match=message):
         AutoAttack.from_options({"members": members})
+
+
+def test_a_repeated_member_gets_a_numbered_label():
+    chain = AutoAttack.from_options({"members": "apgd|apgd:loss=dlr|apgd:label=third"})
+    assert [m.label for m in chain.members] == ["apgd", "apgd-2", "third"]
