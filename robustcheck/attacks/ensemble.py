@@ -109,7 +109,7 @@ class AutoAttack(Attack):
 
 
 def _members(params: EnsembleParams, label: str) -> list[Attack]:
-    members = []
+    members: list[Attack] = []
     for text in params.members or list(STANDARD):
         spec = parse_attack_spec(text, where=f"--attack {label}: members")
         if spec.name not in ATTACKS:
