@@ -12,6 +12,7 @@ from _docrun.workspace import Workspaces
 from sybil.integration.pytest import SybilItem
 
 pytest_collect_file = DOCS.pytest()
+pytest_plugins = ["pytester"]  # tests/api/test_pytest_plugin.py runs a user's project
 
 # Tests never download: a Hugging Face name that is not a local folder fails at once, without
 # the hub client's retries (docs/text.md loads "my-model" from the workspace).

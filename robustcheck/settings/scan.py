@@ -294,6 +294,13 @@ class ScanSettings(ContractSettings):
         bool, Flag(names=("--no-step-summary",), negate=True, fingerprint=False, local=True)
     ] = setting(True, "Do not append the Markdown summary (or the error) to $GITHUB_STEP_SUMMARY.")
 
+    @field_validator("batch_size")
+    @classmethod
+    def _positive_batch(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"{value} is not a batch size: at least 1, or auto")
+        return value
+
     @field_validator("eps")
     @classmethod
     def _unique_eps(cls, eps: list[float]) -> list[float]:

@@ -21,6 +21,7 @@ OPTIONAL = {
     # module: (the extra that provides it, where a missing one is turned into a one-line message)
     "ray": ("ray", "robustcheck/execution/ray_executor.py"),
     "tokenizers": ("text", "robustcheck/data/tokenizer.py"),
+    "pytest": ("pytest", "robustcheck/pytest_plugin.py"),
 }
 """Imports on optional paths only, each lazy and naming its extra when missing."""
 
