@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from robustcheck._warnings import deprecations_dropped
 from robustcheck.data import load_dataset
 from robustcheck.engine.resolve import resolve_scan
-from robustcheck.errors import DataError, ModelError, PolicyError, UsageError
+from robustcheck.errors import DataError, ModelError, PolicyError, RobustcheckError, UsageError
 from robustcheck.execution.isolation import default_max_memory_mb, run_isolated
 from robustcheck.execution.local import run_here
 from robustcheck.policy.load import load_builtin, load_reference
@@ -185,14 +185,21 @@ def scan(
         except ValidationError as exc:
             raise UsageError(_one_line(exc, flags=True)) from None
         config = resolve_scan(checked, policy=built, policy_source=None if built is None else "api")
-        if isolate:
-            report = run_isolated(
-                config,
-                timeout_s=config.timeout_s,
-                max_memory_mb=config.max_memory_mb or default_max_memory_mb(),
-            )
-        else:
-            report = run_here(config)
+        try:
+            if isolate:
+                report = run_isolated(
+                    config,
+                    timeout_s=config.timeout_s,
+                    max_memory_mb=config.max_memory_mb or default_max_memory_mb(),
+                )
+            else:
+                report = run_here(config)
+        except RobustcheckError as exc:  # name what the caller passed, not the temporary files
+            for path, shown in ((model_path, shown_model), (data_path, shown_data)):
+                if shown is not None:
+                    exc.message = exc.message.replace(str(path), shown)
+            exc.args = (exc.message,)
+            raise
     return _named(report, shown_model, shown_data)
 
 
@@ -254,8 +261,12 @@ def _export(model: Any, example: np.ndarray, path: Path) -> None:
     """``model`` as a ``torch.export`` program with a dynamic batch size (what ``.pt2`` scans)."""
     import torch
 
-    if model.training:
-        raise UsageError("scan(): the model is in training mode: call model.eval() first")
+    sensitive = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._NormBase)
+    if any(m.training and isinstance(m, sensitive) for m in model.modules()):
+        raise UsageError(
+            "scan(): the model's dropout or batch-norm layers are in training mode: call "
+            "model.eval() first"
+        )
     batch = torch.export.Dim("batch")
     sample = torch.from_numpy(np.ascontiguousarray(example[:2]))
     try:

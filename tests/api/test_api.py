@@ -121,6 +121,11 @@ def test_the_report_gates_renders_and_reloads(cnn_model, sample, tmp_path):
             "model.eval()",
         ),
         (
+            lambda m, x, y: robustcheck.scan(m, (x, (y + 1) % 10), eps=0.1),
+            "DataError",
+            "in-memory arrays",
+        ),
+        (
             lambda m, x, y: robustcheck.scan(m, (x, y), eps=0.1, attacks="nope"),
             "UsageError",
             "nope",
@@ -141,7 +146,8 @@ def test_bad_arguments_raise_typed_errors_never_system_exit(
     cnn_model, sample, call, error, message
 ):
     x, y, _ = sample
-    module = torch.nn.Sequential(*cnn_model.module).eval()  # a copy: one case calls .train()
+    # A copy with a dropout layer: one case calls .train().
+    module = torch.nn.Sequential(*cnn_model.module, torch.nn.Dropout(0.1)).eval()
     with pytest.raises(getattr(robustcheck, error)) as caught:
         call(module, x, y)
     assert message in str(caught.value)
