@@ -29,7 +29,16 @@ def _counts(report) -> dict[tuple[str, float], int]:
 
 def _cli_counts(model: Path, data: Path, tmp_path: Path, capsys) -> dict[tuple[str, float], int]:
     out = tmp_path / "cli.json"
-    argv = ["scan", str(model), "--data", str(data), "--json", str(out), "--exit-zero"]
+    argv = [
+        "scan",
+        str(model),
+        "--data",
+        str(data),
+        "--json",
+        str(out),
+        "--exit-zero",
+        "--no-isolation",
+    ]
     for e in EPS:
         argv += ["--eps", str(e)]
     assert main(argv) == 0
