@@ -64,8 +64,9 @@ P_SCHEDULE = (
 _REDRAWS = 10
 """Redraws of a window's signs that would leave the sample unchanged (the authors redraw until it
 changes; a window whose every element has a zero budget never can)."""
-_DRAW_BYTES = 32 * 2**20
-"""At most this much float64 for the draws of a window tried at once."""
+_DRAW_BYTES = 4 * 2**20
+"""At most this much float64 for the draws of a window tried at once (a few such tensors live at
+once, inside the probe block the memory budget reserves)."""
 
 Layout = Literal["auto", "NCHW", "NHWC"]
 
