@@ -51,7 +51,8 @@ def test_shattered_gradients_are_flagged_and_fail_strict(shattered, digits_npz):
         )
     )
     assert not report.validity.reliable
-    assert "beats_noise" in _flagged(report)
+    # On a 60-sample scan noise flips too few to compare with: the masking check catches it.
+    assert _flagged(report) & {"beats_noise", "gradient_masking"}
     (rule,) = [c for c in report.checks if c.rule == "require_valid"]
     assert rule.status == "fail" and "unreliable" in rule.message
     assert report.verdict == "fail"
