@@ -57,7 +57,7 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     """The API's names, imported when first used (they bring in torch)."""
     if name in _LAZY:
-        import importlib
+        import importlib  # delays the API (and torch) until a name of it is used
 
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value

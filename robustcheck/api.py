@@ -259,7 +259,7 @@ def _is_module(model: Any) -> bool:
 
 def _export(model: Any, example: np.ndarray, path: Path) -> None:
     """``model`` as a ``torch.export`` program with a dynamic batch size (what ``.pt2`` scans)."""
-    import torch
+    import torch  # delayed: the API module is imported by `import robustcheck`'s lazy names
 
     sensitive = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._NormBase)
     if any(m.training and isinstance(m, sensitive) for m in model.modules()):

@@ -199,7 +199,7 @@ def query_rows(
     # heavy: the supervising parent imports this module (for the default budget), never torch
     import torch
 
-    from robustcheck.engine.allocation import scores_or_allocation_error
+    from robustcheck.engine.allocation import scores_or_allocation_error  # imports torch too
 
     batch = next(dataset.batches(_CALIBRATION_ROWS, only=(0,)))
     picks = np.arange(_CALIBRATION_ROWS) % len(batch.x)
@@ -212,7 +212,7 @@ def query_rows(
         rows = {n: v[:k] for n, v in side.items()} or None
         return scores_or_allocation_error(backend.scores, x[:k], rows, str(backend.info.path))
 
-    from robustcheck.attacks.estimated import PROBE_BYTES
+    from robustcheck.attacks.estimated import PROBE_BYTES  # the attacks import torch
 
     features = int(np.prod(dataset.sample_shape))
     held = Held(per_sample=8 * features * (n_eps + 7), reserve=4 * PROBE_BYTES)
