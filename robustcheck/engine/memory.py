@@ -12,8 +12,11 @@ chunks of at most that many rows.
 Measured on the second call (the first one warms the runtime up: thread pools, TorchScript's
 profiling run), so one-time costs are not charged per row. onnxruntime's CPU arena keeps what a
 call allocated, but a call on more rows than any before it needs a new region of its full size,
-so the growth still measures the call. Where the peak cannot be reset (not Linux, or a sandbox
-that refuses), nothing is measured and calls take at most :data:`UNMEASURED_ROWS` rows.
+so the growth usually measures the call; but an arena that an earlier, larger call grew serves
+it unseen. For ONNX models the graph's shapes give a floor the measurement is never taken below
+(:mod:`robustcheck.backends.onnx.activations`: the largest tensor that grows with the batch), and
+that stands in where the peak cannot be reset (not Linux, or a sandbox that refuses). With
+neither, calls take at most :data:`UNMEASURED_ROWS` rows.
 
 Only host memory is measured: on CUDA the rows sit on the device, whose memory the attacks'
 probe size (``PROBE_BYTES``) bounds.
@@ -116,12 +119,20 @@ def rows_per_call(
     batch_size: int,
     model: Path | str,
     held: Held = Held(),
+    floor: int | None = None,
 ) -> int:
     """The most rows one runtime call may take under the memory budget (``max_memory_mb``, or
     80 % of RAM), from the cost per row :func:`row_cost` measures. Raises (exit 5) when a batch
     — its attack tensors, and one call of all its rows (the clean pass and the scoring) — does
-    not fit the memory left, with a hint naming the batch size that fits, if any does."""
-    per_row = row_cost(call, features)
+    not fit the memory left, with a hint naming the batch size that fits, if any does.
+
+    ``floor``: bytes per row the model's shapes say a row costs at least (ONNX: its largest
+    batch-sized tensor); the measurement is never taken below it, and stands in for a
+    measurement that cannot be made."""
+    measured = row_cost(call, features)
+    if floor is not None:
+        floor += _FEED_BYTES_PER_ELEMENT * features
+    per_row = max(measured or 0, floor or 0) or None
     in_use = resident_bytes()
     if per_row is None or in_use is None:
         log.info("memory per row not measurable here: runtime calls take %d rows", UNMEASURED_ROWS)
@@ -216,6 +227,11 @@ def query_rows(
 
     features = int(np.prod(dataset.sample_shape))
     held = Held(per_sample=8 * features * (n_eps + 7), reserve=4 * PROBE_BYTES)
+    floor = None
+    if backend.info.format == "onnx":
+        from robustcheck.backends.onnx.activations import largest_row_bytes  # imports onnx
+
+        floor = largest_row_bytes(backend.info.path)
     return rows_per_call(
         call,
         features,
@@ -223,4 +239,5 @@ def query_rows(
         batch_size=min(batch_size, dataset.n_samples),
         model=backend.info.path,
         held=held,
+        floor=floor,
     )

@@ -57,7 +57,7 @@ def test_auto_is_at_least_as_strong_as_torchattacks_autoattack(cnn_model, digits
 def test_the_chain_is_reproducible_and_never_weaker_than_a_member(cnn_model, sample):
     attacks = ["fgsm", "pgd:steps=5", "auto:members=fgsm|pgd:steps=5;restarts=1"]
     first, again = (_scan(cnn_model.torchscript, sample, attacks) for _ in range(2))
-    volatile = {"environment", "duration_s"}
+    volatile = {"environment", "duration_s", "started_at"}
     assert first.model_dump(exclude=volatile) == again.model_dump(exclude=volatile)
     errors = {r.attack: r.adversarial_errors for r in first.results}
     assert errors["auto"] >= max(errors["fgsm"], errors["pgd"])
