@@ -14,6 +14,17 @@ from sybil.integration.pytest import SybilItem
 pytest_collect_file = DOCS.pytest()
 pytest_plugins = ["pytester"]  # tests/api/test_pytest_plugin.py runs a user's project
 
+# pytest-xdist: N workers share the cores, so each gets its share of intra-op threads
+# (robustcheck's default reads OMP_NUM_THREADS, and so do the isolated children it starts).
+# Oversubscribed, OpenMP threads wait on cores another worker holds: a TorchScript scan took
+# 0.8 s per forward pass instead of 0.01 s.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    _share = max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_share))
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 # Tests never download: a Hugging Face name that is not a local folder fails at once, without
 # the hub client's retries (docs/text.md loads "my-model" from the workspace).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -7,7 +7,7 @@ The Python API (docs/python-api.md)::
     report = robustcheck.scan(model, (x, y), eps=[0.03, 0.1])
     assert report.passed, report.failures
 
-``scan``, ``load_report``, ``Policy`` and ``Report`` are imported on first use, so that
+``scan``, ``load_report``, ``Policy``, ``Report`` and ``TrackingWarning`` are imported on first use, so that
 ``import robustcheck`` (and the command line's ``--help``) stays light: no torch until a scan.
 """
 
@@ -28,7 +28,7 @@ from robustcheck.errors import (
 from robustcheck.exit_codes import ExitCode
 
 if TYPE_CHECKING:
-    from robustcheck.api import Policy, Report, load_report, scan
+    from robustcheck.api import Policy, Report, TrackingWarning, load_report, scan
 
 __all__ = [
     "DataError",
@@ -40,6 +40,7 @@ __all__ = [
     "Report",
     "RobustcheckError",
     "RuntimeEnvironmentError",
+    "TrackingWarning",
     "UsageError",
     "__version__",
     "load_report",
@@ -51,6 +52,7 @@ _LAZY = {
     "load_report": "robustcheck.api",
     "Policy": "robustcheck.api",
     "Report": "robustcheck.api",
+    "TrackingWarning": "robustcheck.api",
 }
 
 

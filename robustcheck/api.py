@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,14 @@ from pydantic import ValidationError
 from robustcheck._warnings import deprecations_dropped
 from robustcheck.data import load_dataset
 from robustcheck.engine.resolve import resolve_scan
-from robustcheck.errors import DataError, ModelError, PolicyError, RobustcheckError, UsageError
+from robustcheck.errors import (
+    DataError,
+    ModelError,
+    PolicyError,
+    RobustcheckError,
+    RuntimeEnvironmentError,
+    UsageError,
+)
 from robustcheck.execution.isolation import default_max_memory_mb, run_isolated
 from robustcheck.execution.local import run_here
 from robustcheck.policy.load import load_builtin, load_reference
@@ -44,12 +52,13 @@ from robustcheck.reports.json_report import read as _read_report
 from robustcheck.reports.model import Check
 from robustcheck.reports.model import Report as _Report
 from robustcheck.settings.scan import ScanSettings
+from robustcheck.tracking.mlflow_run import check_installed, log_report
 
 if TYPE_CHECKING:
     import onnx
     import torch
 
-__all__ = ["Policy", "Report", "load_report", "scan"]
+__all__ = ["Policy", "Report", "TrackingWarning", "load_report", "scan"]
 
 PathLike = str | os.PathLike[str]
 log = logging.getLogger(__name__)
@@ -185,6 +194,8 @@ def scan(
         except ValidationError as exc:
             raise UsageError(_one_line(exc, flags=True)) from None
         config = resolve_scan(checked, policy=built, policy_source=None if built is None else "api")
+        if checked.mlflow != "off":
+            check_installed()
         try:
             if isolate:
                 report = run_isolated(
@@ -200,7 +211,27 @@ def scan(
                     exc.message = exc.message.replace(str(path), shown)
             exc.args = (exc.message,)
             raise
-    return _named(report, shown_model, shown_data)
+    named = _named(report, shown_model, shown_data)
+    if checked.mlflow != "off":
+        _track(named, required=checked.mlflow == "required")
+    return named
+
+
+def _track(report: Report, *, required: bool) -> None:
+    """``mlflow=True``: log to the active run; a failure is a :class:`TrackingWarning` (the
+    verdict stands), or with ``mlflow="required"`` the error itself."""
+    try:
+        logged = log_report(report)
+    except RuntimeEnvironmentError as exc:
+        if required:
+            raise
+        warnings.warn(f"{exc.one_line()} (the verdict stands)", TrackingWarning, stacklevel=3)
+        return
+    log.info("mlflow: run %s at %s", logged.run_id, logged.tracking_uri)
+
+
+class TrackingWarning(UserWarning):
+    """The report could not be logged to MLflow (``scan(..., mlflow=True)``)."""
 
 
 def load_report(path: PathLike) -> Report:

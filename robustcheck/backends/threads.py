@@ -9,7 +9,17 @@ DEFAULT_THREADS = 4
 
 
 def default_threads() -> int:
-    return max(1, min(DEFAULT_THREADS, os.cpu_count() or 1))
+    """``OMP_NUM_THREADS`` when it is set (the knob a CI job or a process manager already uses
+    to stop several processes oversubscribing the cores), else up to :data:`DEFAULT_THREADS` of
+    the CPUs this process may run on."""
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) >= 1:
+        return min(int(given), 1024)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(DEFAULT_THREADS, cpus))
 
 
 def deterministic_torch(threads: int | None = None) -> int:

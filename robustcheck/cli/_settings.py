@@ -101,6 +101,8 @@ def parameter(name: str, info: FieldInfo) -> click.Parameter:
         else:
             kwargs["type"] = _scalar_type(annotation, info, flag)
             kwargs["default"] = default
+            if flag.bare is not None:  # --mlflow alone, or --mlflow=required
+                kwargs["is_flag"], kwargs["flag_value"] = False, flag.bare
     if flag.metavar:
         kwargs["metavar"] = flag.metavar
     kwargs["show_default"] = _show_default(flag, default)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from robustcheck.cli._outputs import StepSummary
     from robustcheck.cli.config_file import ProjectConfig
     from robustcheck.settings.reports import ReportTarget
+    from robustcheck.tracking.mlflow_run import Tracking
 
 
 @click.command()
@@ -93,6 +94,7 @@ def scan_with(
         also_inputs=[] if project is None else [project.path],
         summary=summary,
         distributed=distributed,
+        tracking=settings.mlflow,
     )
 
 
@@ -147,9 +149,10 @@ def run_and_report(
     also_inputs: list[Path] | None = None,
     summary: StepSummary | None = None,
     distributed: dict[str, Any] | None = None,
+    tracking: Tracking = "off",
 ) -> int:
-    """Stub every report target, scan, then write the reports; an error leaves stubs saying why
-    (and an error section in the step summary)."""
+    """Stub every report target, scan, log to MLflow (``tracking``), then write the reports; an
+    error leaves stubs saying why (and an error section in the step summary)."""
     from robustcheck.cli._outputs import ReportTargets, StepSummary, check_not_inputs
     from robustcheck.errors import RobustcheckError
     from robustcheck.execution.isolation import default_max_memory_mb, run_isolated
@@ -163,6 +166,10 @@ def run_and_report(
         inputs.append(config.checkpoint)
     targets.check_not_inputs(inputs)
     targets.check_writable()
+    if tracking != "off":
+        from robustcheck.tracking.mlflow_run import check_installed
+
+        check_installed()
     targets.write_stubs("the scan started and has not finished (or was interrupted)")
     try:
         with progress_bar(progress, "scanning") as callback:
@@ -186,6 +193,8 @@ def run_and_report(
         summary.append_error(f"the scan failed: {exc.one_line()}", int(exc.exit_code))
         targets.write_failure(f"the scan failed: {exc.one_line()}", int(exc.exit_code))
         raise
+    if tracking != "off":
+        _track(report, required=tracking == "required", targets=targets, summary=summary)
     try:
         targets.write(report)
     except RobustcheckError as exc:
@@ -196,6 +205,25 @@ def run_and_report(
     for t in reports:
         show(f"{t.format} report: {'standard output' if str(t.path) == '-' else t.path}")
     return report.exit_code
+
+
+def _track(report: Any, *, required: bool, targets: Any, summary: StepSummary) -> None:
+    """Log to MLflow: a failure is a warning, or (``--mlflow=required``) an error that leaves
+    every report a stub saying so."""
+    from robustcheck.errors import RuntimeEnvironmentError
+    from robustcheck.tracking.mlflow_run import log_report
+
+    try:
+        logged = log_report(report)
+    except RuntimeEnvironmentError as exc:
+        if not required:
+            err(f"robustcheck: warning: {exc.one_line()} (the verdict stands)")
+            return
+        message = f"the report was not logged: {exc.one_line()}"
+        summary.append_error(message, int(exc.exit_code))
+        targets.write_failure(message, int(exc.exit_code))
+        raise
+    (err if targets.to_stdout else out)(f"mlflow: run {logged.run_id} at {logged.tracking_uri}")
 
 
 def _input_paths(config: Any) -> list[Path]:

@@ -43,6 +43,8 @@ class Flag:
     """The off spelling of an on/off pair: ``--progress/--no-progress`` (the setting is then
     ``None`` when neither is given)."""
     metavar: str | None = None
+    bare: str | None = None
+    """The value of the option given without one: ``--mlflow`` is ``--mlflow=on``."""
     kind: Kind = "default"
     file: bool = True
     """Whether a configuration file may set it. Switches that weaken the gate or the sandbox are

@@ -74,8 +74,9 @@ class ScanSettings(ContractSettings):
     )
     threads: int | None = setting(
         None,
-        "Intra-op threads for torch and onnxruntime [default: up to 4]. Results are "
-        "reproducible for a fixed count; on a loaded CI runner 1 is often fastest.",
+        "Intra-op threads for torch and onnxruntime [default: OMP_NUM_THREADS if set, else up "
+        "to 4]. Results are reproducible for a fixed count; on a loaded CI runner (or several "
+        "scans at once) 1 is often fastest: idle threads wait on busy cores.",
         ge=1,
         le=1024,
     )
@@ -293,6 +294,25 @@ class ScanSettings(ContractSettings):
     step_summary: Annotated[
         bool, Flag(names=("--no-step-summary",), negate=True, fingerprint=False, local=True)
     ] = setting(True, "Do not append the Markdown summary (or the error) to $GITHUB_STEP_SUMMARY.")
+
+    mlflow: Annotated[
+        Literal["off", "on", "required"],
+        Flag(bare="on", show_default=True, fingerprint=False, local=True),
+    ] = setting(
+        "off",
+        "Log the report to MLflow (pip install 'robustcheck-gate[mlflow]'): to the active run, "
+        "else a new run on MLFLOW_TRACKING_URI: parameters, adv_error/ATTACK/EPS and other "
+        "metrics, the verdict as a tag, the JSON and HTML reports. --mlflow alone is on: a "
+        "failure to log is a warning; --mlflow=required makes it exit 5. See docs/mlflow.md.",
+    )
+
+    @field_validator("mlflow", mode="before")
+    @classmethod
+    def _mlflow_switch(cls, value: Any) -> Any:
+        """``mlflow: true`` in a configuration file, ``mlflow=True`` in Python."""
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
 
     @field_validator("batch_size")
     @classmethod

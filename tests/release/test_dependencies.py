@@ -22,6 +22,7 @@ OPTIONAL = {
     "ray": ("ray", "robustcheck/execution/ray_executor.py"),
     "tokenizers": ("text", "robustcheck/data/tokenizer.py"),
     "pytest": ("pytest", "robustcheck/pytest_plugin.py"),
+    "mlflow": ("mlflow", "robustcheck/tracking/mlflow_run.py"),
 }
 """Imports on optional paths only, each lazy and naming its extra when missing."""
 

@@ -1,0 +1,1 @@
+"""Where a finished scan is recorded besides its report files (MLflow: :mod:`.mlflow_run`)."""
