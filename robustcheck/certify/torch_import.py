@@ -1,0 +1,51 @@
+"""Bound graphs for TorchScript and torch.export models, through ONNX.
+
+The model is exported in memory by the TorchScript-based exporter (``dynamo=False``) with a
+dynamic batch axis, then read by :func:`from_onnx`, so one IR and one op table serve every
+model format. A ``torch.export`` program is exported through its ``.module()``.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import onnx
+import torch
+
+from robustcheck.certify.graph import BoundGraph
+from robustcheck.certify.onnx_import import from_onnx
+from robustcheck.errors import UnsupportedModelError
+
+_OPSET = 17
+
+
+def from_torch(
+    model: torch.nn.Module | torch.jit.ScriptModule | torch.export.ExportedProgram,
+    example: torch.Tensor,
+    *,
+    source: str = "the model",
+) -> BoundGraph:
+    """The bound graph of a torch model; ``example`` is one batch of valid inputs."""
+    module = model.module() if isinstance(model, torch.export.ExportedProgram) else model
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                (example,),
+                buffer,
+                dynamo=False,
+                opset_version=_OPSET,
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            )
+    except Exception as exc:  # the exporter raises many types; any means "not exportable"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnsupportedModelError(
+            f"{source}: cannot be exported to ONNX for certification ({reason})"
+        ) from exc
+    proto = onnx.load_from_string(buffer.getvalue())
+    return from_onnx(proto, tuple(example.shape[1:]), source=source)
