@@ -1,9 +1,9 @@
 """Elementwise nonlinear ops and their sound linear relaxations (CROWN, Zhang et al. 2018,
 https://arxiv.org/abs/1811.00866).
 
-Each relaxation gives, per neuron with pre-activation in ``[l, u]``, two lines
+Each relaxation gives, per neuron with pre-activation in ``[lo, hi]``, two lines
 ``lw·x + lb <= f(x) <= uw·x + ub`` valid on the whole interval. All functions here are
-monotone nondecreasing, so IBP is ``f(l), f(u)``.
+monotone nondecreasing, so IBP is ``f(lo), f(hi)``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from robustcheck.certify.bounds import Bounds
 from robustcheck.certify.ops.base import NodeContext, RuleRefused
 
 _NARROW = 1e-9
-"""Intervals narrower than this get constant bounds ``f(l), f(u)``: a chord's slope over them
+"""Intervals narrower than this get constant bounds ``f(lo), f(hi)``: a chord's slope over them
 would be all rounding error."""
 _SEARCH_STEPS = 40
 
@@ -46,7 +46,7 @@ class Relaxation:
 
 
 class Elementwise:
-    """A monotone elementwise op with a relaxation function ``relax(l, u) -> Lines``."""
+    """A monotone elementwise op with a relaxation function ``relax(lo, hi) -> Lines``."""
 
     needs_bounds = True
 
@@ -78,20 +78,20 @@ class Elementwise:
         return Relaxation(self._relax(inputs[0].lower, inputs[0].upper))
 
 
-def _piecewise_linear(l: Tensor, u: Tensor, slope: float) -> Lines:
+def _piecewise_linear(lo: Tensor, hi: Tensor, slope: float) -> Lines:
     """``max(x, slope·x)`` for ``0 <= slope <= 1`` (ReLU: slope 0): convex, so the chord is the
     upper line; the lower line is whichever of ``x`` and ``slope·x`` loses less area."""
-    active, dead = l >= 0, u <= 0
+    active, dead = lo >= 0, hi <= 0
     unstable = ~(active | dead)
-    width = torch.where(unstable, u - l, torch.ones_like(u))
-    chord = torch.where(unstable, (u - slope * l) / width, torch.where(active, 1.0, slope))
-    chord_bias = torch.where(unstable, u - chord * u, torch.zeros_like(u))
-    lower = torch.where(active | (unstable & (u >= -l)), 1.0, slope).to(l.dtype)
-    return Lines(lower, torch.zeros_like(l), chord.to(l.dtype), chord_bias)
+    width = torch.where(unstable, hi - lo, torch.ones_like(hi))
+    chord = torch.where(unstable, (hi - slope * lo) / width, torch.where(active, 1.0, slope))
+    chord_bias = torch.where(unstable, hi - chord * hi, torch.zeros_like(hi))
+    lower = torch.where(active | (unstable & (hi >= -lo)), 1.0, slope).to(lo.dtype)
+    return Lines(lower, torch.zeros_like(lo), chord.to(lo.dtype), chord_bias)
 
 
 def relu(ctx: NodeContext) -> Elementwise:
-    return Elementwise(torch.relu, lambda l, u: _piecewise_linear(l, u, 0.0), kink=True)
+    return Elementwise(torch.relu, lambda lo, hi: _piecewise_linear(lo, hi, 0.0), kink=True)
 
 
 def leaky_relu(ctx: NodeContext) -> Elementwise:
@@ -100,7 +100,7 @@ def leaky_relu(ctx: NodeContext) -> Elementwise:
         raise RuleRefused(f"alpha={alpha} is outside [0, 1] (the relaxation assumes convexity)")
     return Elementwise(
         lambda x: torch.nn.functional.leaky_relu(x, alpha),
-        lambda l, u: _piecewise_linear(l, u, alpha),
+        lambda lo, hi: _piecewise_linear(lo, hi, alpha),
         kink=True,
     )
 
@@ -121,27 +121,31 @@ def _s_shaped(
     sound however few steps are taken.
     """
 
-    def relax(l: Tensor, u: Tensor) -> Lines:
-        fl, fu = fn(l), fn(u)
-        narrow = (u - l) < _NARROW
-        width = torch.where(narrow, torch.ones_like(u), u - l)
+    def relax(lo: Tensor, hi: Tensor) -> Lines:
+        fl, fu = fn(lo), fn(hi)
+        narrow = (hi - lo) < _NARROW
+        width = torch.where(narrow, torch.ones_like(hi), hi - lo)
         k = (fu - fl) / width
-        chord_bias = fl - k * l
-        mid_slope, mid_bias = _tangent(fn, grad, (l + u) / 2)
-        convex, concave = u <= 0, l >= 0
+        chord_bias = fl - k * lo
+        mid_slope, mid_bias = _tangent(fn, grad, (lo + hi) / 2)
+        convex, concave = hi <= 0, lo >= 0
         # Upper line.
-        hi = _bisect(fn, grad, anchor=l, inside=torch.zeros_like(u), outside=u.clamp(min=0))
-        up_slope, up_bias = _tangent(fn, grad, hi)
-        chord_up = convex | (~concave & (k <= grad(u)))
+        up_point = _bisect(
+            fn, grad, anchor=lo, inside=torch.zeros_like(hi), outside=hi.clamp(min=0)
+        )
+        up_slope, up_bias = _tangent(fn, grad, up_point)
+        chord_up = convex | (~concave & (k <= grad(hi)))
         uw = torch.where(chord_up, k, torch.where(concave, mid_slope, up_slope))
         ub = torch.where(chord_up, chord_bias, torch.where(concave, mid_bias, up_bias))
         # Lower line (the mirror image).
-        lo = _bisect(fn, grad, anchor=u, inside=torch.zeros_like(l), outside=l.clamp(max=0))
-        lo_slope, lo_bias = _tangent(fn, grad, lo)
-        chord_lo = concave | (~convex & (k <= grad(l)))
+        down_point = _bisect(
+            fn, grad, anchor=hi, inside=torch.zeros_like(lo), outside=lo.clamp(max=0)
+        )
+        lo_slope, lo_bias = _tangent(fn, grad, down_point)
+        chord_lo = concave | (~convex & (k <= grad(lo)))
         lw = torch.where(chord_lo, k, torch.where(convex, mid_slope, lo_slope))
         lb = torch.where(chord_lo, chord_bias, torch.where(convex, mid_bias, lo_bias))
-        zero = torch.zeros_like(l)
+        zero = torch.zeros_like(lo)
         return Lines(
             torch.where(narrow, zero, lw),
             torch.where(narrow, fl, lb),
