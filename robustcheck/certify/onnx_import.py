@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 _DROPPED_AT_OUTPUT = frozenset({"Softmax", "LogSoftmax"})
 _SHAPE_OPS = frozenset({"Shape", "Size"})
+_ONE_VARIABLE = frozenset({"Mul", "Div", "MatMul", "Gemm", "Conv", "ConvTranspose"})
+"""Ops linear only while at most one input depends on the model input: refused even behind an
+earlier blocker, so one error names both."""
 
 
 class _Blocked:
@@ -184,6 +187,9 @@ class _Builder:
         if any(isinstance(a, _Blocked) for a in args):
             if self._rules.lookup(node.op_type) is None and node.op_type not in _SHAPE_OPS:
                 raise RuleRefused("no bound rule for this op")
+            dependent = sum(isinstance(a, (int, _Blocked)) for a in args)
+            if node.op_type in _ONE_VARIABLE and dependent > 1:
+                raise RuleRefused("combines two input-dependent tensors (not linear)")
             for name in node.output:
                 self._values[name] = _BLOCKED
             return

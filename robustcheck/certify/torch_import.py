@@ -1,8 +1,11 @@
 """Bound graphs for TorchScript and torch.export models, through ONNX.
 
-The model is exported in memory by the TorchScript-based exporter (``dynamo=False``) with a
-dynamic batch axis, then read by :func:`from_onnx`, so one IR and one op table serve every
-model format. A ``torch.export`` program is exported through its ``.module()``.
+The model is exported in memory with a dynamic batch axis, then read by :func:`from_onnx`, so
+one IR and one op table serve every model format. Modules and TorchScript go through the
+TorchScript-based exporter (``dynamo=False``), which traces them once more. A torch.export
+program goes through the dynamo exporter, which translates the program as it is: the
+TorchScript-based exporter cannot take ``torch.export.load(path).module()`` (torch 2.13 raises
+"Calling train() is not supported yet" when it switches the module to eval mode).
 """
 
 from __future__ import annotations
@@ -27,22 +30,24 @@ def from_torch(
     source: str = "the model",
 ) -> BoundGraph:
     """The bound graph of a torch model; ``example`` is one batch of valid inputs."""
-    module = model.module() if isinstance(model, torch.export.ExportedProgram) else model
     buffer = io.BytesIO()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module,
-                (example,),
-                buffer,
-                dynamo=False,
-                opset_version=_OPSET,
-                input_names=["input"],
-                output_names=["output"],
-                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-            )
-    except Exception as exc:  # the exporter raises many types; any means "not exportable"
+            if isinstance(model, torch.export.ExportedProgram):
+                torch.onnx.export(model, dynamo=True, verbose=False).save(buffer)
+            else:
+                torch.onnx.export(
+                    model,
+                    (example,),
+                    buffer,
+                    dynamo=False,
+                    opset_version=_OPSET,
+                    input_names=["input"],
+                    output_names=["output"],
+                    dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+                )
+    except Exception as exc:  # the exporters raise many types; any means "not exportable"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UnsupportedModelError(
             f"{source}: cannot be exported to ONNX for certification ({reason})"
