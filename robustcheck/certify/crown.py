@@ -10,13 +10,14 @@ IBP. The final spec is then propagated back to the input and concretised over th
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 import torch
 from torch import Tensor
 
 from robustcheck.certify.bounds import Bounds, concretize_lower
 from robustcheck.certify.graph import BoundGraph
-from robustcheck.certify.ops.base import Linear
+from robustcheck.certify.ops.base import Linear, NonlinearRule
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def _crown_box(
     wanted = torch.zeros(ibp.lower.shape[1:], dtype=torch.bool, device=ibp.lower.device)
     for consumer in graph.nodes:
         if index in consumer.inputs and consumer.rule is not None and consumer.rule.needs_bounds:
-            wanted |= consumer.rule.unstable(ibp).any(dim=0)
+            wanted |= cast(NonlinearRule, consumer.rule).unstable(ibp).any(dim=0)
     neurons = wanted.flatten().nonzero().squeeze(1)
     if not len(neurons):
         return ibp

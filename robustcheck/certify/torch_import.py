@@ -35,22 +35,24 @@ def from_torch(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if isinstance(model, torch.export.ExportedProgram):
-                torch.onnx.export(model, dynamo=True, verbose=False).save(buffer)
+                program = torch.onnx.export(model, dynamo=True, verbose=False)
+                assert program is not None
+                proto = program.model_proto
             else:
                 torch.onnx.export(
                     model,
                     (example,),
-                    buffer,
+                    buffer,  # type: ignore[arg-type]  # file-like objects work (and are documented)
                     dynamo=False,
                     opset_version=_OPSET,
                     input_names=["input"],
                     output_names=["output"],
                     dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
                 )
+                proto = onnx.load_from_string(buffer.getvalue())
     except Exception as exc:  # the exporters raise many types; any means "not exportable"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UnsupportedModelError(
             f"{source}: cannot be exported to ONNX for certification ({reason})"
         ) from exc
-    proto = onnx.load_from_string(buffer.getvalue())
     return from_onnx(proto, tuple(example.shape[1:]), source=source)

@@ -7,8 +7,10 @@ which one a certificate relied on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from robustcheck.certify.ops import activation, affine, merge, pool, reshape
-from robustcheck.certify.ops.base import RuleFactory
+from robustcheck.certify.ops.base import BoundRule, NodeContext, RuleFactory
 
 
 class RuleRegistry:
@@ -29,7 +31,7 @@ class RuleRegistry:
         return sorted(self._factories)
 
 
-BUILT_IN: tuple[tuple[str, RuleFactory], ...] = (
+BUILT_IN: tuple[tuple[str, Callable[[NodeContext], BoundRule]], ...] = (
     ("Gemm", affine.gemm),
     ("MatMul", affine.matmul),
     ("Conv", affine.conv),

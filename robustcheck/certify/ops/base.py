@@ -46,6 +46,10 @@ class BoundRule(Protocol):
         """The linear relaxation valid over the given input bounds (affine rules ignore them)."""
         ...
 
+
+class NonlinearRule(BoundRule, Protocol):
+    """A rule with ``needs_bounds`` true."""
+
     def unstable(self, bounds: Bounds) -> Tensor:
         """For a nonlinear rule: which neurons of its input (``[batch, *shape]`` bool) a tighter
         bound would loosen the relaxation of; the others are exact already (a ReLU's stable

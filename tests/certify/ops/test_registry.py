@@ -38,7 +38,7 @@ PROMISED = {
 
 
 def test_every_promised_op_has_a_rule():
-    assert PROMISED <= set(default_rules().op_types())
+    assert set(default_rules().op_types()) >= PROMISED
     assert len({op for op, _ in BUILT_IN}) == len(BUILT_IN)
 
 
