@@ -10,15 +10,18 @@ TorchScript-based exporter cannot take ``torch.export.load(path).module()`` (tor
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import warnings
+from collections.abc import Iterator
 
 import onnx
 import torch
 
 from robustcheck.certify.graph import BoundGraph
 from robustcheck.certify.onnx_import import from_onnx
-from robustcheck.errors import UnsupportedModelError
+from robustcheck.errors import RuntimeEnvironmentError, UnsupportedModelError
 
 _OPSET = 17
 
@@ -32,7 +35,7 @@ def from_torch(
     """The bound graph of a torch model; ``example`` is one batch of valid inputs."""
     buffer = io.BytesIO()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_exporter():
             warnings.simplefilter("ignore")
             if isinstance(model, torch.export.ExportedProgram):
                 program = torch.onnx.export(model, dynamo=True, verbose=False)
@@ -50,9 +53,27 @@ def from_torch(
                     dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
                 )
                 proto = onnx.load_from_string(buffer.getvalue())
+    except ImportError as exc:  # torch's dynamo exporter needs onnxscript
+        raise RuntimeEnvironmentError(
+            f"{source}: certifying a torch.export program needs onnxscript ({exc})",
+            hint="pip install 'robustcheck-gate[certify]'",
+        ) from None
     except Exception as exc:  # the exporters raise many types; any means "not exportable"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UnsupportedModelError(
             f"{source}: cannot be exported to ONNX for certification ({reason})"
         ) from exc
     return from_onnx(proto, tuple(example.shape[1:]), source=source)
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """The exporters log what they skip (``torchvision is not installed``) to the terminal;
+    nothing there concerns the user."""
+    logger = logging.getLogger("torch.onnx")
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)

@@ -48,6 +48,23 @@ def inspect_command(
     inspection = inspect_onnx(model, allow_external_data=allow_external_data, input_name=input_name)
     registry, _ = attack_registry()
     free = [n for n in registry.names() if n != "noise" and not registry.get(n).needs_gradient]
-    inspection = inspection.model_copy(update={"gradient_free_attacks": free})
+    inspection = inspection.model_copy(
+        update={
+            "gradient_free_attacks": free,
+            "certification_blockers": _certification_blockers(model, allow_external_data),
+        }
+    )
     out(inspection.model_dump_json(indent=2) + "\n" if as_json else render(inspection))
     return 3 if inspection.blockers else 0
+
+
+def _certification_blockers(model: Path, allow_external_data: bool) -> list[str]:
+    """Every node without a bound rule (``--certify``), or why the graph cannot be read."""
+    from robustcheck.backends.onnx.model_file import read_onnx
+    from robustcheck.certify import blockers
+    from robustcheck.errors import RobustcheckError
+
+    try:
+        return blockers(read_onnx(model, allow_external_data=allow_external_data))
+    except RobustcheckError as exc:  # a graph the bound builder cannot read at all
+        return [exc.one_line()]

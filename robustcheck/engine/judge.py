@@ -12,6 +12,7 @@ from robustcheck.engine.attack_plan import (
     gating_eps,
     min_eps_plan,
 )
+from robustcheck.engine.certification import certification_section, certify_method
 from robustcheck.engine.config import ScanConfig
 from robustcheck.engine.context import ScanContext
 from robustcheck.engine.examples import shown
@@ -38,6 +39,7 @@ from robustcheck.reports.json_report import read as read_report
 from robustcheck.reports.model import (
     AttackMethod,
     AttackResult,
+    CertificationSection,
     Check,
     EnsembleResult,
     EnvironmentSection,
@@ -82,7 +84,17 @@ def build_report(
         features=_features(context.input_shape),
     )
     min_eps = None if tally.min_eps is None else min_eps_section(tally.min_eps)
-    checks = _evaluate(config, results, class_names, validity, min_eps, _judged(attacks))
+    method = certify_method(config)
+    certification = (
+        None
+        if method is None
+        else certification_section(
+            method, tally.certified, tally.certify_seconds, results, NOISE_BASELINE
+        )
+    )
+    checks = _evaluate(
+        config, results, class_names, validity, min_eps, _judged(attacks), certification
+    )
     outcome, warnings = _verdict(config, context, tally, attacks, checks, fidelity)
     return Report(
         complete=True,
@@ -130,6 +142,7 @@ def build_report(
             attacks, tally, data.n_samples, transfer=context.surrogate is not None
         ),
         ensembles=_ensembles(attacks, tally),
+        certification=certification,
     )
 
 
@@ -352,6 +365,7 @@ def _evaluate(
     validity: ValiditySection,
     min_eps: MinEpsSection | None,
     judged: list[str],
+    certification: CertificationSection | None = None,
 ) -> list[Check]:
     if config.policy is None:
         return []
@@ -365,6 +379,7 @@ def _evaluate(
         validity=validity,
         min_eps=min_eps,
         judged=judged,
+        certification=certification,
     )
 
 

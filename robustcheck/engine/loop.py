@@ -18,6 +18,7 @@ from robustcheck.backends.base import Backend, with_side
 from robustcheck.backends.output import OutputKind, detect_output_kind, to_probabilities
 from robustcheck.data import Batch, Dataset
 from robustcheck.engine.allocation import scores_or_allocation_error
+from robustcheck.engine.certification import certify_batch
 from robustcheck.engine.contract import check_eps_zero
 from robustcheck.engine.examples import MAX_EXAMPLES, collect_examples
 from robustcheck.engine.min_eps import find_min_eps
@@ -295,6 +296,11 @@ def _attack(
                     eps, plan.channel_order, None if before is None else before.examples,
                 )  # fmt: skip
     _cross_attack(plan, tally, fooled)
+    if plan.certify is not None:
+        tally.certified, tally.certify_seconds = certify_batch(
+            plan.certify, x, y, plan.eps, domain=plan.domain, eps_scale=plan.eps_scale,
+            fooled=fooled, first_index=batch.start,
+        )  # fmt: skip
     if plan.probe is not None:
         _probe(plan.probe, plan.eps, job, batch, fooled)
     return unmeasured

@@ -25,6 +25,7 @@ from robustcheck.engine.attack_plan import (
 from robustcheck.engine.batch_size import auto_batch_size
 from robustcheck.engine.binary import BinaryBackend
 from robustcheck.engine.budget import EpsScale, resolve_scale, scale_warnings
+from robustcheck.engine.certification import certify_plan
 from robustcheck.engine.config import ScanConfig
 from robustcheck.engine.context import ScanContext
 from robustcheck.engine.contract import (
@@ -152,7 +153,8 @@ def measure(
         backend, inputs.dataset, attacks,
         max_memory_mb=config.max_memory_mb, batch_size=config.batch_size, n_eps=len(config.eps),
     )  # fmt: skip
-    plan = replace(_plan(config, attacks, backend, inputs), query_rows=rows)
+    certify = certify_plan(config, target, inputs.dataset, norm)
+    plan = replace(_plan(config, attacks, backend, inputs), query_rows=rows, certify=certify)
     fp = _fingerprint(config, backend, inputs.dataset, inputs.manifest, inputs.scale, surrogate)
     if callable(only):
         only = only(inputs.dataset.n_samples)

@@ -58,6 +58,8 @@ def tally_state(tally: Tally) -> dict[str, Any]:
         "probe_evaluations": tally.probe_evaluations,
         "min_eps": None if tally.min_eps is None else asdict(tally.min_eps),
         "queries": {label: asdict(q) for label, q in tally.queries.items()},
+        "certified": tally.certified,
+        "certify_seconds": tally.certify_seconds,
     }
 
 
@@ -98,6 +100,8 @@ def tally_from_state(state: dict[str, Any], plan: Plan) -> Tally:
         probe_evaluations=int(state.get("probe_evaluations", 0)),
         min_eps=None if state["min_eps"] is None else MinEps(**state["min_eps"]),
         queries={label: Queries(**q) for label, q in state.get("queries", {}).items()},
+        certified={k: [int(x) for x in v] for k, v in state.get("certified", {}).items()},
+        certify_seconds=float(state.get("certify_seconds", 0.0)),
     )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from robustcheck.attacks import Attack, InputDomain, RandomSignNoise
 from robustcheck.backends.output import OutputKind
+from robustcheck.engine.certification import CertifyPlan
 from robustcheck.engine.contract import Quantiser
 from robustcheck.engine.examples import Examples, merge_examples
 from robustcheck.engine.fidelity import Agreement
@@ -54,6 +55,8 @@ class Plan:
     """Per-feature ε multipliers shaped like a sample (float64), or None for one raw ε."""
     query_rows: int | None = None
     """The most rows one runtime call may take (robustcheck.engine.memory), or None: any."""
+    certify: CertifyPlan | None = None
+    """``--certify``: the bound graph each batch is certified on."""
 
     def eps_for(self, attack: Attack) -> list[float]:
         """The budgets ``attack`` runs and is counted at: every ε (the noise baseline only at
@@ -106,6 +109,10 @@ class Tally:
     min_eps: MinEps | None = None
     queries: dict[str, Queries] = field(default_factory=dict)
     """Per gradient-free attack: the runtime queries it spent."""
+    certified: dict[str, list[int]] = field(default_factory=dict)
+    """``--certify``, per ε (``repr``): [samples, certified] (additive)."""
+    certify_seconds: float = 0.0
+    """Time spent certifying."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,14 @@ def merge(a: Tally, b: Tally) -> Tally:
             k: a.queries.get(k, Queries()).merge(b.queries.get(k, Queries()))
             for k in sorted(set(a.queries) | set(b.queries))
         },
+        certified={
+            k: [
+                x + y
+                for x, y in zip(a.certified.get(k, [0, 0]), b.certified.get(k, [0, 0]), strict=True)
+            ]
+            for k in sorted(set(a.certified) | set(b.certified))
+        },
+        certify_seconds=a.certify_seconds + b.certify_seconds,
     )
 
 

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Literal
 
 from robustcheck.metrics import wilson_interval
+from robustcheck.policy._certify_rules import certification_checks
 from robustcheck.policy._measure import (
     Unmeasurable,
     Value,
@@ -39,6 +40,7 @@ from robustcheck.policy.schema import (
 )
 from robustcheck.reports.model import (
     AttackResult,
+    CertificationSection,
     Check,
     CheckStatus,
     MinEpsSection,
@@ -77,6 +79,7 @@ def evaluate(
     validity: ValiditySection | None = None,
     min_eps: MinEpsSection | None = None,
     judged: list[str] | None = None,
+    certification: CertificationSection | None = None,
 ) -> list[Check]:
     """Every check the policy asks for, in a stable order (global, then by attack and ε).
 
@@ -105,6 +108,8 @@ def evaluate(
         checks.append(require_valid(validity, severity="warn"))
     if policy.min_eps is not None:
         checks.extend(min_eps_checks(policy.min_eps, min_eps))
+    if policy.certify is not None:
+        checks.extend(certification_checks(policy.certify, certification))
     return checks
 
 

@@ -346,6 +346,27 @@ class MinEpsRules(_Strict):
         return self
 
 
+class CertifyRules(_Strict):
+    """Certification (``--certify``) and limits on what it proves, at every certified ε."""
+
+    method: Literal["ibp", "crown"] = Field(
+        default="crown", description="Bound propagation: crown (tighter) or ibp (faster)."
+    )
+    min_certified_accuracy: LimitSpec | None = Field(
+        default=None, description="Smallest share of all samples proven robust at each ε."
+    )
+    max_certification_gap: LimitSpec | None = Field(
+        default=None,
+        description="Largest gap between the strongest attack's robust accuracy and the "
+        "certified accuracy at each ε (what neither the proof nor the attacks decided).",
+    )
+    eps: list[Annotated[float, Field(gt=0)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="The ε the limits apply to (default: every scanned ε); they are scanned too.",
+    )
+
+
 def _attack_spec(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError(f"expected an attack such as 'pgd:steps=20', got {_short(value)}")
@@ -401,6 +422,10 @@ class Policy(_Strict):
         default=None,
         description="Limits on the per-sample minimal ε (turns on --find-min-eps).",
     )
+    certify: CertifyRules | None = Field(
+        default=None,
+        description="Certified bounds (turns on --certify with this method) and their limits.",
+    )
 
     @field_validator("version", mode="before")
     @classmethod
@@ -433,7 +458,8 @@ class Policy(_Strict):
 
     def eps_values(self) -> list[float]:
         """Every ε a budget names, ascending: the scanner scans these besides ``--eps``."""
-        return sorted({budget.eps for budget in self.budgets or [] if budget.eps is not None})
+        named = {budget.eps for budget in self.budgets or [] if budget.eps is not None}
+        return sorted(named | set(self.certify.eps or [] if self.certify else []))
 
     def token_values(self) -> list[int]:
         """Every token budget (text models), ascending: scanned besides ``--tokens``."""

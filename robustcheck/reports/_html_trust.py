@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from robustcheck.reports._trust import ensemble_lines, min_eps_line, probe_line, validity_headline
+from robustcheck.reports._trust import (
+    certification_lines,
+    ensemble_lines,
+    min_eps_line,
+    probe_line,
+    validity_headline,
+)
 from robustcheck.reports.model import Report
 
 _STATUS = {"ok": "pass", "flagged": "fail", "not_applicable": "warn"}
@@ -24,7 +30,7 @@ def validity(report: Report) -> dict[str, object] | None:
         for c in v.checks
     ]
     probe = probe_line(report)
-    notes = [*([probe] if probe else []), *ensemble_lines(report)]
+    notes = [*([probe] if probe else []), *ensemble_lines(report), *certification_lines(report)]
     return {"headline": headline, "checks": checks, "notes": notes}
 
 

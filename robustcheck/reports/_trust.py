@@ -1,5 +1,5 @@
 """One wording, shared by every renderer, for the validity checks, the FGSM-gap probe, the
-ensembles' member breakdown and the minimal-ε search."""
+ensembles' member breakdown, the certified bracket and the minimal-ε search."""
 
 from __future__ import annotations
 
@@ -70,7 +70,32 @@ def probe_line(report: Report) -> str | None:
     return f"gap probe ({p.attack} against {p.against}, errors on the same samples): {parts}"
 
 
+def certification_lines(report: Report) -> list[str]:
+    """``--certify``: per ε, robust accuracy bracketed between the proof and the attacks."""
+    c = report.certification
+    if c is None:
+        return []
+    lines = []
+    for r in c.results:
+        proven = f"{100 * r.certified_accuracy:.1f}% certified ({r.certified}/{r.n})"
+        if r.attacked_robust_accuracy is None:
+            lines.append(f"certified ({c.method}) ε={r.eps:g}: {proven}")
+            continue
+        lines.append(
+            f"certified ({c.method}) ε={r.eps:g}: robust accuracy between {proven} and "
+            f"{100 * r.attacked_robust_accuracy:.1f}% ({r.strongest_attack}); gap "
+            f"{100 * (r.gap or 0.0):.1f} points"
+        )
+    return lines
+
+
 def trust_lines(report: Report) -> list[str]:
-    """The validity lines, the probe's and the ensembles' (the order every renderer uses)."""
+    """The validity lines, the probe's, the ensembles' and the certificates' (the order every
+    renderer uses)."""
     probe = probe_line(report)
-    return [*validity_lines(report), *([probe] if probe else []), *ensemble_lines(report)]
+    return [
+        *validity_lines(report),
+        *([probe] if probe else []),
+        *ensemble_lines(report),
+        *certification_lines(report),
+    ]

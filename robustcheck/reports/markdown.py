@@ -10,7 +10,13 @@ from __future__ import annotations
 from robustcheck.reports import _format as fmt
 from robustcheck.reports._escape import guard_workflow_commands, markdown_text
 from robustcheck.reports._text_examples import swaps
-from robustcheck.reports._trust import ensemble_lines, min_eps_line, probe_line, validity_lines
+from robustcheck.reports._trust import (
+    certification_lines,
+    ensemble_lines,
+    min_eps_line,
+    probe_line,
+    validity_lines,
+)
 from robustcheck.reports.model import AttackResult, Check, Report
 from robustcheck.reports.registry import REPORTERS, Reporter
 
@@ -191,6 +197,10 @@ def _trust_lines(report: Report) -> list[str]:
     if ensembles:
         out += ["**Ensembles** (samples each member broke first):", ""]
         out += [f"- {markdown_text(line)}" for line in ensembles] + [""]
+    certified = certification_lines(report)
+    if certified:
+        out += ["**Certified** (proven robust, beside the strongest attack):", ""]
+        out += [f"- {markdown_text(line)}" for line in certified] + [""]
     min_eps = min_eps_line(report)
     if min_eps:
         out += [f"**Minimal ε**: {markdown_text(min_eps.removeprefix('minimal ε '))}", ""]

@@ -8,14 +8,16 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 
 from robustcheck.vocabulary import CheckStatus, DeployedDtype, GateOn, Layout, Severity, Verdict
 
-SCHEMA_VERSION = "1.7"
+SCHEMA_VERSION = "1.8"
 """1.1: ``shards`` (merged sharded scans). 1.2: ``settings.batch_size_source`` and
 ``settings.precision``. 1.3: ``methods`` (how each attack got its direction, with runtime query
 counts); ``fidelity.paths`` may be ``none`` (no gradient path was used, so fidelity is not claimed
 and its clean figures are null). 1.4: ``model.surrogate`` (transfer scans), ``input.eps_scale`` (ε
 per feature), ``fidelity.paths`` ``float32-copy-vs-module`` and ``surrogate-vs-target``. 1.5:
 ``text_examples`` (token substitutions of text models). 1.6: ``input.embedding`` (text models: the
-word-embedding table ε is a budget on, its spread, and ε relative to it)."""
+word-embedding table ε is a budget on, its spread, and ε relative to it). 1.7: ``ensembles``,
+``validity.probe``, ``gradient.margin_fallback_samples``. 1.8: ``certification`` (``--certify``:
+certified accuracy per ε beside the attacks' robust accuracy)."""
 
 
 class _Strict(BaseModel):
@@ -436,6 +438,34 @@ class ShardsSection(_Strict):
     parts: list[ShardEntry]
 
 
+class CertifiedResult(_Strict):
+    """At one ε: how many samples are proven robust, beside what the attacks left standing."""
+
+    eps: float
+    n: int
+    certified: int
+    """Samples whose every margin (true class minus another) has a positive lower bound over the
+    whole ε-box within the input domain: no input there changes the prediction."""
+    certified_accuracy: float
+    attacked_robust_accuracy: float | None
+    """The lowest robust accuracy an attack left at this ε (the strongest attack's): robust
+    accuracy lies between ``certified_accuracy`` and this."""
+    strongest_attack: str | None
+    gap: float | None
+    """``attacked_robust_accuracy - certified_accuracy``: what neither proof nor attack decided."""
+
+
+class CertificationSection(_Strict):
+    """``--certify``: sound lower bounds on robust accuracy (schema 1.8)."""
+
+    method: Literal["ibp", "crown"]
+    tolerance: float
+    """A margin bound counts as positive above ``tolerance × (1 + max |logit|)`` of the sample."""
+    duration_s: float
+    samples_per_s: float | None
+    results: list[CertifiedResult]
+
+
 class Report(_Strict):
     schema_version: str = SCHEMA_VERSION
     complete: bool
@@ -467,6 +497,8 @@ class Report(_Strict):
     """Per attack, in the order of ``settings.attacks``: how its perturbations were obtained."""
     ensembles: list[EnsembleResult] | None = None
     """Per ensemble attack (``auto``) and ε, each member's share (schema 1.7; absent without one)."""
+    certification: CertificationSection | None = None
+    """``--certify``: certified accuracy per ε (schema 1.8; absent without it)."""
 
     @model_serializer(mode="wrap")
     def _unsharded_has_no_shards_key(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -479,4 +511,6 @@ class Report(_Strict):
             data.pop("text_examples", None)
         if isinstance(data, dict) and not data.get("ensembles"):
             data.pop("ensembles", None)
+        if isinstance(data, dict) and data.get("certification") is None:
+            data.pop("certification", None)
         return data

@@ -191,6 +191,15 @@ class ScanSettings(ContractSettings):
         "Skip the FGSM-gap probe: when the only gradient attacks are one-step ones, a 10-step "
         "APGD on 64 fixed samples checks that they do not under-report (validity check fgsm_gap).",
     )
+    certify: Annotated[Literal["off", "ibp", "crown"], Flag(bare="crown", show_default=True)] = (
+        setting(
+            "off",
+            "Also prove robustness: per sample and ε, a sound lower bound on every margin over the "
+            "whole ε-box (bound propagation through the model's graph); certified accuracy is "
+            "reported beside the attacks' robust accuracy. --certify alone is crown (tighter); ibp "
+            "is faster. Feed-forward ONNX/PyTorch classifiers (docs/certify.md lists the ops).",
+        )
+    )
     find_min_eps: bool = setting(
         False,
         "Per sample, the smallest ε up to the largest --eps that fools the model along the FGSM "

@@ -9,10 +9,9 @@ import warnings
 import pytest
 import torch
 from _certify_models import train_mlp
+from maraboupy import Marabou  # the dev extra installs it (make setup)
 
 from robustcheck.certify import certify, from_torch
-
-Marabou = pytest.importorskip("maraboupy.Marabou", reason="maraboupy is not installed")
 
 SAMPLES = 12
 

@@ -79,7 +79,7 @@ def test_the_report_states_eps_relative_to_the_embedding_table_s_spread(
     )  # fmt: skip
     assert code == 0, err
     written = json.loads(report.read_text())
-    assert written["schema_version"] == "1.7"
+    assert written["schema_version"] == "1.8"
     embedding = written["input"]["embedding"]
     table = model.module.net.get_input_embeddings().weight.detach().double().numpy()
     spread = float(np.median(np.std(table, axis=0)))

@@ -52,6 +52,9 @@ class OnnxInspection(_Strict):
     blockers: list[str] = []
     """Every reason a white-box ``scan`` refuses the model (the same check ``scan`` makes);
     empty when gradient attacks can run."""
+    certification_blockers: list[str] = []
+    """Every node that blocks ``--certify`` (bound propagation); empty when it can run (filled
+    in by the command, which may import the certifier)."""
     gradient_free_attacks: list[str] = []
     """Attacks that query the runtime only, which remain available when ``blockers`` is not
     empty (filled in by the command, which knows the attack registry)."""
@@ -165,6 +168,11 @@ def render(inspection: OnnxInspection) -> str:
             else ("ok" if o.differentiable else "ok, not differentiable")
         )
         lines.append(f"  {o.domain or 'ai.onnx'}::{o.op_type} opset {o.opset}  x{o.count}  {state}")
+    if inspection.certification_blockers:
+        lines.append("cannot certify (--certify):")
+        lines += [f"  - {reason}" for reason in inspection.certification_blockers]
+    else:
+        lines.append("certification: every node has a bound rule; --certify ibp|crown can run")
     if not inspection.blockers:
         lines.append("gradient twin: every op supported; white-box scans (fgsm, bim, pgd) can run")
         return "\n".join(lines) + "\n"
