@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python bench/bench_attacks.py
 	$(BIN)/python bench/bench_spsa.py
 	$(BIN)/python bench/bench_autoattack.py
+	$(BIN)/python bench/bench_certify.py
 	$(BIN)/python bench/bench_memory.py
 	$(BIN)/python bench/bench_ray.py
 

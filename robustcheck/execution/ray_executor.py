@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from robustcheck.backends.threads import default_threads
 from robustcheck.engine.config import ScanConfig
 from robustcheck.errors import InternalError, RobustcheckError, RuntimeEnvironmentError
 from robustcheck.execution.isolation import Progress, remote_error, scan_shard
@@ -82,7 +83,10 @@ def run_on_ray(
         if config.device == "cuda":
             options["num_gpus"] = 1
         remote = ray.remote(task).options(**options)
-        text = config.model_dump_json()
+        # Decided here, not by each worker: Ray starts workers with OMP_NUM_THREADS=1, and the
+        # parts of one scan must reduce as the unsharded scan would.
+        fixed = config.model_copy(update={"threads": config.threads or default_threads()})
+        text = fixed.model_dump_json()
         pending = {remote.remote(text, Shard(i, count), counter): i for i in range(1, count + 1)}
         parts = _collect(ray, pending, count, counter, progress, max_retries)
         return merge_parts(parts, executor="ray")

@@ -81,7 +81,7 @@ def models(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
 
 _CHILD = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, sys
     from pathlib import Path
     import onnxruntime, torch  # imported before the baseline: the budget is above them
     from robustcheck.engine.config import ScanConfig
@@ -95,7 +95,14 @@ _CHILD = textwrap.dedent(
         max_memory_mb=budget, threads=1, noise_baseline=False,
     )
     report = run(config)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    # VmHWM: this process's own peak. ru_maxrss would also count the parent's resident memory
+    # at the fork (Linux keeps the larger of the old and new mm's peak across exec), which a
+    # test worker grown to over 1 GiB made the child's "peak".
+    peak = next(
+        int(line.split()[1]) // 1024
+        for line in Path("/proc/self/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    )
     errors = {r.attack: r.adversarial_errors for r in report.results}
     print(json.dumps({"budget": budget, "peak": peak, "errors": errors}))
     """
