@@ -84,9 +84,12 @@ def _models(data: Digits, directory: Path) -> dict[str, Path]:
     return paths
 
 
-def _throughput(path: Path, data: Digits, eps: float, method: str) -> tuple[float, int]:
+def _throughput(
+    path: Path, data: Digits, eps: float, method: str, samples: int
+) -> tuple[float, int]:
     graph = from_onnx(read_onnx(path), tuple(data.x_test.shape[1:]))
-    x, y = torch.from_numpy(data.x_test).to(torch.float64), torch.from_numpy(data.y_test)
+    x = torch.from_numpy(data.x_test[:samples]).to(torch.float64)
+    y = torch.from_numpy(data.y_test[:samples])
     times, count = [], 0
     for _ in range(3):
         start = time.perf_counter()
@@ -99,10 +102,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--eps", type=float, nargs="+", default=[0.01, 0.02, 0.05])
+    parser.add_argument(
+        "--samples", type=int, default=200, help="test samples per model (of 719)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = _split()
-    n = len(data.x_test)
+    n = min(args.samples, len(data.x_test))
     print(f"python {platform.python_version()}, torch {torch.__version__}, {args.threads} thread(s)")
     with tempfile.TemporaryDirectory() as folder:
         models = _models(data, Path(folder))
@@ -110,11 +116,11 @@ def main() -> None:
         print("| model | IBP samples/s | CROWN samples/s | IBP certified | CROWN certified |")
         print("|---|---|---|---|---|")
         for name, path in models.items():
-            ibp, ibp_count = _throughput(path, data, args.eps[0], "ibp")
-            crown, crown_count = _throughput(path, data, args.eps[0], "crown")
+            ibp, ibp_count = _throughput(path, data, args.eps[0], "ibp", n)
+            crown, crown_count = _throughput(path, data, args.eps[0], "crown", n)
             print(f"| {name} | {ibp:,.0f} | {crown:,.0f} | {ibp_count} | {crown_count} |")
         npz = Path(folder) / "test.npz"
-        np.savez(npz, x=data.x_test, y=data.y_test)
+        np.savez(npz, x=data.x_test[:n], y=data.y_test[:n])
         print(f"\n### Robust accuracy bracketed ({n} samples; crown; fgsm and apgd)\n")
         print("| model | ε | certified | strongest attack | robust (attacked) | gap | certify s | scan s |")
         print("|---|---|---|---|---|---|---|---|")
