@@ -102,14 +102,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--eps", type=float, nargs="+", default=[0.01, 0.02, 0.05])
-    parser.add_argument(
-        "--samples", type=int, default=200, help="test samples per model (of 719)"
-    )
+    parser.add_argument("--samples", type=int, default=200, help="test samples per model (of 719)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = _split()
     n = min(args.samples, len(data.x_test))
-    print(f"python {platform.python_version()}, torch {torch.__version__}, {args.threads} thread(s)")
+    print(
+        f"python {platform.python_version()}, torch {torch.__version__}, {args.threads} thread(s)"
+    )
     with tempfile.TemporaryDirectory() as folder:
         models = _models(data, Path(folder))
         print(f"\n### Certifier throughput ({n} samples, ε = {args.eps[0]:g}, median of 3)\n")
@@ -122,7 +122,9 @@ def main() -> None:
         npz = Path(folder) / "test.npz"
         np.savez(npz, x=data.x_test[:n], y=data.y_test[:n])
         print(f"\n### Robust accuracy bracketed ({n} samples; crown; fgsm and apgd)\n")
-        print("| model | ε | certified | strongest attack | robust (attacked) | gap | certify s | scan s |")
+        print(
+            "| model | ε | certified | strongest attack | robust (attacked) | gap | certify s | scan s |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for name, path in models.items():
             start = time.perf_counter()
