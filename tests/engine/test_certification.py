@@ -178,3 +178,25 @@ def test_mean_and_std_outside_the_model_map_the_box_exactly(cnn_model, digits_np
             assert told == itself
         else:  # CROWN's lower ReLU slope follows |l| vs u, a tie the extra affine op can tip
             assert all(abs(told[e] - itself[e]) <= 1 for e in EPS), (told, itself)
+
+
+def test_a_model_hardened_by_robustcheck_is_certified_below_its_attacked_accuracy(
+    cnn_model, digits, digits_npz, tmp_path
+):
+    """The digits CNN fine-tuned by `robustcheck harden` (FGSM training at ε = 0.1), as a
+    team would gate it after hardening: certified at small ε, never above the attacks."""
+    from robustcheck.harden import HardenConfig, harden
+
+    train, out = tmp_path / "train.npz", tmp_path / "hardened.pt"
+    np.savez(train, x=digits.x_train, y=digits.y_train)
+    harden(
+        HardenConfig(
+            model=cnn_model.torchscript, data=train, val=digits_npz, output=out, eps=0.1,
+            epochs=2, lr=0.01, report_attacks=["fgsm"],
+        )
+    )  # fmt: skip
+    report = _scan(out, digits_npz, "crown")
+    assert report.certification is not None
+    for row in report.certification.results:
+        assert 0 < row.certified <= row.n
+        assert row.certified_accuracy <= (row.attacked_robust_accuracy or 0.0)
