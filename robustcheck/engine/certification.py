@@ -51,6 +51,13 @@ class CertifyPlan:
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
     """``--mean/--std`` (broadcastable to a batch), applied to the box's corners."""
+    time_limit: float | None = None
+    """``--certify-time-limit``: seconds of certification this process may spend."""
+    spent: list[float] = field(default_factory=lambda: [0.0], compare=False)
+    """Seconds spent so far (the one mutable cell: one plan per scan process)."""
+
+    def out_of_time(self) -> bool:
+        return self.time_limit is not None and self.spent[0] >= self.time_limit
 
 
 def certify_method(config: ScanConfig) -> Method | None:
@@ -107,7 +114,7 @@ def certify_plan(
         )
     mean = None if norm is None else np.asarray(norm.mean, dtype=np.float64)
     std = None if norm is None else np.asarray(norm.std, dtype=np.float64)
-    return CertifyPlan(method, graph, mean, std)
+    return CertifyPlan(method, graph, mean, std, config.certify_time_limit)
 
 
 def _graph(config: ScanConfig, model_format: str, example: torch.Tensor) -> BoundGraph:
@@ -135,14 +142,21 @@ def certify_batch(
     fooled: dict[tuple[str, float], np.ndarray],
     first_index: int,
 ) -> tuple[dict[str, list[int]], float]:
-    """Certify the batch at every ε: per ε (``repr``) [samples, certified], and the seconds it
-    took; a certified sample an attack fooled at that ε raises :class:`InternalError`."""
+    """Certify the batch at every ε: per ε (``repr``) [samples, certified, not attempted for
+    lack of time], and the seconds it took; a certified sample an attack fooled at that ε raises
+    :class:`InternalError`."""
     started = time.perf_counter()
     counts: dict[str, list[int]] = {}
+    if plan.out_of_time():
+        return {repr(float(e)): [len(y), 0, len(y)] for e in eps}, 0.0
     x64 = x.detach().to(device="cpu", dtype=torch.float64)
     labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
     scale = None if eps_scale is None else torch.from_numpy(eps_scale).to(torch.float64)
     for e in eps:
+        if plan.out_of_time():
+            counts[repr(float(e))] = [len(y), 0, len(y)]
+            continue
+        begun = time.perf_counter()
         radius = e if scale is None else e * scale
         lower, upper = x64 - radius, x64 + radius
         if domain is not None:
@@ -155,7 +169,8 @@ def certify_batch(
         )
         proven = certificate.certified.numpy()
         _check_sound(proven, fooled, e, first_index)
-        counts[repr(float(e))] = [len(proven), int(proven.sum())]
+        counts[repr(float(e))] = [len(proven), int(proven.sum()), 0]
+        plan.spent[0] += time.perf_counter() - begun
     return counts, time.perf_counter() - started
 
 
@@ -185,7 +200,7 @@ def certification_section(
     rows = []
     total = 0
     for key in sorted(certified, key=float):
-        n, proven = certified[key]
+        n, proven, timed_out = (*certified[key], 0)[:3]
         e = float(key)
         total += n
         attacked = [r for r in results if r.attack != noise and r.eps == e and r.n > 0]
@@ -201,6 +216,8 @@ def certification_section(
                 attacked_robust_accuracy=robust,
                 strongest_attack=None if strongest is None else strongest.attack,
                 gap=None if robust is None else robust - accuracy,
+                refuted=None if strongest is None else strongest.adversarial_errors,
+                not_attempted=timed_out,
             )
         )
     seconds = round(seconds, 3)

@@ -110,7 +110,7 @@ class Tally:
     queries: dict[str, Queries] = field(default_factory=dict)
     """Per gradient-free attack: the runtime queries it spent."""
     certified: dict[str, list[int]] = field(default_factory=dict)
-    """``--certify``, per ε (``repr``): [samples, certified] (additive)."""
+    """``--certify``, per ε (``repr``): [samples, certified, not attempted] (additive)."""
     certify_seconds: float = 0.0
     """Time spent certifying."""
 
@@ -173,7 +173,9 @@ def merge(a: Tally, b: Tally) -> Tally:
         certified={
             k: [
                 x + y
-                for x, y in zip(a.certified.get(k, [0, 0]), b.certified.get(k, [0, 0]), strict=True)
+                for x, y in zip(
+                    a.certified.get(k, [0, 0, 0]), b.certified.get(k, [0, 0, 0]), strict=True
+                )
             ]
             for k in sorted(set(a.certified) | set(b.certified))
         },

@@ -79,12 +79,14 @@ def certification_lines(report: Report) -> list[str]:
     for r in c.results:
         proven = f"{100 * r.certified_accuracy:.1f}% certified ({r.certified}/{r.n})"
         if r.attacked_robust_accuracy is None:
-            lines.append(f"certified ({c.method}) ε={r.eps:g}: {proven}")
+            late = f"; {r.not_attempted} not attempted (time limit)" if r.not_attempted else ""
+            lines.append(f"certified ({c.method}) ε={r.eps:g}: {proven}{late}")
             continue
+        late = f"; {r.not_attempted} not attempted (time limit)" if r.not_attempted else ""
         lines.append(
             f"certified ({c.method}) ε={r.eps:g}: robust accuracy between {proven} and "
             f"{100 * r.attacked_robust_accuracy:.1f}% ({r.strongest_attack}); gap "
-            f"{100 * (r.gap or 0.0):.1f} points"
+            f"{100 * (r.gap or 0.0):.1f} points{late}"
         )
     return lines
 

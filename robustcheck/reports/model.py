@@ -453,6 +453,11 @@ class CertifiedResult(_Strict):
     strongest_attack: str | None
     gap: float | None
     """``attacked_robust_accuracy - certified_accuracy``: what neither proof nor attack decided."""
+    refuted: int | None = None
+    """Samples the strongest attack shows not robust (misclassified after it, clean errors
+    included): the certifier could never prove those."""
+    not_attempted: int = 0
+    """Samples left uncertified because ``--certify-time-limit`` ran out (not refuted)."""
 
 
 class CertificationSection(_Strict):

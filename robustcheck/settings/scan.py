@@ -200,6 +200,12 @@ class ScanSettings(ContractSettings):
             "is faster. Feed-forward ONNX/PyTorch classifiers (docs/certify.md lists the ops).",
         )
     )
+    certify_time_limit: Annotated[float | None, Flag(metavar="SECONDS")] = setting(
+        None,
+        "Stop certifying after this many seconds of this process's certification: the samples "
+        "left are reported as not attempted (never as refuted) and count as not certified.",
+        gt=0,
+    )
     find_min_eps: bool = setting(
         False,
         "Per sample, the smallest ε up to the largest --eps that fools the model along the FGSM "

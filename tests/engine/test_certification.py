@@ -200,3 +200,19 @@ def test_a_model_hardened_by_robustcheck_is_certified_below_its_attacked_accurac
     for row in report.certification.results:
         assert 0 < row.certified <= row.n
         assert row.certified_accuracy <= (row.attacked_robust_accuracy or 0.0)
+
+
+def test_a_spent_time_limit_leaves_samples_not_attempted_never_refuted(cnn_model, digits_npz):
+    """With 64-sample batches and no time to spare, the first batch certifies its first ε and
+    every later one is reported not attempted (the rule on it then fails: not proven)."""
+    report = _scan(cnn_model.pt2, digits_npz, "crown", certify_time_limit=1e-9, batch_size=64)
+    section = report.certification
+    assert section is not None
+    first, second = section.results
+    assert first.not_attempted == LIMIT - 64 and second.not_attempted == LIMIT
+    assert 0 < first.certified <= 64 and second.certified == 0
+    strongest = {r.eps: r for r in report.results if r.attack == first.strongest_attack}
+    assert first.refuted == strongest[first.eps].adversarial_errors
+    full = _scan(cnn_model.pt2, digits_npz, "crown", batch_size=64).certification
+    assert full is not None and full.results[0].not_attempted == 0
+    assert full.results[0].certified > first.certified
