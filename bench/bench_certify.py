@@ -31,8 +31,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import _onnx_zoo as zoo  # noqa: E402
+from bench_autoattack import _cnn  # noqa: E402  # the tests' digits CNN
 
 from conftest import Digits, _split, _train  # noqa: E402
 from robustcheck.backends.onnx.model_file import read_onnx  # noqa: E402
@@ -47,19 +49,6 @@ def _mlp() -> torch.nn.Sequential:
         torch.nn.Linear(64, 32),
         torch.nn.ReLU(),
         torch.nn.Linear(32, 32),
-        torch.nn.ReLU(),
-        torch.nn.Linear(32, 10),
-    )
-
-
-def _cnn() -> torch.nn.Sequential:
-    """The `cnn_model` fixture's architecture (tests/conftest.py)."""
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 8, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(8 * 4 * 4, 32),
         torch.nn.ReLU(),
         torch.nn.Linear(32, 10),
     )

@@ -74,6 +74,22 @@ def _max_gap(spec: Limit, result: CertifiedResult, method: str) -> Check:
 
 def _check(rule: str, spec: Limit, eps: float, observed: float, ok: bool, message: str) -> Check:
     status: CheckStatus = "pass" if ok else ("warn" if spec.severity == "warn" else "fail")
+    return _made(rule, spec, eps, observed, status, message)
+
+
+def _error(rule: str, spec: Limit, eps: float | None, reason: str) -> Check:
+    where = "certified" if eps is None else f"certified eps={eps:g}"
+    return _made(rule, spec, eps, None, "error", f"{where}: {rule} not evaluated: {reason}")
+
+
+def _made(
+    rule: str,
+    spec: Limit,
+    eps: float | None,
+    observed: float | None,
+    status: CheckStatus,
+    message: str,
+) -> Check:
     return Check(
         rule=rule,
         attack="certified",
@@ -84,19 +100,4 @@ def _check(rule: str, spec: Limit, eps: float, observed: float, ok: bool, messag
         limit=spec.limit,
         status=status,
         message=message,
-    )
-
-
-def _error(rule: str, spec: Limit, eps: float | None, reason: str) -> Check:
-    where = "certified" if eps is None else f"certified eps={eps:g}"
-    return Check(
-        rule=rule,
-        attack="certified",
-        eps=eps,
-        severity=spec.severity,
-        gate_on=spec.gate_on,
-        observed=None,
-        limit=spec.limit,
-        status="error",
-        message=f"{where}: {rule} not evaluated: {reason}",
     )
