@@ -30,15 +30,15 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import Field, model_validator
 
+from robustcheck.attacks._blocks import Rows, row_blocks, rows_of
 from robustcheck.attacks.base import (
     Attack,
     AttackOutput,
     AttackParams,
     BatchContext,
-    Budget,
     correct,
 )
-from robustcheck.attacks.iterate import bounds, for_rows, gradient_rows
+from robustcheck.attacks.iterate import Ball, gradient_rows
 from robustcheck.attacks.losses import Loss, make_loss
 from robustcheck.attacks.registry import ATTACKS
 
@@ -149,8 +149,7 @@ def _attack(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The adversarial batch at ``eps`` and, for APGD-T, the target of the run each sample's
     point comes from."""
-    budget = ctx.budget(eps)
-    lo, hi = bounds(ctx, budget)
+    ball = Ball(ctx, ctx.budget(eps))
     loss = make_loss(p.loss, targeted=p.targets > 0)
     goals = _goals(ctx, p)
     runs = [(rank, target, r) for rank, target in enumerate(goals) for r in range(p.restarts)]
@@ -161,8 +160,8 @@ def _attack(
         attack = ~done
         if not attack.any():
             break
-        start = _random_start(ctx, p.seed, budget, lo, hi, (index, rank, restart))
-        run = _Run(ctx, loss, target, budget, lo, hi, start, attack, p.early_stop)
+        start = _random_start(ctx, p.seed, ball, (index, rank, restart))
+        run = _Run(ctx, loss, target, ball, start, attack, p.early_stop)
         point, run_value = run.search(p.steps)
         if len(runs) == 1:
             return point, target
@@ -176,20 +175,20 @@ def _attack(
 
 
 def _random_start(
-    ctx: BatchContext,
-    seed: int,
-    budget: Budget,
-    lo: torch.Tensor,
-    hi: torch.Tensor,
-    stream: tuple[int, ...],
+    ctx: BatchContext, seed: int, ball: Ball, stream: tuple[int, ...]
 ) -> torch.Tensor:
     """x + ε·u/‖u‖∞ in the ball ∩ domain, u uniform per element, drawn for the whole batch so a
-    sample's start never depends on which others are still attacked."""
+    sample's start never depends on which others are still attacked (made in place on u)."""
     x = ctx.x64
     u = torch.from_numpy(ctx.rng(STREAM, seed, *stream).uniform(-1.0, 1.0, size=tuple(x.shape)))
     u = u.to(x.device)
-    peak = u.abs().flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
-    return torch.minimum(torch.maximum(x + budget * (u / peak), lo), hi)
+    peak = torch.cat([u[block].abs().flatten(1).amax(dim=1) for block in row_blocks(u)])
+    peak = peak.clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
+    for block in row_blocks(u):
+        point = x[block] + rows_of(ball.budget, block, ball.n) * (u[block] / peak[block])
+        lo, hi = ball.bounds(block)
+        u[block] = torch.minimum(torch.maximum(point, lo), hi)
+    return u
 
 
 class _Run:
@@ -201,15 +200,13 @@ class _Run:
         ctx: BatchContext,
         loss: Loss,
         target: torch.Tensor | None,
-        budget: Budget,
-        lo: torch.Tensor,
-        hi: torch.Tensor,
+        ball: Ball,
         start: torch.Tensor,
         attack: torch.Tensor,
         early_stop: bool,
     ) -> None:
-        self.ctx, self.loss, self.target, self.budget = ctx, loss, target, budget
-        self.lo, self.hi, self.early_stop = lo, hi, early_stop
+        self.ctx, self.loss, self.target, self.ball = ctx, loss, target, ball
+        self.early_stop = early_stop
         n = start.shape[0]
         self.adv, self.prev, self.best = start, start.clone(), start.clone()
         self.found = None if early_stop else start.clone()
@@ -240,26 +237,29 @@ class _Run:
                 self.checkpoint(k + 1 - last_mark)
                 last_mark = k + 1
         found = self.adv if self.found is None else self.found
-        fooled = self.fooled.view(-1, *[1] * (found.dim() - 1))
         value = torch.where(self.fooled, torch.inf, self.best_loss)
-        return torch.where(fooled, found, self.best), value
+        self.best[self.fooled] = found[self.fooled]
+        return self.best, value
 
     def step(self, rows: torch.Tensor, alpha: float) -> None:
-        """xᵏ⁺¹ from xᵏ along the sign of the gradient there, with momentum ``1 − alpha``."""
-        full = rows.numel() == self.adv.shape[0]
-        lo, hi = _take(self.lo, rows, full), _take(self.hi, rows, full)
-        current = _take(self.adv, rows, full)
+        """xᵏ⁺¹ from xᵏ along the sign of the gradient there, with momentum ``1 − alpha`` (block by
+        block: no batch-sized temporaries)."""
+        n, k = self.adv.shape[0], rows.numel()
+        for block in row_blocks(self.adv, k):
+            self._step(block if k == n else rows[block], alpha)
+
+    def _step(self, rows: Rows, alpha: float) -> None:
+        n, ball = self.adv.shape[0], self.ball
+        current = self.adv[rows]
         shape = (-1, *[1] * (current.dim() - 1))
-        eta = for_rows(self.budget, rows, self.adv.shape[0]) * self.scale[rows].view(shape)
-        z = torch.clamp(current + eta * _take(self.signs, rows, full), lo, hi)
+        eta = rows_of(ball.budget, rows, n) * self.scale[rows].view(shape)
+        z = ball.clip_(current + eta * self.signs[rows], rows)
         if alpha != 1.0:
-            previous = _take(self.prev, rows, full)
+            previous = self.prev[rows]
             moved = current + alpha * (z - current) + (1 - alpha) * (current - previous)
-            z = torch.clamp(moved, lo, hi)
-        if full:
-            self.prev, self.adv = current, z
-        else:
-            self.prev[rows], self.adv[rows] = current, z
+            z = ball.clip_(moved, rows)
+        self.prev[rows] = current
+        self.adv[rows] = z
 
     def evaluate(self, rows: torch.Tensor) -> None:
         """One forward+backward at ``adv[rows]``: the gradient's sign, the loss values (from the
@@ -297,7 +297,3 @@ class _Run:
         self.halved[rows] = halve
         self.best_at_check[rows] = self.best_loss[rows]
         self.rises[rows] = 0
-
-
-def _take(tensor: torch.Tensor, rows: torch.Tensor, full: bool) -> torch.Tensor:
-    return tensor if full else tensor[rows]

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from robustcheck.attacks._blocks import clip_to_ball_
 from robustcheck.attacks.losses import CrossEntropy, Loss
 from robustcheck.backends.base import Backend, SideInputs, with_side
 from robustcheck.backends.output import OutputKind
@@ -100,6 +101,9 @@ class BatchContext:
     max_rows: int | None = None
     """The most rows one runtime call may take (the scan's memory budget over the model's measured
     memory per row, robustcheck.engine.memory); ``None``: any number."""
+    gradient_rows: int | None = None
+    """The most rows one forward+backward pass may take (a memory cap over the pass's measured
+    memory per row, robustcheck.engine.passes); ``None``: any number."""
     parent_rows: torch.Tensor | None = None
     """For a :meth:`subset`: its samples' rows in the batch it was taken from."""
     _cache: dict[Any, GradientResult] = field(default_factory=dict)
@@ -113,7 +117,39 @@ class BatchContext:
         target: torch.Tensor | None = None,
     ) -> GradientResult:
         """∇ₓ of ``loss`` at ``x`` for the samples ``rows`` (all when None): one forward and one
-        backward pass through the differentiable path."""
+        backward pass through the differentiable path, in chunks of at most ``gradient_rows``
+        rows (the activations a backward pass keeps grow with the rows: about 100 MB a row for
+        a MobileNet-sized model at 224×224)."""
+        self.gradient_evaluations += 1
+        n, step = x.shape[0], self.gradient_rows
+        if step is None or n <= step:
+            return self._gradient(x, loss, rows, target)
+        every = torch.arange(n, device=x.device) if rows is None else rows
+        grad = torch.empty_like(x)
+        scores: torch.Tensor | None = None
+        for start in range(0, n, step):
+            real = min(step, n - start)
+            # The last chunk repeats its last row: every call has the same shape (TorchScript
+            # specialises on it; some models fail on a batch of one).
+            pick = torch.arange(start, start + step, device=x.device).clamp_(max=n - 1)
+            part = self._gradient(
+                x[pick], loss, every[pick], None if target is None else target[pick]
+            )
+            if scores is None:
+                scores = part.scores.new_empty((n, *part.scores.shape[1:]))
+            grad[start : start + real] = part.gradient[:real]
+            scores[start : start + real] = part.scores[:real]
+        assert scores is not None
+        return GradientResult(gradient=grad, scores=scores)
+
+    def _gradient(
+        self,
+        x: torch.Tensor,
+        loss: Loss,
+        rows: torch.Tensor | None,
+        target: torch.Tensor | None,
+    ) -> GradientResult:
+        """One forward and one backward pass over all of ``x`` (the samples ``rows``)."""
         y = self.y if rows is None else self.y[rows]
         leaf = x.detach().requires_grad_(True)
         scores = with_side(self.model.forward, leaf, self.side_rows(rows))
@@ -131,7 +167,6 @@ class BatchContext:
                 again = _backward(scores, torch.where(keep, margin, 0.0), leaf, keep=False)
                 grad = torch.where(flat.reshape(-1, *([1] * (grad.dim() - 1))), again, grad)
                 self._fell_back(flat, rows)
-        self.gradient_evaluations += 1
         return GradientResult(gradient=grad, scores=scores.detach().to(torch.float64))
 
     def _fell_back(self, flat: torch.Tensor, rows: torch.Tensor | None) -> None:
@@ -170,12 +205,13 @@ class BatchContext:
     def clean_signs(
         self, loss: Loss | None = None, target: torch.Tensor | None = None, key: object = None
     ) -> torch.Tensor:
-        """sign(∇ₓJ) at the clean inputs as float64, once per batch, loss and target."""
+        """sign(∇ₓJ) at the clean inputs as int8 (-1, 0 or 1: an eighth of float64's memory),
+        once per batch, loss and target."""
         loss = loss or CrossEntropy()
         cache_key = ("signs", type(loss).__name__, loss.targeted, key)
         if cache_key not in self._tensors:
             gradient = self.clean_gradient(loss, target, key).gradient
-            self._tensors[cache_key] = torch.sign(gradient).to(torch.float64)
+            self._tensors[cache_key] = torch.sign(gradient).to(torch.int8)
         return self._tensors[cache_key]
 
     def runtime_scores(self, x: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
@@ -231,6 +267,7 @@ class BatchContext:
             eps_scale=self.eps_scale,
             side=self.side_rows(rows),
             max_rows=self.max_rows,
+            gradient_rows=self.gradient_rows,
             parent_rows=rows,
         )
 
@@ -310,12 +347,13 @@ class LinfBall(BudgetRule):
         candidate: torch.Tensor, x: torch.Tensor, eps: Budget, domain: InputDomain | None
     ) -> torch.Tensor:
         """``candidate`` clipped to ``[x - ε, x + ε]`` (per element when ε is a tensor) and to
-        the domain, in float64."""
-        x64 = x.to(torch.float64)
+        the domain, in float64: a new tensor, computed over blocks of rows."""
+        lo, hi = (None, None) if domain is None else (domain.lo, domain.hi)
+        if candidate.shape == x.shape:
+            return clip_to_ball_(candidate.to(torch.float64, copy=True), x, eps, lo, hi)
+        x64 = x.to(torch.float64)  # shapes that broadcast: the plain expression
         adv = torch.minimum(torch.maximum(candidate.to(torch.float64), x64 - eps), x64 + eps)
-        if domain is not None:
-            adv = adv.clamp_(domain.lo, domain.hi)
-        return adv
+        return adv if lo is None or hi is None else adv.clamp_(lo, hi)
 
 
 project = LinfBall.project

@@ -19,15 +19,16 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import Field, field_validator
 
+from robustcheck.attacks._blocks import clip_to_ball_, offset
 from robustcheck.attacks.base import (
     Attack,
     AttackOutput,
     AttackParams,
     BatchContext,
+    Budget,
     correct,
-    project,
 )
-from robustcheck.attacks.iterate import bounds, fooled, for_rows, gradient_rows
+from robustcheck.attacks.iterate import Ball, fooled, gradient_rows, sign_step
 from robustcheck.attacks.losses import make_loss
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import UsageError
@@ -173,19 +174,11 @@ class PGD(Attack):
             return self._one_step(ctx, loss, alpha, target, key)
         # A sample already in the target class is not attacked (there is nothing to reach).
         attackable = torch.ones_like(ctx.y, dtype=torch.bool) if target is None else ctx.y != target
-        best = x.clone()
+        best = None if p.restarts == 1 else x.clone()
         done = ~attackable
-        lo, hi = bounds(ctx, budget)
+        ball = Ball(ctx, budget)
         for restart in range(p.restarts):
-            adv = x.clone()
-            if p.random_start:
-                rng = ctx.rng(1, index, restart)
-                if ctx.eps_scale is None and ctx.free is None:
-                    start = torch.from_numpy(rng.uniform(-eps, eps, size=tuple(x.shape)))
-                else:
-                    unit = torch.from_numpy(rng.uniform(-1.0, 1.0, size=tuple(x.shape)))
-                    start = unit.to(x.device) * budget
-                adv = project(x + start.to(x.device), x, budget, ctx.domain)
+            adv = _start(ctx, p, index, restart, eps, budget)
             active = ~done
             for step in range(p.steps):
                 rows = active.nonzero().squeeze(1)
@@ -201,19 +194,36 @@ class PGD(Attack):
                     hit = fooled(scores, ctx.y[rows], sub_target)
                     active[rows[hit]] = False
                     rows, grad = rows[~hit], grad[~hit]
-                move = for_rows(alpha, rows, adv.shape[0]) * torch.sign(grad).to(torch.float64)
-                if rows.numel() == adv.shape[0]:
-                    adv = torch.clamp(adv + move, lo, hi)
-                else:
-                    adv[rows] = torch.clamp(adv[rows] + move, lo[rows], hi[rows])
-            if p.restarts == 1:
-                best[~done] = adv[~done]
-                break
+                sign_step(ball, adv, rows, alpha, grad)
+                del grad  # a batch of float64: not held while the next one is computed
+            if best is None:
+                adv[done] = x[done]
+                return adv
             hit = fooled(ctx.runtime_scores(adv), ctx.y, target) & ~done
             first = hit if restart else torch.ones_like(hit) & ~done
             best[first] = adv[first]
             done |= hit
+        assert best is not None
         return best
+
+
+def _start(
+    ctx: BatchContext, p: PGDParams, index: int, restart: int, eps: float, budget: Budget
+) -> torch.Tensor:
+    """A run's first iterate: the clean batch, or a uniform draw from the ball (projected into
+    the domain), made in place on the draw."""
+    if not p.random_start:
+        return ctx.x64.clone()
+    shape = tuple(ctx.x.shape)
+    rng = ctx.rng(1, index, restart)
+    if ctx.eps_scale is None and ctx.free is None:
+        start = torch.from_numpy(rng.uniform(-eps, eps, size=shape)).to(ctx.x.device)
+    else:
+        start = torch.from_numpy(rng.uniform(-1.0, 1.0, size=shape)).to(ctx.x.device)
+        start.mul_(budget)
+    start.add_(ctx.x64)
+    lo, hi = (None, None) if ctx.domain is None else (ctx.domain.lo, ctx.domain.hi)
+    return clip_to_ball_(start, ctx.x64, budget, lo, hi)
 
 
 def _one_step_adv(
@@ -225,11 +235,10 @@ def _one_step_adv(
 ) -> torch.Tensor:
     """FGSM's case: one step from the clean input along the shared clean gradient's sign (the
     base clips to the ball and the domain). Samples already in their target stay unperturbed."""
-    signs = ctx.clean_signs(loss, target, key)
-    adv = ctx.x64 + alpha * signs
+    adv = offset(ctx.x64, alpha, ctx.clean_signs(loss, target, key))
     if target is not None:
-        keep = (ctx.y == target).reshape(-1, *([1] * (adv.dim() - 1)))
-        adv = torch.where(keep, ctx.x64, adv)
+        keep = ctx.y == target
+        adv[keep] = ctx.x64[keep]
     return adv
 
 

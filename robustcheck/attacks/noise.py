@@ -7,6 +7,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from robustcheck.attacks._blocks import offset
 from robustcheck.attacks.base import Attack, AttackOutput, BatchContext, Method
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.vocabulary import NOISE_BASELINE
@@ -28,6 +29,5 @@ class RandomSignNoise(Attack):
         return torch.from_numpy(signs.astype(np.int8)).to(ctx.x.device)
 
     def candidates(self, ctx: BatchContext, eps: list[float]) -> AttackOutput:
-        x = ctx.x.to(torch.float64)
-        signs = self.signs(ctx).to(torch.float64)
-        return AttackOutput({e: x + ctx.budget(e) * signs for e in eps})
+        signs = self.signs(ctx)
+        return AttackOutput({e: offset(ctx.x64, ctx.budget(e), signs) for e in eps})

@@ -362,6 +362,7 @@ def _context(
         free=leaf_budget(backend, x),
         substitutions=plan.substitutions,
         max_rows=plan.query_rows,
+        gradient_rows=plan.gradient_rows,
     )
 
 

@@ -39,6 +39,8 @@ import numpy as np
 from robustcheck.errors import RuntimeEnvironmentError
 
 if TYPE_CHECKING:
+    import torch
+
     from robustcheck.attacks import Attack
     from robustcheck.backends.base import Backend
     from robustcheck.data import Dataset
@@ -54,8 +56,8 @@ model that motivated the budget."""
 MAX_ROWS = 1 << 20
 """No call needs more rows than this to keep a runtime busy."""
 _CALIBRATION_ROWS = 8
-"""Rows of the measured call (after a one-row warm-up call)."""
-_FEED_BYTES_PER_ELEMENT = 12
+"""Rows of the measured call (after a warm-up call of fewer rows)."""
+FEED_BYTES_PER_ELEMENT = 12
 """Per input element, what a call holds besides the model's own memory: the float64 probes after
 the deployed rounding and the float32 copy fed to the runtime."""
 
@@ -88,16 +90,23 @@ def peak_growth(call: Callable[[], object]) -> int | None:
     return None if peak is None else max(0, peak - before)
 
 
-def row_cost(call: Callable[[int], object], features: int) -> int | None:
-    """Bytes one input row costs a runtime call (``call(k)`` scores k rows), measured as the peak
-    memory growth of an 8-row call after a one-row warm-up; ``None`` when unmeasurable."""
-    warm = peak_growth(lambda: call(1))
+def row_cost(
+    call: Callable[[int], object],
+    features: int,
+    *,
+    warm_rows: int = 1,
+    feed_bytes: int = FEED_BYTES_PER_ELEMENT,
+) -> int | None:
+    """Bytes one input row costs a call (``call(k)`` runs the model on k rows), measured as the
+    peak memory growth of an 8-row call after a warm-up call, plus ``feed_bytes`` per input
+    element; ``None`` when unmeasurable."""
+    warm = peak_growth(lambda: call(warm_rows))
     if warm is None:
         return None
     grown = peak_growth(lambda: call(_CALIBRATION_ROWS))
     if grown is None:
         return None
-    return -(-grown // _CALIBRATION_ROWS) + _FEED_BYTES_PER_ELEMENT * features
+    return -(-grown // _CALIBRATION_ROWS) + feed_bytes * features
 
 
 @dataclass(frozen=True)
@@ -131,7 +140,7 @@ def rows_per_call(
     measurement that cannot be made."""
     measured = row_cost(call, features)
     if floor is not None:
-        floor += _FEED_BYTES_PER_ELEMENT * features
+        floor += FEED_BYTES_PER_ELEMENT * features
     per_row = max(measured or 0, floor or 0) or None
     in_use = resident_bytes()
     if per_row is None or in_use is None:
@@ -207,17 +216,10 @@ def query_rows(
     rows are token ids, scored through their own path)."""
     if not queries_in_bulk(attacks) or backend.info.embedding is not None:
         return None
-    # heavy: the supervising parent imports this module (for the default budget), never torch
-    import torch
+    # heavy (torch): the supervising parent imports this module (for the default budget)
+    from robustcheck.engine.allocation import scores_or_allocation_error
 
-    from robustcheck.engine.allocation import scores_or_allocation_error  # imports torch too
-
-    batch = next(dataset.batches(_CALIBRATION_ROWS, only=(0,)))
-    picks = np.arange(_CALIBRATION_ROWS) % len(batch.x)
-    x = torch.from_numpy(np.ascontiguousarray(batch.x[picks])).to(backend.device)
-    if not x.is_floating_point():
-        x = x.to(torch.float32)
-    side = {k: torch.from_numpy(v[picks]).to(backend.device) for k, v in (batch.side or {}).items()}
+    x, side = calibration_rows(backend, dataset)
 
     def call(k: int) -> object:
         rows = {n: v[:k] for n, v in side.items()} or None
@@ -241,3 +243,19 @@ def query_rows(
         held=held,
         floor=floor,
     )
+
+
+def calibration_rows(
+    backend: Backend, dataset: Dataset
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The data's first rows (repeated up to 8) on the backend's device, reals, and their side
+    inputs."""
+    import torch  # heavy: the supervising parent imports this module (for the default budget)
+
+    batch = next(dataset.batches(_CALIBRATION_ROWS, only=(0,)))
+    picks = np.arange(_CALIBRATION_ROWS) % len(batch.x)
+    x = torch.from_numpy(np.ascontiguousarray(batch.x[picks])).to(backend.device)
+    if not x.is_floating_point():
+        x = x.to(torch.float32)
+    side = {k: torch.from_numpy(v[picks]).to(backend.device) for k, v in (batch.side or {}).items()}
+    return x, side

@@ -49,6 +49,7 @@ from robustcheck.engine.inputs import (
 from robustcheck.engine.judge import build_report
 from robustcheck.engine.loop import Progress, scan
 from robustcheck.engine.memory import query_rows
+from robustcheck.engine.passes import gradient_rows, runtime_rows, with_call_rows
 from robustcheck.engine.precision import precision_notes, with_precision
 from robustcheck.engine.probe import probe_plan
 from robustcheck.engine.sections import (
@@ -149,12 +150,29 @@ def measure(
         gradient = any(a.needs_gradient for a in attacks) or min_eps_plan(config) is not None
         batch_size = auto_batch_size(backend, inputs.dataset, len(config.eps), gradient=gradient)
         config = config.model_copy(update={"batch_size": batch_size})
+    plan = _plan(config, attacks, backend, inputs)
+    memory, n_eps = config.max_memory_mb, len(config.eps)
     rows = query_rows(
         backend, inputs.dataset, attacks,
-        max_memory_mb=config.max_memory_mb, batch_size=config.batch_size, n_eps=len(config.eps),
+        max_memory_mb=memory, batch_size=config.batch_size, n_eps=n_eps,
     )  # fmt: skip
     certify = certify_plan(config, target, inputs.dataset, norm)
-    plan = replace(_plan(config, attacks, backend, inputs), query_rows=rows, certify=certify)
+    passes = None
+    if plan.needs_gradient:
+        passes = gradient_rows(
+            backend, inputs.dataset, max_memory_mb=memory, batch_size=config.batch_size, n_eps=n_eps
+        )
+    calls = runtime_rows(
+        backend, inputs.dataset, max_memory_mb=memory, batch_size=config.batch_size
+    )
+    backend = with_call_rows(backend, calls)
+    # A model's kernels may round a row differently at another batch size: the gradient pass's
+    # scores stand for the deployed ones only when both call the model on as many rows.
+    reuse = plan.reuse_clean_forward and passes == calls
+    plan = replace(
+        plan, query_rows=rows, gradient_rows=passes, reuse_clean_forward=reuse,
+        certify=certify,
+    )
     fp = _fingerprint(config, backend, inputs.dataset, inputs.manifest, inputs.scale, surrogate)
     if callable(only):
         only = only(inputs.dataset.n_samples)

@@ -57,6 +57,9 @@ class Plan:
     """The most rows one runtime call may take (robustcheck.engine.memory), or None: any."""
     certify: CertifyPlan | None = None
     """``--certify``: the bound graph each batch is certified on."""
+    gradient_rows: int | None = None
+    """The most rows one forward+backward pass may take (robustcheck.engine.memory), or None:
+    any."""
 
     def eps_for(self, attack: Attack) -> list[float]:
         """The budgets ``attack`` runs and is counted at: every ε (the noise baseline only at

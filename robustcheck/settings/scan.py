@@ -296,7 +296,8 @@ class ScanSettings(ContractSettings):
     ] = setting(
         None,
         "Stop the scan when its resident memory exceeds this (exit 5); gradient-free attacks "
-        "size their runtime calls to fit in it [default: 80% of RAM].",
+        "size their runtime calls, and gradient attacks their forward+backward passes, to fit "
+        "in it [default: 80% of RAM].",
         ge=1,
     )
     isolate: Annotated[
