@@ -6,7 +6,8 @@ statistics taken from the data, a head fitted on its features) is built here, sa
 and as ONNX (``dynamo=False``), with 200 images labelled by its own predictions. Each scan is
 ``robustcheck scan MODEL --data data.npz --eps 0.03 --attack A --no-isolation`` at default
 settings (batch size 256: one batch of 200), run in a fresh interpreter whose peak resident
-memory (``ru_maxrss``, its whole life: imports, model, data, scan) is the figure.
+memory (``VmHWM`` of the scanning process itself, its whole life: imports, model, data, scan)
+is the figure; ``ru_maxrss`` is not used, as Linux carries the parent's peak across fork+exec.
 
 Columns: *this tree*; *unchunked* (this tree calling the model on the whole batch at once, for
 the gradient and for scores, as before calls were sized to a memory cap); and, with
@@ -34,15 +35,18 @@ SAMPLES = 200
 CLASSES = 10
 
 _CHILD = """
-import json, resource, sys
+import json, sys
+import robustcheck
 import robustcheck.engine.runner as runner
 from robustcheck.cli import main
 
 if sys.argv[1] == "unchunked":
     runner.gradient_rows = runner.runtime_rows = lambda *args, **kwargs: None
 code = main(sys.argv[2:])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"code": code, "peak_mib": peak}))
+# VmHWM: this process's own peak (ru_maxrss would carry the parent's across fork+exec).
+with open("/proc/self/status") as status:
+    hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(json.dumps({"code": code, "peak_mib": hwm / 1024, "tree": robustcheck.__file__}))
 """
 
 
@@ -130,16 +134,21 @@ def build(directory: Path, samples: int) -> dict[str, Path]:
     return paths
 
 
-def scan(tree: Path, mode: str, model: Path, data: Path, attack: str, report: Path) -> dict:
+def scan(
+    tree: Path, mode: str, model: Path, data: Path, attack: str, eps: str, report: Path
+) -> dict:
     argv = [
-        "scan", str(model), "--data", str(data), "--eps", "0.03", "--attack", attack,
+        "scan", str(model), "--data", str(data), "--eps", eps, "--attack", attack,
         "--no-isolation", "--json", str(report),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(tree)}
     t0 = time.perf_counter()
+    # Run from the report's folder: ``-c`` puts the working directory first on sys.path, which
+    # would import the robustcheck of wherever the bench was started instead of ``tree``'s.
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, mode, *argv], env=env, capture_output=True, text=True
-    )
+        [sys.executable, "-c", _CHILD, mode, *argv],
+        env=env, cwd=report.parent, capture_output=True, text=True,
+    )  # fmt: skip
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"{mode} {model.name} {attack}: {done.stderr[-3000:]}")
@@ -154,6 +163,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=SAMPLES)
     parser.add_argument("--formats", nargs="+", default=["pt", "onnx"], choices=["pt", "onnx"])
     parser.add_argument("--attacks", nargs="+", default=["pgd:steps=10", "fgsm", "apgd:steps=10"])
+    parser.add_argument("--eps", default="0.03")
     parser.add_argument("--no-unchunked", action="store_true", help="skip the unchunked column")
     parser.add_argument("--baseline", type=Path, help="an earlier robustcheck tree to compare")
     args = parser.parse_args()
@@ -164,7 +174,9 @@ def main() -> None:
         columns.append(("baseline", args.baseline.resolve(), "chunked"))
     with tempfile.TemporaryDirectory() as tmp:
         paths = build(Path(tmp), args.samples)
-        print(f"MobileNet-sized model, {args.samples} images of 3×224×224, --eps 0.03, defaults\n")
+        print(
+            f"MobileNet-sized model, {args.samples} images of 3×224×224, --eps {args.eps}, defaults\n"
+        )
         head = " | ".join(f"{name}: peak MiB / s / errors" for name, _, _ in columns)
         print(f"| model | attack | {head} |")
         print("|---|---|" + "---:|" * len(columns))
@@ -173,7 +185,7 @@ def main() -> None:
                 cells = []
                 for _, tree, mode in columns:
                     report = Path(tmp) / f"{fmt}-{len(cells)}.json"
-                    r = scan(tree, mode, paths[fmt], paths["data"], attack, report)
+                    r = scan(tree, mode, paths[fmt], paths["data"], attack, args.eps, report)
                     cells.append(f"{r['peak_mib']:,.0f} / {r['seconds']:.0f} / {r['errors']}")
                 print(f"| .{fmt} | `{attack}` | " + " | ".join(cells) + " |", flush=True)
 

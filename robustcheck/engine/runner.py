@@ -150,29 +150,13 @@ def measure(
         gradient = any(a.needs_gradient for a in attacks) or min_eps_plan(config) is not None
         batch_size = auto_batch_size(backend, inputs.dataset, len(config.eps), gradient=gradient)
         config = config.model_copy(update={"batch_size": batch_size})
-    plan = _plan(config, attacks, backend, inputs)
-    memory, n_eps = config.max_memory_mb, len(config.eps)
     rows = query_rows(
         backend, inputs.dataset, attacks,
-        max_memory_mb=memory, batch_size=config.batch_size, n_eps=n_eps,
+        max_memory_mb=config.max_memory_mb, batch_size=config.batch_size, n_eps=len(config.eps),
     )  # fmt: skip
     certify = certify_plan(config, target, inputs.dataset, norm)
-    passes = None
-    if plan.needs_gradient:
-        passes = gradient_rows(
-            backend, inputs.dataset, max_memory_mb=memory, batch_size=config.batch_size, n_eps=n_eps
-        )
-    calls = runtime_rows(
-        backend, inputs.dataset, max_memory_mb=memory, batch_size=config.batch_size
-    )
-    backend = with_call_rows(backend, calls)
-    # A model's kernels may round a row differently at another batch size: the gradient pass's
-    # scores stand for the deployed ones only when both call the model on as many rows.
-    reuse = plan.reuse_clean_forward and passes == calls
-    plan = replace(
-        plan, query_rows=rows, gradient_rows=passes, reuse_clean_forward=reuse,
-        certify=certify,
-    )
+    plan = replace(_plan(config, attacks, backend, inputs), query_rows=rows, certify=certify)
+    backend, plan = _sized_calls(config, backend, inputs, plan)
     fp = _fingerprint(config, backend, inputs.dataset, inputs.manifest, inputs.scale, surrogate)
     if callable(only):
         only = only(inputs.dataset.n_samples)
@@ -192,6 +176,25 @@ def measure(
     context = _context(config, backend, surrogate, inputs, norm, notes, batch_size)
     starts = list(range(0, inputs.dataset.n_samples, config.batch_size))
     return Measured(context, tally, fp, [s for s in starts if only is None or s in only])
+
+
+def _sized_calls(
+    config: ScanConfig, backend: Backend, inputs: _Inputs, plan: Plan
+) -> tuple[Backend, Plan]:
+    """The backend with its runtime calls, and the plan with its forward+backward passes, sized
+    to the memory budget (robustcheck.engine.passes)."""
+    memory, batch = config.max_memory_mb, config.batch_size
+    passes = None
+    if plan.needs_gradient:
+        passes = gradient_rows(
+            backend, inputs.dataset, max_memory_mb=memory, batch_size=batch, n_eps=len(config.eps)
+        )
+    calls = runtime_rows(backend, inputs.dataset, max_memory_mb=memory, batch_size=batch)
+    # A model's kernels may round a row differently at another batch size: the gradient pass's
+    # scores stand for the deployed ones only when both call the model on as many rows.
+    reuse = plan.reuse_clean_forward and passes == calls
+    plan = replace(plan, gradient_rows=passes, reuse_clean_forward=reuse)
+    return with_call_rows(backend, calls), plan
 
 
 def _load_models(config: ScanConfig, attacks: list[Attack]) -> tuple[Backend, Backend | None]:

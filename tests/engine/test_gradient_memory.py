@@ -5,7 +5,7 @@ of 200 peaked at 16 GB), so the scan measures what a pass costs per row once
 most that many rows. The iterates are float64 and stepped block by block, with the ε-ball's
 bounds made per block. None of it changes a result: chunked gradients equal the one-pass
 gradient bit for bit, and so do the attacks' outputs. Peak memory is measured in a child
-process (its whole lifetime)."""
+process (``VmHWM``: its own peak over its whole lifetime)."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ def test_runtime_calls_are_chunked_padded_and_score_the_same(deep):
 
 _CHILD = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, sys
     from pathlib import Path
     import torch  # imported before the baseline: the budget is above it
     import robustcheck.engine.runner as runner
@@ -181,7 +181,9 @@ _CHILD = textwrap.dedent(
         batch_size=256, max_memory_mb=budget, threads=1,
     )
     report = runner.run(config)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    # VmHWM: this process's own peak (ru_maxrss would carry pytest's across fork+exec)
+    with open("/proc/self/status") as status:
+        peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:")) // 1024
     errors = {f"{r.attack}@{r.eps}": r.adversarial_errors for r in report.results}
     print(json.dumps({"budget": budget, "peak": peak, "errors": errors}))
     """
