@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -54,6 +55,47 @@ _WARM_ROWS = 2
 """Rows of the warm-up call before the measured one: some models fail on a batch of one."""
 
 
+class Sizing(NamedTuple):
+    """How many rows each kind of call of the scan takes (``None``: the whole batch)."""
+
+    calls: int | None
+    """Runtime calls (and forwards of the differentiable path without autograd)."""
+    passes: int | None
+    """Forward+backward passes."""
+
+
+def call_sizes(
+    backend: Backend,
+    dataset: Dataset,
+    *,
+    max_memory_mb: int | None,
+    batch_size: int,
+    n_eps: int,
+    gradients: bool,
+) -> Sizing:
+    """Runtime calls sized by :func:`runtime_rows`, then, when the scan takes ``gradients`` and
+    the runtime ran the calibration rows, forward+backward passes by :func:`gradient_rows`. A
+    model the runtime fails on (a shape it refuses, an allocation that fails) is left unsized: the
+    scan's first batch meets the failure on the path that reports it, with its hint, and the
+    differentiable path is never run on more rows than the runtime accepted (a graph may grow with
+    its rows without bound: a broadcast summed row by row allocates nothing and never ends)."""
+    if not _measurable(backend):
+        return Sizing(None, None)
+    batch = min(batch_size, dataset.n_samples)
+    try:
+        calls = _rows(_runtime_cost(backend, dataset), batch, max_memory_mb, 0)
+    except _Unmeasured:
+        return Sizing(None, None)
+    if calls is not None:
+        log.info("%s: runtime calls of <= %d rows", backend.info.path, calls)
+    passes = None
+    if gradients:
+        passes = gradient_rows(
+            backend, dataset, max_memory_mb=max_memory_mb, batch_size=batch_size, n_eps=n_eps
+        )
+    return Sizing(calls, passes)
+
+
 def gradient_rows(
     backend: Backend,
     dataset: Dataset,
@@ -80,7 +122,10 @@ def gradient_rows(
     features = int(np.prod(dataset.sample_shape))
     batch = min(batch_size, dataset.n_samples)
     held = batch * 8 * features * (n_eps + 5)  # float64: x, iterates, gradient, candidates
-    per_row = _cost(call, features, _GRADIENT_FEED_BYTES_PER_ELEMENT)
+    try:
+        per_row = _cost(call, features, _GRADIENT_FEED_BYTES_PER_ELEMENT)
+    except _Unmeasured:
+        return None
     rows = _rows(per_row, batch, max_memory_mb, held)
     if rows is not None:
         log.info(
@@ -98,6 +143,16 @@ def runtime_rows(
     fits, or nothing is measured."""
     if not _measurable(backend):
         return None
+    try:
+        per_row = _runtime_cost(backend, dataset)
+    except _Unmeasured:
+        return None
+    return _rows(per_row, min(batch_size, dataset.n_samples), max_memory_mb, 0)
+
+
+def _runtime_cost(backend: Backend, dataset: Dataset) -> int | None:
+    """The measured cost a row of a runtime call (ONNX: never below the graph's largest
+    batch-sized tensor); raises :class:`_Unmeasured` when the runtime fails on the rows."""
     x, side = calibration_rows(backend, dataset)
 
     def call(k: int) -> object:
@@ -113,13 +168,13 @@ def runtime_rows(
         floor = largest_row_bytes(backend.info.path)
         if floor is not None and per_row is not None:
             per_row = max(per_row, floor + FEED_BYTES_PER_ELEMENT * features)
-    rows = _rows(per_row, min(batch_size, dataset.n_samples), max_memory_mb, 0)
-    if rows is not None:
-        log.info(
-            "%s: %.1f MiB a row in a runtime call: calls of <= %d rows",
-            backend.info.path, (per_row or 0) / 2**20, rows,
-        )  # fmt: skip
-    return rows
+    if per_row is not None:
+        log.info("%s: %.1f MiB a row in a runtime call", backend.info.path, per_row / 2**20)
+    return per_row
+
+
+class _Unmeasured(Exception):
+    """The model failed on the calibration rows."""
 
 
 def _measurable(backend: Backend) -> bool:
@@ -129,15 +184,16 @@ def _measurable(backend: Backend) -> bool:
 
 
 def _cost(call: Callable[[int], object], features: int, feed_bytes: int | None) -> int | None:
-    """The measured cost a row of ``call``; ``None`` when the model fails on the calibration
-    rows, whatever the failure (a shape it refuses, an allocation that fails): the scan's first
-    batch then meets it on the path that reports it, with its hint."""
+    """The measured cost a row of ``call`` (``None``: no memory figures on this system); raises
+    :class:`_Unmeasured` when the model fails on the calibration rows, whatever the failure (a
+    shape it refuses, an allocation that fails): the scan's first batch then meets it on the path
+    that reports it, with its hint."""
     try:
         if feed_bytes is None:
             return row_cost(call, features, warm_rows=_WARM_ROWS)
         return row_cost(call, features, warm_rows=_WARM_ROWS, feed_bytes=feed_bytes)
-    except Exception:  # a measurement only: the scan meets and reports the failure itself
-        return None
+    except Exception as failure:  # a measurement only: the scan meets and reports the failure
+        raise _Unmeasured from failure
 
 
 def _rows(per_row: int | None, batch: int, max_memory_mb: int | None, held: int) -> int | None:

@@ -49,7 +49,7 @@ from robustcheck.engine.inputs import (
 from robustcheck.engine.judge import build_report
 from robustcheck.engine.loop import Progress, scan
 from robustcheck.engine.memory import query_rows
-from robustcheck.engine.passes import gradient_rows, runtime_rows, with_call_rows
+from robustcheck.engine.passes import call_sizes, with_call_rows
 from robustcheck.engine.precision import precision_notes, with_precision
 from robustcheck.engine.probe import probe_plan
 from robustcheck.engine.sections import (
@@ -183,13 +183,14 @@ def _sized_calls(
 ) -> tuple[Backend, Plan]:
     """The backend with its runtime calls, and the plan with its forward+backward passes, sized
     to the memory budget (robustcheck.engine.passes)."""
-    memory, batch = config.max_memory_mb, config.batch_size
-    passes = None
-    if plan.needs_gradient:
-        passes = gradient_rows(
-            backend, inputs.dataset, max_memory_mb=memory, batch_size=batch, n_eps=len(config.eps)
-        )
-    calls = runtime_rows(backend, inputs.dataset, max_memory_mb=memory, batch_size=batch)
+    calls, passes = call_sizes(
+        backend,
+        inputs.dataset,
+        max_memory_mb=config.max_memory_mb,
+        batch_size=config.batch_size,
+        n_eps=len(config.eps),
+        gradients=plan.needs_gradient,
+    )
     # A model's kernels may round a row differently at another batch size: the gradient pass's
     # scores stand for the deployed ones only when both call the model on as many rows.
     reuse = plan.reuse_clean_forward and passes == calls

@@ -174,7 +174,7 @@ _CHILD = textwrap.dedent(
 
     model, data, extra_mib, chunked = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     if chunked == "no":
-        runner.gradient_rows = runner.runtime_rows = lambda *args, **kwargs: None
+        runner.call_sizes = lambda *args, **kwargs: (None, None)
     budget = resident_bytes() // 2**20 + extra_mib
     config = ScanConfig(
         model=Path(model), data=Path(data), eps=[0.03], attacks=["fgsm", "pgd:steps=3"],

@@ -21,6 +21,8 @@ DIST_NAME = "robustcheck-gate"
 def _run(
     *args: object, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
+    if env is None:  # the fresh venv's own packages only, whatever the caller's PYTHONPATH
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run(
         [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
