@@ -10,6 +10,7 @@ from robustcheck.backends.onnx.twin.registry import DECLARED, OpRegistry, regist
 FAMILIES = (
     "activation",
     "arithmetic",
+    "bitwise",
     "conv",
     "create",
     "index",
@@ -22,6 +23,7 @@ FAMILIES = (
     "pool",
     "reduce",
     "resize",
+    "sampling",
     "shape",
 )
 """The modules of this package, imported here for their declarations."""
