@@ -175,6 +175,19 @@ INCLUDE: dict[tuple[str, str], str] = {
 
 # Registered operators that onnx.backend.test has no cases for; each is tested by hand.
 NO_NODE_CASES: dict[tuple[str, str], str] = {
+    # onnxruntime's contrib operators (the default-domain one is onnxruntime's too).
+    ("", "SimplifiedLayerNormalization"): "test_twin_contrib_ops.py, against onnxruntime",
+    ("com.microsoft", "BiasAdd"): "test_twin_contrib_ops.py, against onnxruntime",
+    ("com.microsoft", "BiasGelu"): "test_twin_contrib_ops.py, against onnxruntime",
+    ("com.microsoft", "FastGelu"): "test_twin_contrib_ops.py, against onnxruntime",
+    ("com.microsoft", "FusedMatMul"): "test_twin_contrib_ops.py, against onnxruntime",
+    ("com.microsoft", "Gelu"): "test_twin_contrib_ops.py, against onnxruntime",
+    ("com.microsoft", "QuickGelu"): "test_twin_contrib_ops.py, against onnxruntime",
+    ("com.microsoft", "SkipLayerNormalization"): "test_twin_contrib_ops.py, against onnxruntime",
+    (
+        "com.microsoft",
+        "SkipSimplifiedLayerNormalization",
+    ): "test_twin_contrib_ops.py, against onnxruntime",
     ("ai.onnx.ml", "LinearClassifier"): "test_twin_ml.py, against onnxruntime",
     ("ai.onnx.ml", "LinearRegressor"): "test_twin_ml.py, against onnxruntime",
     ("ai.onnx.ml", "Normalizer"): "test_twin_ml.py, against onnxruntime",

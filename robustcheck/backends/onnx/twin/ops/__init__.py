@@ -11,6 +11,7 @@ FAMILIES = (
     "activation",
     "arithmetic",
     "bitwise",
+    "contrib",
     "conv",
     "create",
     "index",

@@ -91,6 +91,8 @@ def bit_shift(x: Tensor, y: Tensor, *, direction: str) -> Tensor:
             wide = torch.where(wide >= 1 << (width - 1), wide - (1 << width), wide)
         shifted = wide.to(_SIGNED_TWIN.get(x.dtype, x.dtype))
     negative = _bits(x) < 0 if not unsigned else torch.zeros_like(in_range)
-    fill = torch.where(negative & (not left), torch.full_like(shifted, -1), torch.zeros_like(shifted))
+    fill = torch.where(
+        negative & (not left), torch.full_like(shifted, -1), torch.zeros_like(shifted)
+    )
     result = torch.where(in_range, shifted, fill)
     return result.view(x.dtype) if x.dtype in _SIGNED_TWIN else result

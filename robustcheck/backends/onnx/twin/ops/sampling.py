@@ -8,10 +8,18 @@ from torch import Tensor
 from robustcheck.backends.onnx.twin.registry import op
 from robustcheck.errors import UnsupportedModelError
 
-_MODES = {"bilinear": "bilinear", "linear": "bilinear", "nearest": "nearest", "bicubic": "bicubic", "cubic": "bicubic"}
+_MODES = {
+    "bilinear": "bilinear",
+    "linear": "bilinear",
+    "nearest": "nearest",
+    "bicubic": "bicubic",
+    "cubic": "bicubic",
+}
 
 
-def _grid_sample(x: Tensor, grid: Tensor, mode: str, padding_mode: str, align_corners: int) -> Tensor:
+def _grid_sample(
+    x: Tensor, grid: Tensor, mode: str, padding_mode: str, align_corners: int
+) -> Tensor:
     if mode not in _MODES:
         raise ValueError(f"GridSample mode {mode!r} is not defined")
     torch_mode = _MODES[mode]
