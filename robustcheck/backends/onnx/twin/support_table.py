@@ -44,8 +44,10 @@ _NOTES = """\
   optimizer and optimum emit when they fuse BERT/ViT-style graphs; they are checked against
   onnxruntime's CPU kernels (`BiasAdd`, which has only a CUDA kernel, against its definition).
   `SimplifiedLayerNormalization` (RMS norm) is one of them although onnxruntime registers it in
-  the default domain. Not implemented yet: the fused attention and embedding operators
-  (`Attention`, `MultiHeadAttention`, `EmbedLayerNormalization`) and the quantized ones.
+  the default domain. `Attention` runs encoders (no past state, no rotary embeddings) with
+  a `mask_index` of key lengths `(B)` or a raw mask `(B, T)` or `(B, S, T)`. Not implemented
+  yet: `MultiHeadAttention`, `EmbedLayerNormalization`, `BiasSoftmax` and the quantized
+  contrib operators.
 - `SkipLayerNormalization` and `SkipSimplifiedLayerNormalization` compute all four outputs;
   the simplified one's mean is zeros, as onnxruntime writes it.
 - `GridSample` samples 4-D images in every mode and 5-D volumes in the linear and nearest

@@ -57,6 +57,11 @@ CASES: dict[str, Case] = {
     "SkipSimplifiedLayerNormalization-no-bias": Case("SkipSimplifiedLayerNormalization", [("x", _X), ("s", _SKIP), ("g", _HIDDEN)]),
     "SimplifiedLayerNormalization": Case("SimplifiedLayerNormalization", [("x", _X), ("g", _HIDDEN)], {"epsilon": 1e-6}, outputs=2, domain="", opset=17),
     "SimplifiedLayerNormalization-axis": Case("SimplifiedLayerNormalization", [("x", _X), ("g", _floats(3, 8, seed=7))], {"axis": 1}, domain="", opset=17),
+    "Attention": Case("Attention", [("x", _X), ("w", _floats(8, 24, seed=8, low=-0.5, high=0.5)), ("b", _floats(24, seed=9))], {"num_heads": 2}),
+    "Attention-lengths-unidirectional": Case("Attention", [("x", _X), ("w", _floats(8, 24, seed=8, low=-0.5, high=0.5)), ("b", _floats(24, seed=9)), ("m", np.array([2, 3], dtype=np.int32))], {"num_heads": 4, "unidirectional": 1}),
+    "Attention-raw-mask-scale": Case("Attention", [("x", _X), ("w", _floats(8, 24, seed=8, low=-0.5, high=0.5)), ("b", _floats(24, seed=9)), ("m", np.array([[1, 1, 0], [1, 0, 1]], dtype=np.int32))], {"num_heads": 2, "scale": 0.3, "mask_filter_value": -100.0}),
+    "Attention-3d-mask-qkv-sizes": Case("Attention", [("x", _X), ("w", _floats(8, 20, seed=8, low=-0.5, high=0.5)), ("b", _floats(20, seed=9)), ("m", np.tril(np.ones((2, 3, 3), dtype=np.int32)))], {"num_heads": 2, "qkv_hidden_sizes": [8, 8, 4]}),
+    "Attention-attention-bias": Case("Attention", [("x", _X), ("w", _floats(8, 24, seed=8, low=-0.5, high=0.5)), ("b", _floats(24, seed=9)), ("", None), ("", None), ("ab", _floats(1, 2, 3, 3, seed=10))], {"num_heads": 2}),
 }
 # fmt: on
 

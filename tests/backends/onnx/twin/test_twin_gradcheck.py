@@ -233,6 +233,7 @@ CASES: list[Case] = [
     Case("FusedMatMul", 1, [("x", F((3, 2, 4))), ("y", F((2, 5, 4)))], {"transB": 1, "transBatchA": 1, "alpha": 0.5}, domain="com.microsoft"),
     Case("SkipLayerNormalization", 1, [X, ("s", F((2, 3, 4))), ("g", F((4,))), ("be", F((4,))), ("bi", F((4,)))], {"epsilon": 1e-5}, domain="com.microsoft", outputs=4),
     Case("SkipSimplifiedLayerNormalization", 1, [X, ("s", F((2, 3, 4))), ("g", F((4,))), ("bi", F((4,)))], {"epsilon": 1e-5}, domain="com.microsoft", outputs=4),
+    Case("Attention", 1, [X, ("w", F((4, 12))), ("b", F((12,))), ("m", np.array([[1, 1, 0], [1, 0, 1]], dtype=np.int32))], {"num_heads": 2}, domain="com.microsoft"),
     Case("SimplifiedLayerNormalization", 17, [X, ("g", F((4,)))], outputs=2),
     # ai.onnx.ml
     Case("LinearClassifier", 1, [MATRIX], {"coefficients": np.linspace(-1, 1, 12).tolist(), "intercepts": [0.1, 0.2, 0.3], "classlabels_ints": [0, 1, 2], "post_transform": "SOFTMAX"}, domain="ai.onnx.ml", outputs=2),

@@ -8,12 +8,14 @@ is registered by onnxruntime in the default domain, so it is declared there.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 from robustcheck.backends.onnx.twin.ops._axes import normalize_axis
 from robustcheck.backends.onnx.twin.registry import op
+from robustcheck.errors import UnsupportedModelError
 
 MICROSOFT = "com.microsoft"
 _SKIP_EPSILON = 1e-12  # onnxruntime's kDefaultSkipLayerNormEpsilon
@@ -132,3 +134,74 @@ def simplified_layer_normalization(
     work = x.to(torch.float32) if stash_type == 1 and low else x
     inv_rms = torch.rsqrt((work * work).mean(dim=dims, keepdim=True) + epsilon)
     return (work * inv_rms).to(x.dtype) * scale, inv_rms
+
+
+_MASK_FILTER = -10000.0  # onnxruntime's default mask_filter_value
+
+
+def _attention_mask(mask_index: Tensor, batch: int, steps: int, total: int) -> Tensor:
+    """A (B, 1, S, T) boolean of the key positions each query may attend to."""
+    positions = torch.arange(total, device=mask_index.device)
+    if mask_index.dim() == 1 and mask_index.shape[0] == batch:
+        keep = positions.reshape(1, total) < mask_index.to(torch.int64).reshape(batch, 1)
+        return keep.reshape(batch, 1, 1, total)
+    if mask_index.dim() == 2:
+        return (mask_index != 0).reshape(batch, 1, 1, total)
+    if mask_index.dim() == 3:
+        return (mask_index != 0).reshape(batch, 1, steps, total)
+    raise UnsupportedModelError(
+        f"the gradient twin's Attention takes a mask_index of key lengths (B), or a raw mask "
+        f"(B, T) or (B, S, T), not one of shape {list(mask_index.shape)}"
+    )
+
+
+@op("Attention", 1, domain=MICROSOFT)
+def attention(
+    x: Tensor,
+    weights: Tensor,
+    bias: Tensor | None = None,
+    mask_index: Tensor | None = None,
+    past: Tensor | None = None,
+    attention_bias: Tensor | None = None,
+    past_sequence_length: Tensor | None = None,
+    *,
+    num_heads: int,
+    qkv_hidden_sizes: Sequence[int] | None = None,
+    scale: float | None = None,
+    unidirectional: int = 0,
+    mask_filter_value: float = _MASK_FILTER,
+    do_rotary: int = 0,
+    past_present_share_buffer: int = 0,
+    rotary_embedding_dim: int = 0,
+) -> Tensor:
+    """Multi-head self-attention with the Q, K and V projections packed in ``weights``
+    (onnxruntime's BERT fusion). Masked scores get ``mask_filter_value`` added, as in
+    onnxruntime; a past state (generation) and rotary embeddings are refused."""
+    if past is not None or past_sequence_length is not None or do_rotary:
+        raise UnsupportedModelError(
+            "the gradient twin's Attention runs encoders: past state and rotary embeddings "
+            "(decoder generation) are not supported"
+        )
+    batch, steps, _ = x.shape
+    projected = torch.matmul(x, weights)
+    if bias is not None:
+        projected = projected + bias
+    q_size, k_size, v_size = qkv_hidden_sizes or [weights.shape[1] // 3] * 3
+    q, k, v = projected.split([q_size, k_size, v_size], dim=-1)
+
+    def heads(t: Tensor) -> Tensor:
+        return t.reshape(batch, steps, num_heads, -1).transpose(1, 2)
+
+    q, k, v = heads(q), heads(k), heads(v)
+    factor = scale if scale else 1.0 / math.sqrt(q_size // num_heads)
+    scores = torch.matmul(q, k.transpose(-1, -2)) * factor
+    if mask_index is not None:
+        keep = _attention_mask(mask_index, batch, steps, steps)
+        scores = scores + torch.where(keep, 0.0, mask_filter_value).to(scores.dtype)
+    if attention_bias is not None:
+        scores = scores + attention_bias
+    if unidirectional:
+        causal = torch.ones(steps, steps, dtype=torch.bool, device=x.device).tril()
+        scores = scores.masked_fill(~causal, float("-inf"))
+    context = torch.matmul(torch.softmax(scores, dim=-1), v)
+    return context.transpose(1, 2).reshape(batch, steps, v_size)
