@@ -40,6 +40,18 @@ _NOTES = """\
   onnxruntime, the runtime robustcheck scores with: binary `LinearClassifier` scores, and
   `Resize` with `align_corners`, `pytorch_half_pixel` or `tf_crop_and_resize` when
   scale × input length is fractional.
+- `com.microsoft` operators are onnxruntime's contrib operators, which its transformer
+  optimizer and optimum emit when they fuse BERT/ViT-style graphs; they are checked against
+  onnxruntime's CPU kernels (`BiasAdd`, which has only a CUDA kernel, against its definition).
+  `SimplifiedLayerNormalization` (RMS norm) is one of them although onnxruntime registers it in
+  the default domain. `Attention` runs encoders (no past state, no rotary embeddings) with
+  a `mask_index` of key lengths `(B)` or a raw mask `(B, T)` or `(B, S, T)`. Not implemented
+  yet: `MultiHeadAttention`, `EmbedLayerNormalization`, `BiasSoftmax` and the quantized
+  contrib operators.
+- `SkipLayerNormalization` and `SkipSimplifiedLayerNormalization` compute all four outputs;
+  the simplified one's mean is zeros, as onnxruntime writes it.
+- `GridSample` samples 4-D images in every mode and 5-D volumes in the linear and nearest
+  modes; other ranks are refused.
 - `BatchNormalization` and `Dropout` run in inference mode only; training mode is refused.
 - `MaxPool` computes its optional `Indices` output; `LayerNormalization` its `Mean` and
   `InvStdDev` outputs.

@@ -10,6 +10,8 @@ from robustcheck.backends.onnx.twin.registry import DECLARED, OpRegistry, regist
 FAMILIES = (
     "activation",
     "arithmetic",
+    "bitwise",
+    "contrib",
     "conv",
     "create",
     "index",
@@ -22,6 +24,7 @@ FAMILIES = (
     "pool",
     "reduce",
     "resize",
+    "sampling",
     "shape",
 )
 """The modules of this package, imported here for their declarations."""

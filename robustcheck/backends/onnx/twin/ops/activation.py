@@ -95,6 +95,18 @@ def thresholded_relu(x: Tensor, *, alpha: float = 1.0) -> Tensor:
     return torch.where(x > alpha, x, torch.zeros_like(x))
 
 
+@op("Shrink", 9)
+def shrink(x: Tensor, *, bias: float = 0.0, lambd: float = 0.5) -> Tensor:
+    """``x + bias`` below ``-lambd``, ``x - bias`` above ``lambd``, 0 between (any numeric type)."""
+    shifted = torch.where(x < -lambd, x + bias, x - bias).to(x.dtype)
+    return torch.where((x < -lambd) | (x > lambd), shifted, torch.zeros_like(x))
+
+
+@op("Swish", 24)
+def swish(x: Tensor, *, alpha: float = 1.0) -> Tensor:
+    return x * torch.sigmoid(alpha * x)
+
+
 @op("Clip", 6)
 def clip_6(x: Tensor, *, max: float = _FLT_MAX, min: float = -_FLT_MAX) -> Tensor:
     """Opset 6: bounds are attributes (named like the builtins, as ONNX names them)."""

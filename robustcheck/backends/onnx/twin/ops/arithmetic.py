@@ -85,6 +85,51 @@ def cos(x: Tensor) -> Tensor:
     return torch.cos(x)
 
 
+@op("Tan", 7)
+def tan(x: Tensor) -> Tensor:
+    return torch.tan(x)
+
+
+@op("Asin", 7)
+def asin(x: Tensor) -> Tensor:
+    return torch.asin(x)
+
+
+@op("Acos", 7)
+def acos(x: Tensor) -> Tensor:
+    return torch.acos(x)
+
+
+@op("Atan", 7)
+def atan(x: Tensor) -> Tensor:
+    return torch.atan(x)
+
+
+@op("Sinh", 9)
+def sinh(x: Tensor) -> Tensor:
+    return torch.sinh(x)
+
+
+@op("Cosh", 9)
+def cosh(x: Tensor) -> Tensor:
+    return torch.cosh(x)
+
+
+@op("Asinh", 9)
+def asinh(x: Tensor) -> Tensor:
+    return torch.asinh(x)
+
+
+@op("Acosh", 9)
+def acosh(x: Tensor) -> Tensor:
+    return torch.acosh(x)
+
+
+@op("Atanh", 9)
+def atanh(x: Tensor) -> Tensor:
+    return torch.atanh(x)
+
+
 # Rounding ops have a zero gradient almost everywhere: useless to a gradient attack.
 @op("Floor", 6, differentiable=False)
 def floor(x: Tensor) -> Tensor:

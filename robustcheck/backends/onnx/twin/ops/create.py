@@ -1,4 +1,5 @@
-"""Tensor creation and type changes: Constant, ConstantOfShape, Range, Cast, CastLike, Identity."""
+"""Tensor creation and type changes: Constant, ConstantOfShape, EyeLike, Range, Cast,
+CastLike, Identity."""
 
 from __future__ import annotations
 
@@ -47,6 +48,15 @@ def constant_of_shape(shape: Tensor, *, value: Tensor | None = None) -> Tensor:
         return torch.zeros(dims, dtype=torch.float32, device=shape.device)
     fill = value.reshape(()).to(shape.device)
     return fill.expand(dims).clone()
+
+
+@op("EyeLike", 9, differentiable=False)
+def eye_like(x: Tensor, *, dtype: int | None = None, k: int = 0) -> Tensor:
+    """Ones on the ``k``-th diagonal of a 2-D tensor shaped like ``x``, typed ``dtype`` or as ``x``."""
+    rows, columns = x.shape
+    ones = torch.ones((rows, columns), dtype=torch.float64, device=x.device)
+    eye = torch.triu(ones, k) - torch.triu(ones, k + 1)
+    return eye.to(torch_dtype(dtype) if dtype is not None else x.dtype)
 
 
 @op("Range", 11, differentiable=False)

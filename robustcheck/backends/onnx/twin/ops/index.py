@@ -1,4 +1,4 @@
-"""Indexing: Slice, Gather*, ScatterND, NonZero, Trilu, OneHot."""
+"""Indexing: Slice, Gather*, Scatter*, Compress, ReverseSequence, NonZero, Trilu, OneHot."""
 
 from __future__ import annotations
 
@@ -134,6 +134,50 @@ def scatter_nd(
         index = rows.reshape(-1, *([1] * (values.dim() - 1))).expand_as(values)
         scattered = flat.scatter_reduce(0, index, values, _SCATTER_REDUCE[reduction])
     return scattered.reshape(data.shape)
+
+
+@op("ScatterElements", 11)
+@op("ScatterElements", 16)
+def scatter_elements(
+    data: Tensor, indices: Tensor, updates: Tensor, *, axis: int = 0, reduction: str = "none"
+) -> Tensor:
+    """``reduction`` came in opset 16 (none/add/mul), max and min in 18; a reduction folds the
+    existing value in too, as torch's ``include_self`` does."""
+    dim = normalize_axis(axis, data.dim())
+    where = _non_negative(indices, data.shape[dim])
+    if reduction == "none":
+        return data.scatter(dim, where, updates)
+    mode = "sum" if reduction == "add" else _SCATTER_REDUCE[reduction]
+    return data.scatter_reduce(dim, where, updates, mode, include_self=True)
+
+
+@op("Compress", 9)
+@op("Compress", 11)
+def compress(x: Tensor, condition: Tensor, *, axis: int | None = None) -> Tensor:
+    """numpy.compress: a condition shorter than the axis keeps only that many slices (opset 11
+    allows a negative axis; without one the input is flattened first)."""
+    if axis is None:
+        x, dim = x.reshape(-1), 0
+    else:
+        dim = normalize_axis(axis, x.dim())
+    keep = torch.nonzero(condition.reshape(-1).to(torch.bool)).reshape(-1)
+    return x.index_select(dim, keep.to(x.device))
+
+
+@op("ReverseSequence", 10)
+def reverse_sequence(
+    x: Tensor, sequence_lens: Tensor, *, batch_axis: int = 1, time_axis: int = 0
+) -> Tensor:
+    """The first ``sequence_lens[b]`` steps of batch ``b`` reversed, the rest kept."""
+    steps = x.shape[time_axis]
+    shape = [1] * x.dim()
+    shape[time_axis] = steps
+    time = torch.arange(steps, device=x.device).reshape(shape)
+    shape = [1] * x.dim()
+    shape[batch_axis] = -1
+    lengths = sequence_lens.to(torch.int64).reshape(shape)
+    source = torch.where(time < lengths, lengths - 1 - time, time)
+    return torch.gather(x, time_axis, source.expand(x.shape))
 
 
 @op("NonZero", 9, differentiable=False)

@@ -60,3 +60,15 @@ def xor(a: Tensor, b: Tensor) -> Tensor:
 @op("Where", 9)
 def where(condition: Tensor, x: Tensor, y: Tensor) -> Tensor:
     return torch.where(condition, x, y)
+
+
+@op("IsNaN", 9, differentiable=False)
+def is_nan(x: Tensor) -> Tensor:
+    return torch.isnan(x)
+
+
+@op("IsInf", 10, differentiable=False)
+def is_inf(x: Tensor, *, detect_negative: int = 1, detect_positive: int = 1) -> Tensor:
+    positive = torch.isposinf(x) if detect_positive else torch.zeros_like(x, dtype=torch.bool)
+    negative = torch.isneginf(x) if detect_negative else torch.zeros_like(x, dtype=torch.bool)
+    return positive | negative

@@ -99,6 +99,17 @@ def layer_normalization(
     return y, mean, inv_std
 
 
+@op("RMSNormalization", 23)
+def rms_normalization(
+    x: Tensor, scale: Tensor, *, axis: int = -1, epsilon: float = 1e-5, stash_type: int = 1
+) -> Tensor:
+    """``x`` divided by its root mean square over the axes from ``axis`` on, times ``scale``."""
+    dims = tuple(range(normalize_axis(axis, x.dim()), x.dim()))
+    work = _stash(x, stash_type)
+    inv_rms = torch.rsqrt((work * work).mean(dim=dims, keepdim=True) + epsilon)
+    return (work * inv_rms).to(x.dtype) * scale
+
+
 def _group_normalized(x: Tensor, num_groups: int, epsilon: float, stash_type: int) -> Tensor:
     """``x`` standardized within each group, shaped ``(N, num_groups, -1)``."""
     grouped = _stash(x, stash_type).reshape(x.shape[0], num_groups, -1)

@@ -1,0 +1,137 @@
+"""onnxruntime's ``com.microsoft`` contrib operators, which onnx.backend.test has no cases for:
+each one-node graph against onnxruntime itself, and the twin's input gradient through it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from robustcheck.backends.onnx.twin import OnnxTwin
+from robustcheck.backends.onnx.twin.tensors import tensor_from_numpy, tensor_to_numpy
+
+MS = "com.microsoft"
+
+
+def _floats(*shape: int, seed: int = 0, low: float = -2.0, high: float = 2.0) -> np.ndarray:
+    generator = np.random.default_rng(seed + 31 * len(shape) + sum(shape))
+    return generator.uniform(low, high, size=shape).astype(np.float32)
+
+
+_X = _floats(2, 3, 8)
+_SKIP = _floats(2, 3, 8, seed=1)
+_HIDDEN = _floats(8, seed=2)
+_BIAS = _floats(8, seed=3)
+
+
+@dataclass(frozen=True)
+class Case:
+    op: str
+    inputs: list[tuple[str, np.ndarray | None]]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    outputs: int = 1
+    domain: str = MS
+    opset: int = 1
+
+
+# fmt: off
+CASES: dict[str, Case] = {
+    "Gelu": Case("Gelu", [("x", _X)]),
+    "FastGelu": Case("FastGelu", [("x", _X)]),
+    "FastGelu-bias": Case("FastGelu", [("x", _X), ("b", _BIAS)]),
+    "BiasGelu": Case("BiasGelu", [("x", _X), ("b", _BIAS)]),
+    "QuickGelu": Case("QuickGelu", [("x", _X)]),
+    "QuickGelu-alpha": Case("QuickGelu", [("x", _X)], {"alpha": 1.3}),
+    "FusedMatMul": Case("FusedMatMul", [("x", _X), ("w", _floats(8, 5, seed=4))], {"alpha": 0.5}),
+    "FusedMatMul-transA-transB": Case("FusedMatMul", [("x", _floats(2, 8, 3)), ("w", _floats(2, 5, 8, seed=4))], {"transA": 1, "transB": 1}),
+    "FusedMatMul-transBatchA": Case("FusedMatMul", [("x", _floats(3, 2, 4)), ("w", _floats(2, 4, 5, seed=4))], {"transBatchA": 1}),
+    "FusedMatMul-transBatchB-transB": Case("FusedMatMul", [("x", _floats(2, 3, 4)), ("w", _floats(5, 2, 4, seed=4))], {"transBatchB": 1, "transB": 1, "alpha": 2.0}),
+    "SkipLayerNormalization": Case("SkipLayerNormalization", [("x", _X), ("s", _SKIP), ("g", _HIDDEN), ("be", _BIAS), ("bi", _floats(8, seed=5))], {"epsilon": 1e-5}, outputs=4),
+    "SkipLayerNormalization-gamma-only": Case("SkipLayerNormalization", [("x", _X), ("s", _SKIP), ("g", _HIDDEN)], outputs=1),
+    "SkipLayerNormalization-sum-output": Case("SkipLayerNormalization", [("x", _X), ("s", _SKIP), ("g", _HIDDEN), ("", None), ("bi", _BIAS)], outputs=4),
+    "SkipLayerNormalization-broadcast-skip": Case("SkipLayerNormalization", [("x", _X), ("s", _floats(3, 8, seed=6)), ("g", _HIDDEN), ("be", _BIAS)]),
+    "SkipSimplifiedLayerNormalization": Case("SkipSimplifiedLayerNormalization", [("x", _X), ("s", _SKIP), ("g", _HIDDEN), ("bi", _BIAS)], {"epsilon": 1e-6}, outputs=4),
+    "SkipSimplifiedLayerNormalization-no-bias": Case("SkipSimplifiedLayerNormalization", [("x", _X), ("s", _SKIP), ("g", _HIDDEN)]),
+    "SimplifiedLayerNormalization": Case("SimplifiedLayerNormalization", [("x", _X), ("g", _HIDDEN)], {"epsilon": 1e-6}, outputs=2, domain="", opset=17),
+    "SimplifiedLayerNormalization-axis": Case("SimplifiedLayerNormalization", [("x", _X), ("g", _floats(3, 8, seed=7))], {"axis": 1}, domain="", opset=17),
+    "Attention": Case("Attention", [("x", _X), ("w", _floats(8, 24, seed=8, low=-0.5, high=0.5)), ("b", _floats(24, seed=9))], {"num_heads": 2}),
+    "Attention-lengths-unidirectional": Case("Attention", [("x", _X), ("w", _floats(8, 24, seed=8, low=-0.5, high=0.5)), ("b", _floats(24, seed=9)), ("m", np.array([2, 3], dtype=np.int32))], {"num_heads": 4, "unidirectional": 1}),
+    "Attention-raw-mask-scale": Case("Attention", [("x", _X), ("w", _floats(8, 24, seed=8, low=-0.5, high=0.5)), ("b", _floats(24, seed=9)), ("m", np.array([[1, 1, 0], [1, 0, 1]], dtype=np.int32))], {"num_heads": 2, "scale": 0.3, "mask_filter_value": -100.0}),
+    "Attention-3d-mask-qkv-sizes": Case("Attention", [("x", _X), ("w", _floats(8, 20, seed=8, low=-0.5, high=0.5)), ("b", _floats(20, seed=9)), ("m", np.tril(np.ones((2, 3, 3), dtype=np.int32)))], {"num_heads": 2, "qkv_hidden_sizes": [8, 8, 4]}),
+    "Attention-attention-bias": Case("Attention", [("x", _X), ("w", _floats(8, 24, seed=8, low=-0.5, high=0.5)), ("b", _floats(24, seed=9)), ("", None), ("", None), ("ab", _floats(1, 2, 3, 3, seed=10))], {"num_heads": 2}),
+}
+# fmt: on
+
+
+def _model(case: Case, node_model: Any, outputs: int | None = None) -> Any:
+    return node_model(
+        case.op,
+        case.inputs,
+        opset=case.opset,
+        domain=case.domain,
+        outputs=outputs or case.outputs,
+        **case.attrs,
+    )
+
+
+def _feeds(case: Case) -> dict[str, np.ndarray]:
+    return {name: value for name, value in case.inputs if name and value is not None}
+
+
+# BiasAdd has no onnxruntime CPU kernel (the optimizer emits it for CUDA), so it is checked
+# against its definition in ContribOperators.md instead.
+_BIAS_ADD = Case("BiasAdd", [("x", _X), ("b", _BIAS), ("s", _SKIP)])
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_matches_onnxruntime(case: Case, node_model: Any, ort_run: Any) -> None:
+    model = _model(case, node_model)
+    feeds = _feeds(case)
+    expected = ort_run(model, feeds)
+    twin = OnnxTwin(model)
+    with torch.no_grad():
+        got = twin.run({name: tensor_from_numpy(value) for name, value in feeds.items()})
+    for name, want in zip(twin.output_names, expected, strict=True):
+        have = tensor_to_numpy(got[name])
+        assert have.dtype == want.dtype, name
+        np.testing.assert_allclose(have, want, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_bias_add_is_input_plus_bias_plus_skip(node_model: Any) -> None:
+    twin = OnnxTwin(_model(_BIAS_ADD, node_model))
+    with torch.no_grad():
+        got = twin.run({n: tensor_from_numpy(v) for n, v in _feeds(_BIAS_ADD).items()})["y0"]
+    np.testing.assert_allclose(got.numpy(), _X + _BIAS + _SKIP, rtol=1e-6, atol=1e-6)
+
+
+_ALL = {**CASES, "BiasAdd": _BIAS_ADD}
+
+
+@pytest.mark.parametrize("case", _ALL.values(), ids=_ALL.keys())
+def test_float64_agrees_with_float32(case: Case, node_model: Any) -> None:
+    model = _model(case, node_model, outputs=1)
+    feeds = _feeds(case)
+    twin = OnnxTwin(model)
+    with torch.no_grad():
+        single = twin.run({n: tensor_from_numpy(v) for n, v in feeds.items()})["y0"]
+        twin.to(torch.float64)
+        double = twin.run({n: tensor_from_numpy(v).double() for n, v in feeds.items()})["y0"]
+    assert double.dtype == torch.float64
+    np.testing.assert_allclose(double.numpy(), single.double().numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", _ALL.values(), ids=_ALL.keys())
+def test_gradient_is_finite_and_non_zero(case: Case, node_model: Any) -> None:
+    model = _model(case, node_model, outputs=1)
+    twin = OnnxTwin(model)
+    feeds = {n: tensor_from_numpy(v) for n, v in _feeds(case).items()}
+    x = feeds["x"].requires_grad_(True)
+    y = twin.run(feeds)["y0"]
+    weights = torch.from_numpy(_floats(*y.shape, seed=9))
+    (y * weights).sum().backward()
+    assert x.grad is not None
+    assert torch.isfinite(x.grad).all()
+    assert x.grad.abs().max() > 0
