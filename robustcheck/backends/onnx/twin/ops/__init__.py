@@ -20,6 +20,7 @@ FAMILIES = (
     "ordering",
     "pad",
     "pool",
+    "recurrent",
     "reduce",
     "resize",
     "shape",
