@@ -164,9 +164,15 @@ def _scan(
             outputs[t] = updated[0]
         else:
             inside = mask[t]
-            updated = tuple(torch.where(inside, new, old) for new, old in zip(updated, states))
+            updated = tuple(
+                torch.where(inside, new, old) for new, old in zip(updated, states, strict=True)
+            )
             outputs[t] = torch.where(inside, updated[0], torch.zeros_like(updated[0]))
         states = updated
+    if mask is not None:
+        # onnxruntime reports zero final states, not the initial ones, for an empty row.
+        started = mask.any(dim=0)
+        states = tuple(torch.where(started, s, torch.zeros_like(s)) for s in states)
     return torch.stack(outputs), states
 
 
@@ -236,7 +242,9 @@ def lstm(
         wb, rb = _bias_halves(b, d, 4 * hidden, x)
         projected = torch.matmul(x, w[d].to(x.dtype).t()) + (wb + rb)
         peepholes = None if p is None else p[d].to(x.dtype).split(hidden)
-        f, g, h = (_clipped(fn, clip) for fn in functions[d])
+        # onnxruntime clips the gates' inputs but not the cell state that h() reads.
+        f, g = (_clipped(fn, clip) for fn in functions[d][:2])
+        h = functions[d][2]
         cell = _lstm_cell(r[d].to(x.dtype), peepholes, f, g, h, bool(input_forget))
         y, (h_last, c_last) = _scan(cell, projected, (h0[d], c0[d]), reverse, mask)
         ys.append(y)
@@ -322,9 +330,7 @@ def gru(
     return y_all, y_h
 
 
-def _gru_cell(
-    r: Tensor, rb: Tensor | None, hidden: int, f: Activation, g: Activation
-) -> Cell:
+def _gru_cell(r: Tensor, rb: Tensor | None, hidden: int, f: Activation, g: Activation) -> Cell:
     """``rb`` is the recurrence bias when ``linear_before_reset`` is set, else None."""
     gates_recurrence = r[: 2 * hidden].t()
     hidden_recurrence = r[2 * hidden :].t()
