@@ -41,6 +41,11 @@ _NOTES = """\
   `Resize` with `align_corners`, `pytorch_half_pixel` or `tf_crop_and_resize` when
   scale × input length is fractional.
 - `BatchNormalization` and `Dropout` run in inference mode only; training mode is refused.
+- `LSTM`, `GRU` and `RNN` follow onnxruntime where the specification leaves room: `clip` bounds
+  the gates' inputs but not the cell state `h()` reads; past a row's `sequence_lens` its state
+  stops and `Y` is zero; a row of length 0 has zero final states; activations take
+  onnxruntime's `activation_alpha`/`activation_beta` defaults. Unlike onnxruntime, the twin
+  also runs `layout=1`.
 - `MaxPool` computes its optional `Indices` output; `LayerNormalization` its `Mean` and
   `InvStdDev` outputs.
 - Not implemented on purpose: tree ensembles (piecewise constant, so their input gradient is
