@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from robustcheck.backends.onnx.twin import OnnxTwin
+from robustcheck.backends.onnx.twin.graph import TwinNodeError
 from robustcheck.backends.onnx.twin.tensors import tensor_from_numpy, tensor_to_numpy
 
 INPUT, HIDDEN, CLASSES, STEPS = 4, 5, 3, 6
@@ -227,3 +228,22 @@ def test_scan_of_a_digits_lstm_beats_noise_with_a_trusted_twin(
     assert fidelity["trusted"], fidelity
     assert fidelity["clean_top1_agreement"] == 1.0, fidelity
     assert fidelity["adversarial_top1_agreement"] >= 0.99, fidelity
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ({"activations": ["Gelu", "Tanh"]}, "activation 'Gelu' is not an ONNX activation"),
+        ({"activations": ["Sigmoid"]}, "lists 1 activation"),
+        ({"direction": "sideways"}, "direction 'sideways' is not forward"),
+        ({"layout": 2}, "layout=2 is not 0 or 1"),
+        ({"hidden_size": 3}, "hidden_size=3 disagrees with R's shape"),
+    ],
+)
+def test_malformed_nodes_are_refused_naming_the_attribute(
+    attributes: dict[str, Any], message: str, node_model: Any
+) -> None:
+    inputs = _node_inputs("GRU", 1, 0, None)
+    model = node_model("GRU", inputs, opset=14, outputs=2, **{"hidden_size": UNITS, **attributes})
+    with pytest.raises(TwinNodeError, match=message):
+        OnnxTwin(model).run({n: tensor_from_numpy(v) for n, v in inputs if n})
