@@ -139,11 +139,13 @@ def _initial_state(
     return state.transpose(0, 1) if layout == 1 else state
 
 
-def _step_mask(sequence_lens: Tensor | None, steps: int, batch: int) -> Tensor | None:
-    """``[seq, batch, 1]``: whether each row is still inside its sequence at each step."""
+def _step_mask(sequence_lens: Tensor | None, x: Tensor) -> Tensor | None:
+    """``[seq, batch, 1]``: whether each row of sequence-first ``x`` is still inside its
+    sequence at each step."""
     if sequence_lens is None:
         return None
-    lengths = sequence_lens.to(torch.int64).reshape(-1).expand(batch)
+    steps, batch = x.shape[0], x.shape[1]
+    lengths = sequence_lens.to(device=x.device, dtype=torch.int64).reshape(-1).expand(batch)
     positions = torch.arange(steps, device=lengths.device).unsqueeze(1)
     return (positions < lengths.unsqueeze(0)).unsqueeze(-1)
 
@@ -233,10 +235,10 @@ def lstm(
         len(flags),
     )
     x = _sequence_first(x, layout)
-    steps, batch = x.shape[0], x.shape[1]
+    batch = x.shape[1]
     h0 = _initial_state(initial_h, layout, len(flags), batch, hidden, x)
     c0 = _initial_state(initial_c, layout, len(flags), batch, hidden, x)
-    mask = _step_mask(sequence_lens, steps, batch)
+    mask = _step_mask(sequence_lens, x)
     ys, finals_h, finals_c = [], [], []
     for d, reverse in enumerate(flags):
         wb, rb = _bias_halves(b, d, 4 * hidden, x)
@@ -309,9 +311,9 @@ def gru(
         "GRU", activations, activation_alpha, activation_beta, ("Sigmoid", "Tanh"), len(flags)
     )
     x = _sequence_first(x, layout)
-    steps, batch = x.shape[0], x.shape[1]
+    batch = x.shape[1]
     h0 = _initial_state(initial_h, layout, len(flags), batch, hidden, x)
-    mask = _step_mask(sequence_lens, steps, batch)
+    mask = _step_mask(sequence_lens, x)
     ys, finals = [], []
     for d, reverse in enumerate(flags):
         wb, rb = _bias_halves(b, d, 3 * hidden, x)
@@ -375,9 +377,9 @@ def rnn(
         "RNN", activations, activation_alpha, activation_beta, ("Tanh",), len(flags)
     )
     x = _sequence_first(x, layout)
-    steps, batch = x.shape[0], x.shape[1]
+    batch = x.shape[1]
     h0 = _initial_state(initial_h, layout, len(flags), batch, hidden, x)
-    mask = _step_mask(sequence_lens, steps, batch)
+    mask = _step_mask(sequence_lens, x)
     ys, finals = [], []
     for d, reverse in enumerate(flags):
         wb, rb = _bias_halves(b, d, hidden, x)
