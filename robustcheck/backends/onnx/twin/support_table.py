@@ -53,6 +53,11 @@ _NOTES = """\
 - `GridSample` samples 4-D images in every mode and 5-D volumes in the linear and nearest
   modes; other ranks are refused.
 - `BatchNormalization` and `Dropout` run in inference mode only; training mode is refused.
+- `LSTM`, `GRU` and `RNN` follow onnxruntime where the specification leaves room: `clip` bounds
+  the gates' inputs but not the cell state `h()` reads; past a row's `sequence_lens` its state
+  stops and `Y` is zero; a row of length 0 has zero final states; activations take
+  onnxruntime's `activation_alpha`/`activation_beta` defaults. Unlike onnxruntime, the twin
+  also runs `layout=1`.
 - `MaxPool` computes its optional `Indices` output; `LayerNormalization` its `Mean` and
   `InvStdDev` outputs.
 - Not implemented on purpose: tree ensembles (piecewise constant, so their input gradient is

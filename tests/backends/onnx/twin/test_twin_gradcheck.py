@@ -92,6 +92,10 @@ CASES: list[Case] = [
     _unary("Dropout", 7, X, ratio=0.2),
     Case("Dropout", 10, [X], outputs=2),
     Case("Dropout", 12, [X, ("r", _d(0.3))], outputs=2),
+    # recurrent
+    Case("LSTM", 14, [("x", F((4, 2, 3))), ("w", F((2, 8, 3))), ("r", F((2, 8, 2))), ("b", F((2, 16))), ("l", np.array([4, 2], dtype=np.int32)), ("h", F((2, 2, 2))), ("c", F((2, 2, 2))), ("p", F((2, 6)))], {"hidden_size": 2, "direction": "bidirectional"}, outputs=3),
+    Case("GRU", 14, [("x", F((2, 3, 3))), ("w", F((1, 6, 3))), ("r", F((1, 6, 2))), ("b", F((1, 12))), ("", None), ("h", F((2, 1, 2)))], {"hidden_size": 2, "layout": 1, "linear_before_reset": 1}, outputs=2),
+    Case("RNN", 14, [("x", F((3, 2, 3))), ("w", F((1, 2, 3))), ("r", F((1, 2, 2))), ("", None), ("l", np.array([1, 3], dtype=np.int32))], {"hidden_size": 2, "direction": "reverse", "activations": ["Softsign"]}, outputs=2),
     # activations
     _unary("Relu", 14),
     _unary("LeakyRelu", 16, alpha=0.1),

@@ -22,6 +22,7 @@ FAMILIES = (
     "ordering",
     "pad",
     "pool",
+    "recurrent",
     "reduce",
     "resize",
     "sampling",
