@@ -104,7 +104,6 @@ INCLUDE: dict[tuple[str, str], str] = {
     ("", "LogSoftmax"): r"^test_logsoftmax_|^test_LogSoftmax_|^test_log_softmax_",
     ("", "LpNormalization"): r"^test_(l1|l2|lp)normalization_",
     ("", "LpPool"): r"^test_lppool_",
-    ("", "LRN"): r"^test_lrn_",
     ("", "LSTM"): r"^test_lstm_",
     ("", "MatMul"): r"^test_matmul_|^test_Linear_no_bias_",
     ("", "Max"): r"^test_max_|^test_operator_max_",
