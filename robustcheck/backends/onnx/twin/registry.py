@@ -42,6 +42,9 @@ class OpSpec:
     since_version: int
     fn: OpFunction
     differentiable: bool
+    straight_through: bool
+    """It rounds to an integer type on the way forward and passes the gradient straight through
+    (BPDA); its integer outputs carry the gradient as floating tensors holding the integers."""
     attributes: frozenset[str]
     """The ONNX attributes the implementation understands (its keyword-only parameters)."""
     wants_output_count: bool
@@ -72,6 +75,7 @@ class OpRegistry:
         fn: OpFunction,
         *,
         differentiable: bool = True,
+        straight_through: bool = False,
     ) -> None:
         """Register ``fn`` for ``op_type`` from opset ``since_version`` on.
 
@@ -93,6 +97,7 @@ class OpRegistry:
             since_version=since_version,
             fn=fn,
             differentiable=differentiable,
+            straight_through=straight_through,
             attributes=attributes,
             wants_output_count=wants_count,
         )
@@ -132,6 +137,7 @@ class Declaration:
     since_version: int
     fn: OpFunction
     differentiable: bool
+    straight_through: bool = False
 
 
 DECLARED: list[Declaration] = []
@@ -140,13 +146,20 @@ appends to it (at import), and :class:`OpRegistry` refuses a duplicate when it i
 
 
 def op(
-    op_type: str, since_version: int, *, domain: str = DEFAULT_DOMAIN, differentiable: bool = True
+    op_type: str,
+    since_version: int,
+    *,
+    domain: str = DEFAULT_DOMAIN,
+    differentiable: bool = True,
+    straight_through: bool = False,
 ) -> Callable[[OpFunction], OpFunction]:
     """Declare the decorated function as ``domain::op_type`` from opset ``since_version`` on;
     stack it for each opset version the same function serves."""
 
     def declare(fn: OpFunction) -> OpFunction:
-        DECLARED.append(Declaration(domain, op_type, since_version, fn, differentiable))
+        DECLARED.append(
+            Declaration(domain, op_type, since_version, fn, differentiable, straight_through)
+        )
         return fn
 
     return declare
@@ -155,5 +168,12 @@ def op(
 def registry_of(declarations: list[Declaration]) -> OpRegistry:
     registry = OpRegistry()
     for d in declarations:
-        registry.add(d.domain, d.op_type, d.since_version, d.fn, differentiable=d.differentiable)
+        registry.add(
+            d.domain,
+            d.op_type,
+            d.since_version,
+            d.fn,
+            differentiable=d.differentiable,
+            straight_through=d.straight_through,
+        )
     return registry

@@ -20,6 +20,8 @@ FAMILIES = (
     "ordering",
     "pad",
     "pool",
+    "qlinear",
+    "quantize",
     "reduce",
     "resize",
     "shape",
