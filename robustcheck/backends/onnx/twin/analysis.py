@@ -12,8 +12,7 @@ from collections.abc import Iterable
 import onnx
 import onnx.inliner
 import onnx.shape_inference
-from onnx import ModelProto, NodeProto
-from onnx import TensorProto
+from onnx import ModelProto, NodeProto, TensorProto
 
 from robustcheck.backends.onnx.twin.attributes import has_subgraph
 from robustcheck.backends.onnx.twin.ops import default_registry

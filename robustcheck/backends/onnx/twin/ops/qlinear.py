@@ -1,5 +1,5 @@
 """Integer matrix products and convolutions: MatMulInteger, ConvInteger, QLinearMatMul,
-QLinearConv.
+QLinearConv, and onnxruntime's com.microsoft::QGemm.
 
 Operands may be real integer tensors (weights) or carried integers (activations on the
 differentiable path, see ``_quantization``). Products are summed in float64, exactly as an
@@ -17,6 +17,7 @@ from robustcheck.backends.onnx.twin.ops._quantization import (
     carried,
     centred,
     emit,
+    exact,
     requantize,
 )
 from robustcheck.backends.onnx.twin.ops.conv import conv
@@ -150,3 +151,35 @@ def qlinear_conv(
     multiplier = _float32(x_scale).reshape(()) * channel_scale / _float32(y_scale).reshape(())
     return requantize(accumulator, multiplier, y_zero_point.reshape(()), carried(x, w))
 
+
+@op("QGemm", 1, domain="com.microsoft", straight_through=True)
+def qgemm(
+    a: Tensor,
+    a_scale: Tensor,
+    a_zero_point: Tensor,
+    b: Tensor,
+    b_scale: Tensor,
+    b_zero_point: Tensor,
+    c: Tensor | None = None,
+    y_scale: Tensor | None = None,
+    y_zero_point: Tensor | None = None,
+    *,
+    alpha: float = 1.0,
+    transA: int = 0,  # attribute names, hence the camel case
+    transB: int = 0,
+) -> Tensor:
+    """onnxruntime's quantized Gemm (what ``quantize_static`` makes of a Gemm in the QOperator
+    format): an int32 bias ``c`` joins the accumulator; without ``y_scale`` the output is
+    float, else requantized to ``y_zero_point``'s type."""
+    left = a.transpose(0, 1) if transA else a
+    right = b.transpose(0, 1) if transB else b
+    zero_point = b_zero_point.reshape(-1) if b_zero_point.dim() == 1 else b_zero_point
+    accumulator = torch.matmul(centred(left, a_zero_point), centred(right, zero_point))
+    if c is not None:
+        accumulator = accumulator + exact(c)
+    multiplier = alpha * _float32(a_scale) * _float32(b_scale)
+    if y_scale is None:
+        return accumulator.to(multiplier.dtype) * multiplier
+    if y_zero_point is None:
+        y_zero_point = torch.zeros((), dtype=torch.uint8)
+    return requantize(accumulator, multiplier / _float32(y_scale), y_zero_point, carried(a, b))
