@@ -14,6 +14,7 @@ import inspect
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from torch import Tensor
 
@@ -140,6 +141,8 @@ class Declaration:
     straight_through: bool = False
 
 
+_Declared = TypeVar("_Declared", bound=OpFunction)
+
 DECLARED: list[Declaration] = []
 """Every built-in implementation, in the order their modules declared them; only :func:`op`
 appends to it (at import), and :class:`OpRegistry` refuses a duplicate when it is built."""
@@ -152,11 +155,12 @@ def op(
     domain: str = DEFAULT_DOMAIN,
     differentiable: bool = True,
     straight_through: bool = False,
-) -> Callable[[OpFunction], OpFunction]:
+) -> Callable[[_Declared], _Declared]:
     """Declare the decorated function as ``domain::op_type`` from opset ``since_version`` on;
-    stack it for each opset version the same function serves."""
+    stack it for each opset version the same function serves. The function keeps its own
+    signature, so ops may call one another (QLinearConv computes with Conv)."""
 
-    def declare(fn: OpFunction) -> OpFunction:
+    def declare(fn: _Declared) -> _Declared:
         DECLARED.append(
             Declaration(domain, op_type, since_version, fn, differentiable, straight_through)
         )

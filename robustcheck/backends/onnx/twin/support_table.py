@@ -40,6 +40,12 @@ _NOTES = """\
   onnxruntime, the runtime robustcheck scores with: binary `LinearClassifier` scores, and
   `Resize` with `align_corners`, `pytorch_half_pixel` or `tf_crop_and_resize` when
   scale × input length is fractional.
+- Quantization operators (`QuantizeLinear`, `DynamicQuantizeLinear`, `QLinearConv`,
+  `QLinearMatMul`, `com.microsoft::QGemm`) round forward exactly as onnxruntime does and pass the
+  gradient straight through (BPDA): on the differentiable path their integer outputs are floating
+  tensors holding the integers, and the integer operators sum products in float64 (exact).
+  Quantized types: int8, uint8, int16, uint16 (and int32 accumulators); float8 and sub-byte
+  types are refused. A graph output of an integer type is returned in that type.
 - `BatchNormalization` and `Dropout` run in inference mode only; training mode is refused.
 - `MaxPool` computes its optional `Indices` output; `LayerNormalization` its `Mean` and
   `InvStdDev` outputs.

@@ -228,3 +228,27 @@ def test_scan_attacks_a_quantized_model_like_its_float_original(
     quantized_rates, float_rates = results["quantized"], results["float"]
     assert quantized_rates["fgsm"] > quantized_rates["noise"] + 0.1
     assert abs(quantized_rates["fgsm"] - float_rates["fgsm"]) <= 0.05
+
+
+def test_the_gradient_passes_straight_through_rounding_and_stops_where_it_saturates():
+    h = onnx.helper
+    scale = onnx.numpy_helper.from_array(np.array(0.1, dtype=np.float32), "s")
+    zero_point = onnx.numpy_helper.from_array(np.array(10, dtype=np.uint8), "z")
+    graph = h.make_graph(
+        [
+            h.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+            h.make_node("DequantizeLinear", ["q", "s", "z"], ["y"]),
+        ],
+        "qdq",
+        [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None])],
+        [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None])],
+        initializer=[scale, zero_point],
+    )
+    twin = OnnxTwin(h.make_model(graph, opset_imports=[h.make_opsetid("", 13)]))
+    # uint8 with zero point 10 and scale 0.1 represents [-1.0, 24.5].
+    x = torch.tensor([-3.0, -0.96, 0.04, 0.05, 0.15, 7.33, 30.0], requires_grad=True)
+    y = twin.run({"x": x})["y"]
+    (gradient,) = torch.autograd.grad(y.sum(), x)
+    expected = torch.tensor([-1.0, -1.0, 0.0, 0.0, 0.2, 7.3, 24.5])  # half to even: 0.5 -> 0
+    torch.testing.assert_close(y.detach(), expected)
+    assert gradient.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0]
