@@ -59,7 +59,7 @@ def emit(values: Tensor, dtype: torch.dtype, keep_carried: bool) -> Tensor:
     return values.detach().to(dtype)
 
 
-def saturate(values: Tensor, dtype: torch.dtype) -> Tensor:
+def clamp_to(values: Tensor, dtype: torch.dtype) -> Tensor:
     low, high = integer_range(dtype)
     return values.clamp(low, high)
 
@@ -105,5 +105,5 @@ def requantize(
     accumulator and the multiplier in float32, rounded half to even, shifted, saturated."""
     compute = torch.promote_types(multiplier.dtype, torch.float32)
     scaled = accumulator.to(compute) * multiplier.to(compute)
-    values = saturate(straight_round(scaled) + zero_point.to(compute), zero_point.dtype)
+    values = clamp_to(straight_round(scaled) + zero_point.to(compute), zero_point.dtype)
     return emit(values, zero_point.dtype, keep_carried)

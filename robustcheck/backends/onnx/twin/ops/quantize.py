@@ -11,10 +11,10 @@ from torch import Tensor
 
 from robustcheck.backends.onnx.twin.ops._quantization import (
     centred,
+    clamp_to,
     emit,
     on_gradient_path,
     per_axis,
-    saturate,
     straight_round,
 )
 from robustcheck.backends.onnx.twin.registry import op
@@ -48,10 +48,7 @@ def quantize_linear(
     values = straight_round(scaled)
     if y_zero_point is not None:
         values = values + per_axis(y_zero_point, x, axis, block_size).to(compute)
-    return emit(_saturate(values, dtype), dtype, on_gradient_path(x))
-
-
-_saturate = saturate  # the attribute of the same name shadows it inside quantize_linear
+    return emit(clamp_to(values, dtype), dtype, on_gradient_path(x))
 
 
 @op("DequantizeLinear", 10)
@@ -88,5 +85,5 @@ def dynamic_quantize_linear(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     # onnxruntime's guard for an all-zero input, which the spec leaves undefined.
     scale = torch.where(high == low, torch.ones_like(high), (high - low) / 255.0)
     zero_point = torch.round(torch.clamp(-low / scale, 0.0, 255.0))
-    values = _saturate(straight_round(x / scale) + zero_point, torch.uint8)
+    values = clamp_to(straight_round(x / scale) + zero_point, torch.uint8)
     return emit(values, torch.uint8, on_gradient_path(x)), scale, zero_point.to(torch.uint8)
