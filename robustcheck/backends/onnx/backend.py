@@ -223,7 +223,8 @@ def load_onnx(
             blockers = replace(blockers, reasons=(err.message,))
     if twin is not None:
         twin.to(dtype=twin_dtype, device=torch_device)
-    info = _info(where, sha256, spec, output_spec, torch_device, threads, blockers, model)
+    rounding = twin.straight_through_nodes if twin is not None else 0
+    info = _info(where, sha256, spec, output_spec, torch_device, threads, blockers, model, rounding)
     return OnnxBackend(info, session, twin, spec, output_spec, twin_dtype, torch_device, side)
 
 
@@ -236,10 +237,18 @@ def _info(
     threads: int,
     blockers: Blockers,
     model: object,
+    rounding: int,
 ) -> ModelInfo:
     # What ran instead of the twin depends on the scan (gradient-free attacks, or a surrogate):
     # the scan says it (robustcheck.engine.transfer.gradient_path_notes), from ``blockers``.
     notes = [output_spec.note] if output_spec.note else []
+    if rounding:
+        nodes_word = "node" if rounding == 1 else "nodes"
+        notes.append(
+            f"the gradient twin passes gradients straight through {rounding} quantizing "
+            f"{nodes_word} (BPDA: rounding forward, identity backward); onnxruntime's predictions "
+            "are the judge"
+        )
     nodes = model.graph.node  # type: ignore[attr-defined]
     return ModelInfo(
         path=where,

@@ -12,12 +12,12 @@ from collections.abc import Iterable
 import onnx
 import onnx.inliner
 import onnx.shape_inference
-from onnx import ModelProto, NodeProto
+from onnx import ModelProto, NodeProto, TensorProto
 
 from robustcheck.backends.onnx.twin.attributes import has_subgraph
 from robustcheck.backends.onnx.twin.ops import default_registry
 from robustcheck.backends.onnx.twin.registry import OpRegistry, OpSpec, normalize_domain
-from robustcheck.backends.onnx.twin.tensors import FLOATING_ONNX_TYPES
+from robustcheck.backends.onnx.twin.tensors import CARRIED_INTEGER_ONNX_TYPES, FLOATING_ONNX_TYPES
 from robustcheck.errors import ModelError
 
 OpKey = tuple[str, str, int]
@@ -91,12 +91,24 @@ def _value_types(model: ModelProto) -> dict[str, int]:
     return {name: kind for name, kind in types.items() if kind}
 
 
-def _carries_gradient(name: str, node: NodeProto, types: dict[str, int]) -> bool:
-    """Whether output ``name`` of a differentiable node can carry a gradient."""
+def _carries_gradient(
+    name: str, node: NodeProto, spec: OpSpec, types: dict[str, int], integer_input: bool
+) -> bool:
+    """Whether output ``name`` of a differentiable node can carry a gradient.
+
+    Integer outputs do when the node rounds with a straight-through gradient (QuantizeLinear)
+    or computes on integers that carry one (MatMulInteger, a Reshape of quantized values): the
+    twin carries those integers as floats. A Cast's target type decides alone.
+    """
+    cast = node.op_type in ("Cast", "CastLike") and not normalize_domain(node.domain)
     if name in types:
-        return types[name] in FLOATING_ONNX_TYPES
+        kind = types[name]
+        if kind in FLOATING_ONNX_TYPES:
+            return True
+        carries = spec.straight_through or (integer_input and not cast)
+        return carries and kind in CARRIED_INTEGER_ONNX_TYPES
     # Without inferred types, a Cast still says what it produces.
-    if node.op_type == "Cast" and not normalize_domain(node.domain):
+    if cast and node.op_type == "Cast":
         to = next((attr.i for attr in node.attribute if attr.name == "to"), None)
         return to is None or to in FLOATING_ONNX_TYPES
     return True
@@ -156,7 +168,17 @@ def non_differentiable_nodes(
         if not any(name in live for name in node.input if name):
             continue
         spec = resolve_node(node, opsets, registry)
-        carried = [name for name in node.output if name and _carries_gradient(name, node, types)]
+        integer_input = any(
+            name in live and types.get(name, TensorProto.FLOAT) not in FLOATING_ONNX_TYPES
+            for name in node.input
+        )
+        carried = [
+            name
+            for name in node.output
+            if name
+            and spec is not None
+            and _carries_gradient(name, node, spec, types, integer_input)
+        ]
         if spec is not None and spec.differentiable and carried:
             live.update(carried)
         else:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
-from onnx import ModelProto, NodeProto
+from onnx import ModelProto, NodeProto, ValueInfoProto
 from torch import Tensor
 
 from robustcheck.backends.onnx.twin.analysis import (
@@ -32,6 +32,7 @@ from robustcheck.backends.onnx.twin.tensors import (
     FLOATING_ONNX_TYPES,
     onnx_elem_type,
     tensor_from_proto,
+    torch_dtype,
 )
 from robustcheck.boundary import one_line_reason, out_of_memory
 from robustcheck.errors import (
@@ -160,8 +161,14 @@ class OnnxTwin:
         initializers = {init.name for init in graph.initializer}
         self.input_names: list[str] = [v.name for v in graph.input if v.name not in initializers]
         self.output_names: list[str] = [v.name for v in graph.output]
+        self._integer_outputs = _integer_outputs(graph.output)
         self._steps = self._prepare_steps(model, registry)
         self._plans: dict[tuple[str, ...], tuple[list[_Step], list[list[str]]]] = {}
+
+    @property
+    def straight_through_nodes(self) -> int:
+        """How many nodes round to an integer type with a straight-through gradient."""
+        return sum(step.spec.straight_through for step in self._steps)
 
     def _prepare_steps(self, model: ModelProto, registry: OpRegistry) -> list[_Step]:
         opsets = model_opsets(model)
@@ -227,7 +234,15 @@ class OnnxTwin:
             self._execute(step, values)
             for name in release:
                 values.pop(name, None)
-        return {name: values[name] for name in wanted}
+        return {name: self._declared(name, values[name]) for name in wanted}
+
+    def _declared(self, name: str, value: Tensor) -> Tensor:
+        """A graph output in its declared type: an integer output computed on the
+        differentiable path arrives as a carried integer (floats holding the integers)."""
+        dtype = self._integer_outputs.get(name)
+        if dtype is not None and value.is_floating_point():
+            return value.detach().to(dtype)
+        return value
 
     def _initial_values(self, feeds: Mapping[str, Tensor]) -> dict[str, Tensor]:
         unknown = sorted(set(feeds) - set(self.input_names))
@@ -285,6 +300,20 @@ class OnnxTwin:
         plan = (selected, _release_schedule(selected, wanted, set(self._constants)))
         self._plans[wanted] = plan
         return plan
+
+
+def _integer_outputs(outputs: Sequence[ValueInfoProto]) -> dict[str, torch.dtype]:
+    declared: dict[str, torch.dtype] = {}
+    for value in outputs:
+        elem_type = value.type.tensor_type.elem_type
+        if elem_type and elem_type not in FLOATING_ONNX_TYPES:
+            try:
+                dtype = torch_dtype(elem_type)
+            except UnsupportedModelError:
+                continue  # refused when (and if) the output is computed
+            if not dtype.is_floating_point and dtype != torch.bool:
+                declared[value.name] = dtype
+    return declared
 
 
 def _release_schedule(steps: list[_Step], wanted: Sequence[str], keep: set[str]) -> list[list[str]]:

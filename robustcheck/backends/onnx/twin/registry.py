@@ -14,6 +14,7 @@ import inspect
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from torch import Tensor
 
@@ -42,6 +43,9 @@ class OpSpec:
     since_version: int
     fn: OpFunction
     differentiable: bool
+    straight_through: bool
+    """It rounds to an integer type on the way forward and passes the gradient straight through
+    (BPDA); its integer outputs carry the gradient as floating tensors holding the integers."""
     attributes: frozenset[str]
     """The ONNX attributes the implementation understands (its keyword-only parameters)."""
     wants_output_count: bool
@@ -72,6 +76,7 @@ class OpRegistry:
         fn: OpFunction,
         *,
         differentiable: bool = True,
+        straight_through: bool = False,
     ) -> None:
         """Register ``fn`` for ``op_type`` from opset ``since_version`` on.
 
@@ -93,6 +98,7 @@ class OpRegistry:
             since_version=since_version,
             fn=fn,
             differentiable=differentiable,
+            straight_through=straight_through,
             attributes=attributes,
             wants_output_count=wants_count,
         )
@@ -132,7 +138,10 @@ class Declaration:
     since_version: int
     fn: OpFunction
     differentiable: bool
+    straight_through: bool = False
 
+
+_Declared = TypeVar("_Declared", bound=OpFunction)
 
 DECLARED: list[Declaration] = []
 """Every built-in implementation, in the order their modules declared them; only :func:`op`
@@ -140,13 +149,21 @@ appends to it (at import), and :class:`OpRegistry` refuses a duplicate when it i
 
 
 def op(
-    op_type: str, since_version: int, *, domain: str = DEFAULT_DOMAIN, differentiable: bool = True
-) -> Callable[[OpFunction], OpFunction]:
+    op_type: str,
+    since_version: int,
+    *,
+    domain: str = DEFAULT_DOMAIN,
+    differentiable: bool = True,
+    straight_through: bool = False,
+) -> Callable[[_Declared], _Declared]:
     """Declare the decorated function as ``domain::op_type`` from opset ``since_version`` on;
-    stack it for each opset version the same function serves."""
+    stack it for each opset version the same function serves. The function keeps its own
+    signature, so ops may call one another (QLinearConv computes with Conv)."""
 
-    def declare(fn: OpFunction) -> OpFunction:
-        DECLARED.append(Declaration(domain, op_type, since_version, fn, differentiable))
+    def declare(fn: _Declared) -> _Declared:
+        DECLARED.append(
+            Declaration(domain, op_type, since_version, fn, differentiable, straight_through)
+        )
         return fn
 
     return declare
@@ -155,5 +172,12 @@ def op(
 def registry_of(declarations: list[Declaration]) -> OpRegistry:
     registry = OpRegistry()
     for d in declarations:
-        registry.add(d.domain, d.op_type, d.since_version, d.fn, differentiable=d.differentiable)
+        registry.add(
+            d.domain,
+            d.op_type,
+            d.since_version,
+            d.fn,
+            differentiable=d.differentiable,
+            straight_through=d.straight_through,
+        )
     return registry

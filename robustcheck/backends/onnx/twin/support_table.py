@@ -52,6 +52,12 @@ _NOTES = """\
   the simplified one's mean is zeros, as onnxruntime writes it.
 - `GridSample` samples 4-D images in every mode and 5-D volumes in the linear and nearest
   modes; other ranks are refused.
+- Quantization operators (`QuantizeLinear`, `DynamicQuantizeLinear`, `QLinearConv`,
+  `QLinearMatMul`, `com.microsoft::QGemm`) round forward exactly as onnxruntime does and pass the
+  gradient straight through (BPDA): on the differentiable path their integer outputs are floating
+  tensors holding the integers, and the integer operators sum products in float64 (exact).
+  Quantized types: int8, uint8, int16, uint16 (and int32 accumulators); float8 and sub-byte
+  types are refused. A graph output of an integer type is returned in that type.
 - `BatchNormalization` and `Dropout` run in inference mode only; training mode is refused.
 - `LSTM`, `GRU` and `RNN` follow onnxruntime where the specification leaves room: `clip` bounds
   the gates' inputs but not the cell state `h()` reads; past a row's `sequence_lens` its state

@@ -42,6 +42,11 @@ _TORCH_TO_ONNX: dict[torch.dtype, int] = {v: k for k, v in _ONNX_TO_TORCH.items(
 FLOATING_ONNX_TYPES = frozenset(
     {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16}
 )
+CARRIED_INTEGER_ONNX_TYPES = frozenset(
+    {TensorProto.INT8, TensorProto.UINT8, TensorProto.INT16, TensorProto.UINT16, TensorProto.INT32}
+)
+"""Integer types the twin carries as floats on the differentiable path (quantized values and
+their int32 accumulators; see ``ops/_quantization.py``)."""
 
 
 def onnx_type_name(elem_type: int) -> str:

@@ -60,14 +60,17 @@ INCLUDE: dict[tuple[str, str], str] = {
     ("", "Constant"): r"^test_constant_cpu$",
     ("", "ConstantOfShape"): r"^test_constantofshape_",
     ("", "Conv"): r"^test_basic_conv_|^test_conv_with_|^test_Conv[123]d|^test_operator_conv_",
+    ("", "ConvInteger"): r"^test_convinteger_",
     ("", "ConvTranspose"): r"^test_convtranspose_|^test_ConvTranspose2d|^test_operator_convtranspose_",
     ("", "Cos"): r"^test_cos_",
     ("", "Cosh"): r"^test_cosh_",
     ("", "CumSum"): r"^test_cumsum_",
+    ("", "DequantizeLinear"): r"^test_dequantizelinear",
     ("", "DepthToSpace"): r"^test_depthtospace_",
     ("", "Div"): r"^test_div_",
     ("", "Dropout"): r"^test_dropout_",
     ("", "Einsum"): r"^test_einsum_",
+    ("", "DynamicQuantizeLinear"): r"^test_dynamicquantizelinear",
     ("", "Elu"): r"^test_elu_|^test_ELU_",
     ("", "Equal"): r"^test_equal_",
     ("", "Erf"): r"^test_erf_",
@@ -106,6 +109,7 @@ INCLUDE: dict[tuple[str, str], str] = {
     ("", "LpPool"): r"^test_lppool_",
     ("", "LSTM"): r"^test_lstm_",
     ("", "MatMul"): r"^test_matmul_|^test_Linear_no_bias_",
+    ("", "MatMulInteger"): r"^test_matmulinteger",
     ("", "Max"): r"^test_max_|^test_operator_max_",
     ("", "MaxPool"): r"^test_maxpool_|^test_MaxPool|^test_operator_maxpool_",
     ("", "Mean"): r"^test_mean_",
@@ -122,6 +126,9 @@ INCLUDE: dict[tuple[str, str], str] = {
     ("", "Pad"): r"^test_(constant|edge|reflect|wrap)_pad|^test_(Constant|Reflection|Replication|Zero)Pad2d|^test_operator_pad_",
     ("", "Pow"): r"^test_pow_",
     ("", "RMSNormalization"): r"^test_rms_normalization_",
+    ("", "QLinearConv"): r"^test_qlinearconv",
+    ("", "QLinearMatMul"): r"^test_qlinearmatmul_",
+    ("", "QuantizeLinear"): r"^test_quantizelinear",
     ("", "Range"): r"^test_range_",
     ("", "Reciprocal"): r"^test_reciprocal_",
     ("", "ReduceL1"): r"^test_reduce_l1_",
@@ -192,6 +199,7 @@ NO_NODE_CASES: dict[tuple[str, str], str] = {
         "com.microsoft",
         "SkipSimplifiedLayerNormalization",
     ): "test_twin_contrib_ops.py, against onnxruntime",
+    ("com.microsoft", "QGemm"): "test_twin_quantized.py, QOperator models against onnxruntime",
     ("ai.onnx.ml", "LinearClassifier"): "test_twin_ml.py, against onnxruntime",
     ("ai.onnx.ml", "LinearRegressor"): "test_twin_ml.py, against onnxruntime",
     ("ai.onnx.ml", "Normalizer"): "test_twin_ml.py, against onnxruntime",
@@ -207,14 +215,17 @@ EXCLUDE: dict[str, str] = {
     # torch keeps uint16/32/64 as storage-only dtypes: no add/compare/div/pow/topk kernels.
     # A classifier's differentiable path never computes in them.
     # (Equal, Mul, TopK on uint64, Pow with a uint32/64 exponent, and BitShift, which works on
-    # the bits, do run, so they are tested.)
-    r"^(?!test_(equal|mul)_uint|test_pow_types_float32_uint(32|64)_|test_top_k_uint64_|test_bitshift_)"
+    # the bits, do run, so they are tested.) (De)quantizing to or from uint16 only converts,
+    # which torch does.
+    r"^(?!test_(equal|mul)_uint|test_pow_types_float32_uint(32|64)_|test_top_k_uint64_|test_bitshift_"
+    r"|test_(de)?quantizelinear_uint16_)"
     r".*_uint(16|32|64)_": "torch has no CPU kernels for uint16/uint32/uint64 arithmetic",
     # The twin differentiates deployed inference graphs; batch statistics are a training op.
     r"^test_batchnorm_.*_training_mode_": "training-mode BatchNormalization is refused",
     # Sub-byte and 8-bit float formats have no torch arithmetic and no place on a
     # float gradient path.
     r"^test_cast(like)?_.*(FLOAT8|FLOAT4E2M1|INT4|INT2)": "float8/float4/int4/int2 tensors",
+    r"^test_(de)?quantizelinear_(e4m3fn|e5m2|u?int4|u?int2|float4e2m1)": "float8/float4/int4/int2 tensors",
     r"^test_equal_string": "string tensors have no torch equivalent",
     r"^test_identity_(sequence|opt)_": "sequence and optional values are not tensors",
     # These expected outputs divide by scale * input_length (fractional here); the spec
@@ -378,6 +389,13 @@ LEGACY_CASES: list[tuple[str, int, list[tuple[str, np.ndarray]], dict[str, Any],
     ("Pad", 11, [("x", _floats(3, 4)), ("p", _ints(1, 2, 0, 1))], {"mode": "edge"}, 1),
     ("Pad", 11, [("x", _floats(3, 4)), ("p", _ints(1, -1, 2, 0)), ("v", _scalar(1.5))], {}, 1),
     ("Pad", 18, [("x", _floats(3, 4)), ("p", _ints(2, 1)), ("", None), ("a", _ints(-1))], {"mode": "reflect"}, 1),
+    ("QuantizeLinear", 10, [("x", _floats(3, 4)), ("s", _scalar(0.02)), ("z", np.array(128, dtype=np.uint8))], {}, 1),
+    ("QuantizeLinear", 13, [("x", _floats(2, 3, 4)), ("s", np.array([0.01, 0.02, 0.05], dtype=np.float32)), ("z", np.array([0, 10, -5], dtype=np.int8))], {"axis": 1}, 1),
+    ("QuantizeLinear", 19, [("x", _floats(3, 4)), ("s", _scalar(0.01)), ("z", np.array(-3, dtype=np.int8))], {}, 1),
+    ("QuantizeLinear", 21, [("x", _floats(4, 6)), ("s", _floats(4, 2, low=0.01, high=0.05)), ("z", np.full((4, 2), 7, dtype=np.uint8))], {"axis": 1, "block_size": 3}, 1),
+    ("DequantizeLinear", 10, [("x", np.array([[0, 3, 128], [255, 17, 200]], dtype=np.uint8)), ("s", _scalar(0.02)), ("z", np.array(128, dtype=np.uint8))], {}, 1),
+    ("DequantizeLinear", 13, [("x", np.array([[-128, 3, 127], [0, -17, 100]], dtype=np.int8)), ("s", np.array([0.1, 0.03], dtype=np.float32)), ("z", np.array([2, -4], dtype=np.int8))], {"axis": 0}, 1),
+    ("DequantizeLinear", 21, [("x", np.arange(24, dtype=np.uint8).reshape(4, 6)), ("s", _floats(2, 6, low=0.01, high=0.05)), ("z", np.full((2, 6), 9, dtype=np.uint8))], {"axis": 0, "block_size": 3}, 1),
     ("Range", 11, [("s", _scalar(1.0)), ("l", _scalar(4.0)), ("d", _scalar(0.75))], {}, 1),
     ("ReduceL1", 13, [("x", _floats(2, 3, 4))], {"axes": [1], "keepdims": 0}, 1),
     ("ReduceL2", 13, [("x", _floats(2, 3, 4))], {"axes": [0, 2]}, 1),

@@ -22,6 +22,8 @@ FAMILIES = (
     "ordering",
     "pad",
     "pool",
+    "qlinear",
+    "quantize",
     "recurrent",
     "reduce",
     "resize",
