@@ -13,6 +13,7 @@ integers match onnxruntime's bit for bit.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -317,7 +318,7 @@ def _mlas_logistic(v: Tensor) -> Tensor:
     q = _horner(square, _BETA)
     approximated = (p / q + 0.5).clamp(0.0, 1.0)
     smooth = torch.sigmoid(v)
-    return smooth + (approximated - smooth).detach()
+    return approximated + (smooth - smooth.detach())
 
 
 @op("QLinearSigmoid", 1, domain=MS, straight_through=True)
@@ -329,3 +330,55 @@ def qlinear_sigmoid(
     y_zero_point: Tensor | None = None,
 ) -> Tensor:
     return _lookup(x, x_scale, x_zero_point, y_scale, y_zero_point, _mlas_logistic)
+
+
+def _softmax_shift(x_scale: float, length: int) -> float:
+    """onnxruntime's headroom: the table's exponents are shifted so that ``length`` float32
+    terms cannot overflow their sum (less 5 nats of reserve)."""
+    headroom = math.log(float(torch.finfo(torch.float32).max / torch.tensor(float(length))))
+    return max(0.0, headroom - 5.0) / x_scale
+
+
+def _softmax_rows(x: Tensor, x_scale: Tensor, y_scale: Tensor, y_zero_point: Tensor) -> Tensor:
+    """onnxruntime's integer softmax over the last axis: float32 exponentials from a table of
+    ``exp((x - max + shift) * scale)`` (float64, then float32), a sequential float32 sum,
+    ``nearbyint(e * floor(1 / y_scale) / sum) + zero point``, saturated."""
+    scale = float(_f32(x_scale))
+    values = exact(x.detach())
+    shift = _softmax_shift(scale, x.shape[-1])
+    exponents = torch.exp((values - values.amax(-1, keepdim=True) + shift) * scale).float()
+    total = torch.zeros(exponents.shape[:-1], dtype=torch.float32, device=x.device)
+    for column in exponents.unbind(-1):
+        total = total + column
+    multiplier = torch.floor(1.0 / _f32(y_scale))
+    quotients = torch.round(exponents * multiplier / total.unsqueeze(-1))
+    return clamp_to(exact(quotients) + exact(y_zero_point), y_zero_point.dtype)
+
+
+@op("QLinearSoftmax", 1, domain=MS, straight_through=True)
+def qlinear_softmax(
+    x: Tensor,
+    x_scale: Tensor,
+    x_zero_point: Tensor | None,
+    y_scale: Tensor,
+    y_zero_point: Tensor | None = None,
+    *,
+    axis: int | None = None,
+    opset: int,
+) -> Tensor:
+    """Softmax over ``axis`` (opset 13 on) or over everything from ``axis`` on (earlier
+    opsets, as Softmax-1 and -11 flatten); the gradient is the float softmax's, dequantized
+    and scaled like the output."""
+    if x.dtype not in (torch.uint8, torch.int8) and not x.is_floating_point():
+        raise UnsupportedModelError(f"QLinearSoftmax takes uint8 or int8, not {x.dtype}")
+    zero_point = _zero_point(y_zero_point, x)
+    if zero_point.dtype not in (torch.uint8, torch.int8):
+        raise UnsupportedModelError(f"QLinearSoftmax outputs uint8 or int8, not {zero_point.dtype}")
+    dim = normalize_axis(axis if axis is not None else (-1 if opset >= 13 else 1), x.dim())
+    rows = x.movedim(dim, -1) if opset >= 13 else x.flatten(dim)
+    integers = _softmax_rows(rows, x_scale, y_scale, zero_point)
+    smooth = torch.softmax(exact(rows) * float(_f32(x_scale)), dim=-1) / _f32(y_scale)
+    # Exactly the integers forward (the difference is zero), the smooth softmax's gradient.
+    values = integers + (smooth - smooth.detach())
+    values = values.movedim(-1, dim) if opset >= 13 else values.reshape(x.shape)
+    return emit(values, zero_point.dtype, carried(x))
