@@ -32,10 +32,11 @@ BATCH = 50
 class _Residual(torch.nn.Module):
     def __init__(self, activation: str) -> None:
         super().__init__()
-        self.stem = torch.nn.Conv2d(1, 8, 3, padding=1)
-        self.body = torch.nn.Conv2d(8, 8, 3, padding=1)
-        self.side = torch.nn.Conv2d(1, 4, 3, padding=1)
-        self.head = torch.nn.Linear(12, 10)
+        self.stem = torch.nn.Conv2d(1, 16, 3, padding=1)
+        self.body = torch.nn.Conv2d(16, 16, 3, padding=1)
+        self.side = torch.nn.Conv2d(1, 8, 3, stride=2, padding=1)
+        self.mix = torch.nn.Conv2d(24, 32, 3, padding=1)
+        self.head = torch.nn.Linear(32, 10)
         self.act: torch.nn.Module = (
             torch.nn.ReLU() if activation == "relu" else torch.nn.LeakyReLU(0.1)
         )
@@ -44,10 +45,10 @@ class _Residual(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         stem = self.act(self.stem(x))
-        residual = stem + self.body(stem)
+        residual = torch.nn.functional.max_pool2d(stem + self.body(stem), 2)
         side = self.side(x)
         side = torch.sigmoid(side) if self.gate else torch.relu(side)
-        joined = torch.cat([residual, side], dim=1)
+        joined = self.act(self.mix(torch.cat([residual, side], dim=1)))
         scores = self.head(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(joined, 1), 1))
         return torch.softmax(scores, dim=1) if self.softmax else scores
 
