@@ -1,7 +1,7 @@
 """onnxruntime's quantized contrib operators (``com.microsoft``), as its CPU kernels compute
 them: QLinearAdd, QLinearMul, QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat,
-QLinearSigmoid and QLinearLeakyRelu (what ``quantize_static`` makes of Add, Mul, pooling,
-Concat and activations in the QOperator format).
+QLinearSigmoid, QLinearLeakyRelu and QLinearSoftmax (what ``quantize_static`` makes of Add,
+Mul, pooling, Concat, activations and Softmax in the QOperator format).
 
 Every quantized tensor here has one scale and one zero point. Operands may be real integer
 tensors or carried integers (see ``_quantization``); rounding is straight through. Where a
