@@ -46,8 +46,7 @@ _NOTES = """\
   `SimplifiedLayerNormalization` (RMS norm) is one of them although onnxruntime registers it in
   the default domain. `Attention` runs encoders (no past state, no rotary embeddings) with
   a `mask_index` of key lengths `(B)` or a raw mask `(B, T)` or `(B, S, T)`. Not implemented
-  yet: `MultiHeadAttention`, `EmbedLayerNormalization`, `BiasSoftmax` and the quantized
-  contrib operators.
+  yet: `MultiHeadAttention`, `EmbedLayerNormalization` and `BiasSoftmax`.
 - `SkipLayerNormalization` and `SkipSimplifiedLayerNormalization` compute all four outputs;
   the simplified one's mean is zeros, as onnxruntime writes it.
 - `GridSample` samples 4-D images in every mode and 5-D volumes in the linear and nearest
@@ -58,6 +57,13 @@ _NOTES = """\
   tensors holding the integers, and the integer operators sum products in float64 (exact).
   Quantized types: int8, uint8, int16, uint16 (and int32 accumulators); float8 and sub-byte
   types are refused. A graph output of an integer type is returned in that type.
+- onnxruntime's quantized contrib operators (`com.microsoft::QLinearAdd`, `QLinearMul`,
+  `QLinearGlobalAveragePool`, `QLinearAveragePool`, `QLinearConcat`, `QLinearSigmoid`,
+  `QLinearLeakyRelu`, `QLinearSoftmax`), which `quantize_static` emits in the QOperator format,
+  reproduce its CPU kernels' float32 steps (fused multiply-adds, lookup tables, MLAS's logistic
+  approximation) and give the same integers, uint8 and int8; rounding passes the gradient
+  straight through (`QLinearSigmoid` and `QLinearSoftmax` take the exact function's gradient).
+  `QLinearWhere` is not implemented, and `QLinearReduceMean` has no onnxruntime CPU kernel.
 - `BatchNormalization` and `Dropout` run in inference mode only; training mode is refused.
 - `LSTM`, `GRU` and `RNN` follow onnxruntime where the specification leaves room: `clip` bounds
   the gates' inputs but not the cell state `h()` reads; past a row's `sequence_lens` its state

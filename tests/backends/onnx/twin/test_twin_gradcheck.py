@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -254,6 +255,14 @@ CASES: list[Case] = [
     Case("QLinearMatMul", 10, [MATRIX, ("as", _d(0.1).reshape(())), ("az", np.array(0, dtype=np.uint8)), ("b", F((4, 2))), ("bs", _d(0.2).reshape(())), ("bz", np.array(0, dtype=np.int8)), ("ys", _d(0.05).reshape(())), ("yz", np.array(128, dtype=np.uint8))], xfail=_STRAIGHT_THROUGH),
     Case("QLinearConv", 10, [IMAGE, ("xs", _d(0.1).reshape(())), ("xz", np.array(0, dtype=np.uint8)), ("w", F((3, 2, 3, 3))), ("ws", _d(0.2).reshape(())), ("wz", np.array(0, dtype=np.int8)), ("ys", _d(0.05).reshape(())), ("yz", np.array(128, dtype=np.uint8))], xfail=_STRAIGHT_THROUGH),
     Case("QGemm", 1, [MATRIX, ("as", _d(0.1).reshape(())), ("az", np.array(0, dtype=np.uint8)), ("b", F((4, 2))), ("bs", _d(0.2).reshape(())), ("bz", np.array(0, dtype=np.int8))], domain="com.microsoft"),
+    Case("QLinearAdd", 1, [X, ("as", _d(0.1).reshape(())), ("az", np.array(0, dtype=np.int8)), ("b", F((2, 3, 4))), ("bs", _d(0.2).reshape(())), ("bz", np.array(0, dtype=np.int8)), ("cs", _d(0.15).reshape(())), ("cz", np.array(0, dtype=np.int8))], domain="com.microsoft", xfail=_STRAIGHT_THROUGH),
+    Case("QLinearMul", 1, [X, ("as", _d(0.1).reshape(())), ("az", np.array(0, dtype=np.int8)), ("b", F((2, 3, 4))), ("bs", _d(0.2).reshape(())), ("bz", np.array(0, dtype=np.int8)), ("cs", _d(0.15).reshape(())), ("cz", np.array(0, dtype=np.int8))], domain="com.microsoft", xfail=_STRAIGHT_THROUGH),
+    Case("QLinearGlobalAveragePool", 1, [IMAGE, ("xs", _d(0.1).reshape(())), ("xz", np.array(0, dtype=np.int8)), ("ys", _d(0.05).reshape(())), ("yz", np.array(0, dtype=np.int8))], domain="com.microsoft", xfail=_STRAIGHT_THROUGH),
+    Case("QLinearAveragePool", 1, [IMAGE, ("xs", _d(0.1).reshape(())), ("xz", np.array(0, dtype=np.int8)), ("ys", _d(0.05).reshape(())), ("yz", np.array(0, dtype=np.int8))], {"kernel_shape": [2, 2]}, domain="com.microsoft", xfail=_STRAIGHT_THROUGH),
+    Case("QLinearConcat", 1, [("ys", _d(0.05).reshape(())), ("yz", np.array(0, dtype=np.int8)), X, ("xs", _d(0.1).reshape(())), ("xz", np.array(0, dtype=np.int8)), ("w", F((2, 1, 4))), ("ws", _d(0.2).reshape(())), ("wz", np.array(0, dtype=np.int8))], {"axis": 1}, domain="com.microsoft", xfail=_STRAIGHT_THROUGH),
+    Case("QLinearSigmoid", 1, [X, ("xs", _d(0.1).reshape(())), ("xz", np.array(0, dtype=np.int8)), ("ys", _d(1 / 256).reshape(())), ("yz", np.array(0, dtype=np.uint8))], domain="com.microsoft", xfail=_STRAIGHT_THROUGH),
+    Case("QLinearLeakyRelu", 1, [X, ("xs", _d(0.1).reshape(())), ("xz", np.array(0, dtype=np.int8)), ("ys", _d(0.05).reshape(())), ("yz", np.array(0, dtype=np.int8))], {"alpha": 0.1}, domain="com.microsoft", xfail=_STRAIGHT_THROUGH),
+    Case("QLinearSoftmax", 1, [X, ("xs", _d(0.1).reshape(())), ("xz", np.array(0, dtype=np.int8)), ("ys", _d(1 / 256).reshape(())), ("yz", np.array(0, dtype=np.uint8))], {"opset": 13}, domain="com.microsoft", xfail=_STRAIGHT_THROUGH),
     # ai.onnx.ml
     Case("LinearClassifier", 1, [MATRIX], {"coefficients": np.linspace(-1, 1, 12).tolist(), "intercepts": [0.1, 0.2, 0.3], "classlabels_ints": [0, 1, 2], "post_transform": "SOFTMAX"}, domain="ai.onnx.ml", outputs=2),
     Case("ArrayFeatureExtractor", 1, [X, ("i", _i(3, 0, 3))], domain="ai.onnx.ml"),
@@ -290,14 +299,18 @@ def test_gradcheck(case: Case, node_model: Any) -> None:
         name: np.zeros(value.shape) if isinstance(value, F) else value
         for name, value in case.inputs
     }
+    attrs = dict(case.attrs)
+    node_opset = attrs.pop("opset", None)  # QLinearSoftmax's attribute, not the model's opset
     model = node_model(
         case.op,
         list(examples.items()),
         opset=case.opset,
         domain=case.domain,
         outputs=case.outputs,
-        **case.attrs,
+        **attrs,
     )
+    if node_opset is not None:
+        model.graph.node[0].attribute.append(onnx.helper.make_attribute("opset", node_opset))
     twin = OnnxTwin(model)
     floats = _float_inputs(case)
     fixed = {

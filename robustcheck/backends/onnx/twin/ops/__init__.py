@@ -23,6 +23,7 @@ FAMILIES = (
     "pad",
     "pool",
     "qlinear",
+    "qlinear_contrib",
     "quantize",
     "recurrent",
     "reduce",
