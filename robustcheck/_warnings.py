@@ -10,7 +10,10 @@ words.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -75,8 +78,49 @@ def _one_line(message: warnings.WarningMessage) -> str:
 def deprecations_dropped(log: logging.Logger, doing: str) -> Iterator[None]:
     """Around a dependency's (de)serialisation of a model: its deprecation warnings are dropped
     (:data:`DEPRECATED`), any other warning is logged once as ``a warning was raised while
-    <doing>: ...``, never printed raw."""
-    with recorded_warnings([DEPRECATED]) as notes:
+    <doing>: ...``, never printed raw. That includes the warnings torch's C++ code prints itself
+    (see :func:`native_warnings`)."""
+    with recorded_warnings([DEPRECATED]) as notes, native_warnings() as native:
         yield
-    for note in notes:
+    for note in [*notes, *(n for n in native if "deprecated" not in n.lower())]:
         log.warning("a warning was raised while %s: %s", doing, note)
+
+
+_NATIVE_WARNING = re.compile(r"^\[W\d{4} [\d:.]+ [^\]]*\] Warning: (.*?)(?: \(function \S+\))?$")
+"""A warning printed by torch's C++ ``TORCH_WARN`` where no Python caller turns it into a Python
+warning (deserialising a TorchScript file): ``[W1206 19:55:16.701346553 Quantizer.cpp:111]
+Warning: <message> (function operator())``."""
+
+
+@contextmanager
+def native_warnings() -> Iterator[list[str]]:
+    """Capture what native code writes to this process's standard error inside the block: the
+    lines that are torch's own C++ warnings are returned (their messages, filled in when the block
+    ends), every other line is written back to standard error as it was. Nothing is captured when
+    standard error is not a file descriptor."""
+    found: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield found
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield found
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", "replace")
+    kept = []
+    for line in text.splitlines(keepends=True):
+        match = _NATIVE_WARNING.match(line.rstrip("\n"))
+        if match is None:
+            kept.append(line)
+        elif match.group(1) not in found:
+            found.append(match.group(1))
+    if kept:
+        sys.stderr.write("".join(kept))
+        sys.stderr.flush()

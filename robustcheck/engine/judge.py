@@ -299,7 +299,8 @@ def _fail_closed(
             f"{info.path}: the input gradient is exactly zero for {tally.zero_gradient} of {n} "
             "samples, for cross-entropy and the margin loss alike, so no gradient attack can "
             "measure robustness (saturated outputs, quantising input layers or an output that "
-            f"does not depend on the input){unit}"
+            f"does not depend on the input){unit}",
+            hint="a gradient-free attack queries the model instead: --attack square",
         )
     warnings = []
     if tally.margin_fallback:

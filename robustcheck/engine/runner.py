@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+from robustcheck._warnings import DEPRECATED, recorded_warnings
 from robustcheck.attacks import Attack, InputDomain
 from robustcheck.backends.base import Backend, ModelInfo
 from robustcheck.backends.loader import load_backend
@@ -144,27 +145,32 @@ def measure(
     inputs = _inputs(config, target, surrogate)
     norm = normalisation(config, inputs.dataset)
     check_normalisation_not_doubled(target.info, norm)
-    backend, binaries = _wrapped(config, target, surrogate, norm, inputs.warnings)
-    batch_size = config.batch_size
-    if config.auto_batch_size:
-        gradient = any(a.needs_gradient for a in attacks) or min_eps_plan(config) is not None
-        batch_size = auto_batch_size(backend, inputs.dataset, len(config.eps), gradient=gradient)
-        config = config.model_copy(update={"batch_size": batch_size})
-    rows = query_rows(
-        backend, inputs.dataset, attacks,
-        max_memory_mb=config.max_memory_mb, batch_size=config.batch_size, n_eps=len(config.eps),
-    )  # fmt: skip
-    certify = certify_plan(config, target, inputs.dataset, norm)
-    plan = replace(_plan(config, attacks, backend, inputs), query_rows=rows, certify=certify)
-    backend, plan = _sized_calls(config, backend, inputs, plan)
-    fp = _fingerprint(config, backend, inputs.dataset, inputs.manifest, inputs.scale, surrogate)
-    if callable(only):
-        only = only(inputs.dataset.n_samples)
-    opened = None
-    if records is not None:
-        scope = fp if only is None else fingerprint({"scan": fp, "batches": sorted(only)})
-        opened = records(scope)
-    tally = scan(plan, inputs.dataset, backend, progress, opened, only)
+    # What the model, torch or onnxruntime warns while running the scan is reported, not printed
+    # raw between the progress lines (a deprecation inside a dependency: dropped).
+    with recorded_warnings([DEPRECATED]) as raised:
+        backend, binaries = _wrapped(config, target, surrogate, norm, inputs.warnings)
+        batch_size = config.batch_size
+        if config.auto_batch_size:
+            gradient = any(a.needs_gradient for a in attacks) or min_eps_plan(config) is not None
+            batch_size = auto_batch_size(
+                backend, inputs.dataset, len(config.eps), gradient=gradient
+            )
+            config = config.model_copy(update={"batch_size": batch_size})
+        rows = query_rows(
+            backend, inputs.dataset, attacks,
+            max_memory_mb=config.max_memory_mb, batch_size=config.batch_size, n_eps=len(config.eps),
+        )  # fmt: skip
+        certify = certify_plan(config, target, inputs.dataset, norm)
+        plan = replace(_plan(config, attacks, backend, inputs), query_rows=rows, certify=certify)
+        backend, plan = _sized_calls(config, backend, inputs, plan)
+        fp = _fingerprint(config, backend, inputs.dataset, inputs.manifest, inputs.scale, surrogate)
+        if callable(only):
+            only = only(inputs.dataset.n_samples)
+        opened = None
+        if records is not None:
+            scope = fp if only is None else fingerprint({"scan": fp, "batches": sorted(only)})
+            opened = records(scope)
+        tally = scan(plan, inputs.dataset, backend, progress, opened, only)
     notes = [
         *backend.info.notes,
         *(note for b in binaries for note in b.note()),
@@ -172,6 +178,7 @@ def measure(
         *attack_notes,
         *precision_notes(config.precision),
         *inputs.warnings,
+        *(f"a warning was raised while the scan ran the model: {note}" for note in raised),
     ]
     context = _context(config, backend, surrogate, inputs, norm, notes, batch_size)
     starts = list(range(0, inputs.dataset.n_samples, config.batch_size))
