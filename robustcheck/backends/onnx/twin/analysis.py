@@ -219,7 +219,11 @@ def _subgraph_ports(node: NodeProto, graph: GraphProto) -> _Ports:
         states = len(inner_in) - scan_inputs
         outer = list(node.input)[len(node.input) - len(inner_in) :]
         feedback = list(zip(inner_out[:states], inner_in[:states], strict=False))
-        return list(zip(outer, inner_in, strict=False)), list(zip(inner_out, node.output)), feedback
+        return (
+            list(zip(outer, inner_in, strict=False)),
+            list(zip(inner_out, node.output, strict=False)),
+            feedback,
+        )
     # If (no inputs), and by default every input of an unknown holder depends on every read.
     inputs = [(name, inner) for name in node.input for inner in inner_in]
     return inputs, list(zip(inner_out, node.output, strict=False)), []
@@ -233,7 +237,9 @@ class _GradientFlow:
         self._registry = registry
         self._types = types
 
-    def propagate(self, nodes: list[NodeProto], live: set[str], prefix: str) -> dict[int, list[str]]:
+    def propagate(
+        self, nodes: list[NodeProto], live: set[str], prefix: str
+    ) -> dict[int, list[str]]:
         """Add to ``live`` every node output the gradient reaches; return, by node index, the
         labels of the nodes that stop it (a node with subgraphs: the inner nodes that do)."""
         cuts: dict[int, list[str]] = {}

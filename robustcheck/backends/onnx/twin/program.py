@@ -138,8 +138,8 @@ class Program:
         initializers = {init.name for init in graph.initializer}
         self.input_names: list[str] = [v.name for v in graph.input if v.name not in initializers]
         self.output_names: list[str] = [v.name for v in graph.output]
-        self.steps = [self._prepare(node, index) for index, node in enumerate(graph.node)]
-        self.steps = [step for step in self.steps if step is not None]
+        prepared = (self._prepare(node, index) for index, node in enumerate(graph.node))
+        self.steps: list[_Step] = [step for step in prepared if step is not None]
         self.outer_reads = self._outer_reads()
         self._plans: dict[tuple[str, ...], tuple[list[_Step], list[list[str]]]] = {}
         logger.debug(
@@ -211,14 +211,16 @@ class Program:
         """How many nodes, subgraphs included, round with a straight-through gradient."""
         count = 0
         for step in self.steps:
-            count += step.spec.straight_through
+            count += int(step.spec.straight_through)
             for name in step.subgraphs:
                 count += sum(p.straight_through_nodes for p in _programs(step.attributes[name]))
         return count
 
     def to(self, dtype: torch.dtype | None, device: torch.device | str | None) -> Program:
         """Move constants and tensor attributes, subgraphs included (see ``OnnxTwin.to``)."""
-        self.constants = {name: _move(value, dtype, device) for name, value in self.constants.items()}
+        self.constants = {
+            name: _move(value, dtype, device) for name, value in self.constants.items()
+        }
         self.steps = [_move_step(step, dtype, device) for step in self.steps]
         self._plans.clear()
         return self

@@ -108,7 +108,11 @@ def test_nested_if_reads_values_from_every_enclosing_scope(ort_run: Any) -> None
         else_branch=_branch([helper.make_node("Sub", ["x", "hx"], ["b"])], "b"),
     )
     outer_then = _branch(
-        [helper.make_node("Neg", ["x"], ["hx"]), inner, helper.make_node("Exp", ["inner_y"], ["t"])],
+        [
+            helper.make_node("Neg", ["x"], ["hx"]),
+            inner,
+            helper.make_node("Exp", ["inner_y"], ["t"]),
+        ],
         "t",
     )
     outer_else = _branch([helper.make_node("Identity", ["x"], ["e"])], "e")
@@ -140,7 +144,9 @@ def test_if_on_the_input_shape_picks_a_branch_per_width(ort_run: Any) -> None:
     scalars = {"one": np.array(1, dtype=np.int64), "three": np.array(3, dtype=np.int64)}
     model = _model(nodes, [_x("n", "d")], ["y"], scalars)
     for width in (3, 4):
-        _compare(model, ort_run, {"x": np.linspace(-2, 2, 2 * width, dtype=np.float32).reshape(2, -1)})
+        _compare(
+            model, ort_run, {"x": np.linspace(-2, 2, 2 * width, dtype=np.float32).reshape(2, -1)}
+        )
 
 
 def _loop_model() -> onnx.ModelProto:
@@ -219,7 +225,9 @@ def test_an_operator_missing_inside_a_branch_is_named_by_analysis_twin_and_inspe
 
     reduce_max = helper.make_node("ReduceMax", ["x"], ["m"], axes=[1, 2], keepdims=0)
     det = helper.make_node("Det", ["x"], ["d"])
-    node = helper.make_node("If", ["cond"], ["y"], then_branch=branch(reduce_max), else_branch=branch(det))
+    node = helper.make_node(
+        "If", ["cond"], ["y"], then_branch=branch(reduce_max), else_branch=branch(det)
+    )
     graph = helper.make_graph(
         [node], "g", [_COND, _x(2, 3, 3)], [helper.make_tensor_value_info("y", FLOAT, [2])]
     )

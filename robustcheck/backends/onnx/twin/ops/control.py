@@ -78,7 +78,9 @@ def scan(
     in_axes = scan_input_axes or [0] * len(inputs)
     in_dirs = scan_input_directions or [0] * len(inputs)
     slices = [
-        torch.movedim(x, axis % x.dim(), 0).flip(0) if reverse else torch.movedim(x, axis % x.dim(), 0)
+        torch.movedim(x, axis % x.dim(), 0).flip(0)
+        if reverse
+        else torch.movedim(x, axis % x.dim(), 0)
         for x, axis, reverse in zip(inputs, in_axes, in_dirs, strict=True)
     ]
     lengths = {len(s) for s in slices}
