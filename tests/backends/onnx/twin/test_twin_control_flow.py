@@ -98,6 +98,14 @@ def test_if_runs_the_chosen_branch_and_the_gradient_flows_through_it(
     assert non_differentiable_nodes(model) == []
 
 
+@pytest.mark.parametrize("flag", [True, False])
+def test_if_passes_gradcheck_through_either_branch(flag: bool) -> None:
+    twin = OnnxTwin(_if_reading_outer_values()).to(torch.float64)
+    cond = torch.tensor(flag)
+    x = torch.from_numpy(X).double().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: twin.run({"cond": cond, "x": x})["y"], (x,))
+
+
 def test_nested_if_reads_values_from_every_enclosing_scope(ort_run: Any) -> None:
     inner = helper.make_node(
         "If",
