@@ -25,7 +25,7 @@ from robustcheck.backends.onnx.twin.analysis import (
     model_opsets,
     resolve_node,
 )
-from robustcheck.backends.onnx.twin.attributes import parse_attributes
+from robustcheck.backends.onnx.twin.attributes import has_subgraph, parse_attributes
 from robustcheck.backends.onnx.twin.ops import default_registry
 from robustcheck.backends.onnx.twin.registry import OUTPUT_COUNT_PARAM, OpRegistry
 from robustcheck.backends.onnx.twin.tensors import tensor_from_proto
@@ -237,6 +237,8 @@ class _Builder:
 
     def _interpreter_call(self, node: NodeProto) -> partial[Any]:
         spec = resolve_node(node, self._opsets, self._interpreter)
+        if has_subgraph(node):
+            raise RuleRefused("control flow (a node with subgraphs) has no bound rule")
         if spec is None:
             raise RuleRefused("an op robustcheck's ONNX interpreter does not implement")
         attributes = parse_attributes(node)

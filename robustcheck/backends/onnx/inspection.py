@@ -11,7 +11,12 @@ from pydantic import BaseModel, ConfigDict
 from robustcheck.backends.onnx.blockers import scores_output, white_box_blockers
 from robustcheck.backends.onnx.model_file import read_onnx
 from robustcheck.backends.onnx.twin import default_registry, non_differentiable_nodes
-from robustcheck.backends.onnx.twin.analysis import inline_local_functions, model_opsets, node_opset
+from robustcheck.backends.onnx.twin.analysis import (
+    inline_local_functions,
+    model_opsets,
+    node_opset,
+    walk_nodes,
+)
 
 # Ops whose output is a probability distribution when they end the graph.
 _PROBABILITY_OPS = {"Softmax", "ZipMap", "Normalizer"}
@@ -99,7 +104,8 @@ def inspect_onnx(
     registry = default_registry()
     opsets = model_opsets(model)
     uses: Counter[tuple[str, str, int]] = Counter(
-        (node.domain or "", node.op_type, node_opset(node, opsets)) for node in model.graph.node
+        (node.domain or "", node.op_type, node_opset(node, opsets))
+        for node in walk_nodes(model.graph)  # subgraphs (If branches, Loop bodies) included
     )
     ops = []
     for (domain, op_type, opset), count in sorted(uses.items()):

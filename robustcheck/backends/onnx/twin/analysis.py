@@ -3,18 +3,20 @@
 ``unsupported_ops`` lists every operator the twin lacks so one error can name them all (users
 hate fixing one missing op per run); ``non_differentiable_nodes`` names the nodes that cut the
 gradient between the float inputs and the outputs so the caller can explain a zero gradient.
+Both look inside subgraphs (``If``'s branches, ``Loop``'s and ``Scan``'s body), including the
+values a subgraph reads from the scopes around it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import onnx
 import onnx.inliner
 import onnx.shape_inference
-from onnx import ModelProto, NodeProto, TensorProto
+from onnx import GraphProto, ModelProto, NodeProto, TensorProto
 
-from robustcheck.backends.onnx.twin.attributes import has_subgraph
+from robustcheck.backends.onnx.twin.attributes import subgraphs
 from robustcheck.backends.onnx.twin.ops import default_registry
 from robustcheck.backends.onnx.twin.registry import OpRegistry, OpSpec, normalize_domain
 from robustcheck.backends.onnx.twin.tensors import CARRIED_INTEGER_ONNX_TYPES, FLOATING_ONNX_TYPES
@@ -50,9 +52,8 @@ def node_opset(node: NodeProto, opsets: dict[str, int]) -> int:
 
 
 def resolve_node(node: NodeProto, opsets: dict[str, int], registry: OpRegistry) -> OpSpec | None:
-    """The implementation for ``node``, or None when the twin cannot run it."""
-    if has_subgraph(node):
-        return None
+    """The implementation for ``node``, or None when the twin cannot run it (the nodes of its
+    subgraphs are resolved on their own, with the same opsets)."""
     return registry.lookup(node.domain, node.op_type, node_opset(node, opsets))
 
 
@@ -64,10 +65,36 @@ def unsupported_ops(model: ModelProto, registry: OpRegistry | None = None) -> li
     opsets = model_opsets(model)
     missing = {
         (normalize_domain(node.domain), node.op_type, node_opset(node, opsets))
-        for node in model.graph.node
+        for node in walk_nodes(model.graph)
         if resolve_node(node, opsets, registry) is None
     }
     return sorted(missing)
+
+
+def walk_nodes(graph: GraphProto) -> Iterator[NodeProto]:
+    """Every node of ``graph`` and, after each node, those of its subgraphs (depth first)."""
+    for node in graph.node:
+        yield node
+        for _, subgraph in subgraphs(node):
+            yield from walk_nodes(subgraph)
+
+
+def node_reads(node: NodeProto) -> list[str]:
+    """The values ``node`` reads: its inputs and what its subgraphs take from outer scopes."""
+    reads = [name for name in node.input if name]
+    for _, subgraph in subgraphs(node):
+        reads.extend(outer_references(subgraph))
+    return list(dict.fromkeys(reads))
+
+
+def outer_references(graph: GraphProto) -> list[str]:
+    """Names ``graph`` reads (its nodes, their subgraphs, its outputs) without defining them
+    (as an input, initializer or node output): values of an enclosing scope."""
+    defined = {v.name for v in graph.input} | {init.name for init in graph.initializer}
+    defined.update(name for node in graph.node for name in node.output if name)
+    reads = [name for node in graph.node for name in node_reads(node)]
+    reads.extend(v.name for v in graph.output)
+    return [name for name in dict.fromkeys(reads) if name not in defined]
 
 
 def describe_node(node: NodeProto, index: int) -> str:
@@ -84,10 +111,15 @@ def _value_types(model: ModelProto) -> dict[str, int]:
     except Exception:
         # Types only sharpen the answer; without them it is still sound.
         return {}
-    graph = inferred.graph
-    values = [*graph.input, *graph.output, *graph.value_info]
-    types = {v.name: v.type.tensor_type.elem_type for v in values if v.type.HasField("tensor_type")}
-    types.update({init.name: init.data_type for init in graph.initializer})
+    types: dict[str, int] = {}
+    graphs = [inferred.graph]
+    graphs.extend(sub for node in walk_nodes(inferred.graph) for _, sub in subgraphs(node))
+    for graph in graphs:
+        values = [*graph.input, *graph.output, *graph.value_info]
+        types.update(
+            {v.name: v.type.tensor_type.elem_type for v in values if v.type.HasField("tensor_type")}
+        )
+        types.update({init.name: init.data_type for init in graph.initializer})
     return {name: kind for name, kind in types.items() if kind}
 
 
@@ -131,7 +163,7 @@ def _nodes_feeding_outputs(nodes: list[NodeProto], outputs: Iterable[str]) -> se
         node = nodes[index]
         if any(name in needed for name in node.output if name):
             feeding.add(index)
-            needed.update(name for name in node.input if name)
+            needed.update(node_reads(node))
     return feeding
 
 
@@ -157,32 +189,107 @@ def non_differentiable_nodes(
     """
     registry = registry if registry is not None else default_registry()
     model = inline_local_functions(model)
-    opsets = model_opsets(model)
-    types = _value_types(model)
+    flow = _GradientFlow(model_opsets(model), registry, _value_types(model))
     nodes = list(model.graph.node)
     live = _float_graph_inputs(model)
     if inputs is not None:
         live &= set(inputs)
-    cuts: list[int] = []
-    for index, node in enumerate(nodes):
-        if not any(name in live for name in node.input if name):
-            continue
-        spec = resolve_node(node, opsets, registry)
-        integer_input = any(
-            name in live and types.get(name, TensorProto.FLOAT) not in FLOATING_ONNX_TYPES
-            for name in node.input
-        )
-        carried = [
-            name
-            for name in node.output
-            if name
-            and spec is not None
-            and _carries_gradient(name, node, spec, types, integer_input)
-        ]
-        if spec is not None and spec.differentiable and carried:
-            live.update(carried)
-        else:
-            cuts.append(index)
+    cuts = flow.propagate(nodes, live, prefix="")
     wanted = outputs if outputs is not None else (value.name for value in model.graph.output)
     unreached = _nodes_feeding_outputs(nodes, [name for name in wanted if name not in live])
-    return [describe_node(nodes[index], index) for index in cuts if index in unreached]
+    return [label for index, labels in cuts.items() if index in unreached for label in labels]
+
+
+_Ports = tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]
+
+
+def _subgraph_ports(node: NodeProto, graph: GraphProto) -> _Ports:
+    """How values cross into and out of ``graph``, a subgraph of ``node``: (node input, graph
+    input) pairs, (graph output, node output) pairs, and the loop-carried (graph output, graph
+    input) pairs fed back each iteration."""
+    inner_in = [v.name for v in graph.input]
+    inner_out = [v.name for v in graph.output]
+    op = node.op_type if not normalize_domain(node.domain) else ""
+    if op == "Loop":
+        carried = list(zip(node.input[2:], inner_in[2:], strict=False))
+        feedback = list(zip(inner_out[1:], inner_in[2:], strict=False))
+        return carried, list(zip(inner_out[1:], node.output, strict=False)), feedback
+    if op == "Scan":
+        scan_inputs = next((a.i for a in node.attribute if a.name == "num_scan_inputs"), 0)
+        states = len(inner_in) - scan_inputs
+        outer = list(node.input)[len(node.input) - len(inner_in) :]
+        feedback = list(zip(inner_out[:states], inner_in[:states], strict=False))
+        return (
+            list(zip(outer, inner_in, strict=False)),
+            list(zip(inner_out, node.output, strict=False)),
+            feedback,
+        )
+    # If (no inputs), and by default every input of an unknown holder depends on every read.
+    inputs = [(name, inner) for name in node.input for inner in inner_in]
+    return inputs, list(zip(inner_out, node.output, strict=False)), []
+
+
+class _GradientFlow:
+    """Forward propagation of "carries the float inputs' gradient" through nodes and subgraphs."""
+
+    def __init__(self, opsets: dict[str, int], registry: OpRegistry, types: dict[str, int]):
+        self._opsets = opsets
+        self._registry = registry
+        self._types = types
+
+    def propagate(
+        self, nodes: list[NodeProto], live: set[str], prefix: str
+    ) -> dict[int, list[str]]:
+        """Add to ``live`` every node output the gradient reaches; return, by node index, the
+        labels of the nodes that stop it (a node with subgraphs: the inner nodes that do)."""
+        cuts: dict[int, list[str]] = {}
+        for index, node in enumerate(nodes):
+            if not any(name in live for name in node_reads(node)):
+                continue
+            label = prefix + describe_node(node, index)
+            spec = resolve_node(node, self._opsets, self._registry)
+            inner: list[str] = []
+            if spec is None or not spec.differentiable:
+                carried: list[str] = []
+            elif subgraphs(node):
+                carried, inner = self._through_subgraphs(node, live, label)
+            else:
+                carried = self._carried(node, spec, live)
+            if carried:
+                live.update(carried)
+            else:
+                cuts[index] = inner or [label]
+        return cuts
+
+    def _carried(self, node: NodeProto, spec: OpSpec, live: set[str]) -> list[str]:
+        integer_input = any(
+            name in live and self._types.get(name, TensorProto.FLOAT) not in FLOATING_ONNX_TYPES
+            for name in node.input
+        )
+        return [
+            name
+            for name in node.output
+            if name and _carries_gradient(name, node, spec, self._types, integer_input)
+        ]
+
+    def _through_subgraphs(
+        self, node: NodeProto, live: set[str], label: str
+    ) -> tuple[list[str], list[str]]:
+        carried: list[str] = []
+        cuts: list[str] = []
+        for attribute, graph in subgraphs(node):
+            inputs, outputs, feedback = _subgraph_ports(node, graph)
+            inner_live = set(live) | {inner for outer, inner in inputs if outer in live}
+            while True:  # loop-carried values: iterate to a fixed point
+                before = len(inner_live)
+                inner_cuts = self.propagate(
+                    list(graph.node), inner_live, f"{label} > {attribute} > "
+                )
+                inner_live.update(into for out, into in feedback if out in inner_live)
+                if len(inner_live) == before:
+                    break
+            carried.extend(outer for inner, outer in outputs if inner in inner_live and outer)
+            unreached = [inner for inner, _ in outputs if inner not in inner_live]
+            feeding = _nodes_feeding_outputs(list(graph.node), unreached)
+            cuts.extend(lab for i, labels in inner_cuts.items() if i in feeding for lab in labels)
+        return list(dict.fromkeys(carried)), cuts

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from onnx import AttributeProto, NodeProto
+from onnx import AttributeProto, GraphProto, NodeProto
 
 from robustcheck.backends.onnx.twin.tensors import tensor_from_proto
 from robustcheck.errors import UnsupportedModelError
@@ -12,9 +13,24 @@ from robustcheck.errors import UnsupportedModelError
 _SUBGRAPH_TYPES = frozenset({AttributeProto.GRAPH, AttributeProto.GRAPHS})
 
 
+SubgraphCompiler = Callable[[str, GraphProto], Any]
+"""Turns a graph attribute (its name and graph) into what the op receives for it."""
+
+
 def has_subgraph(node: NodeProto) -> bool:
-    """If/Loop/Scan-style nodes carry graphs; the twin cannot run those."""
+    """If/Loop/Scan-style nodes carry graphs (run by the twin's executor, not by an op alone)."""
     return any(attr.type in _SUBGRAPH_TYPES for attr in node.attribute)
+
+
+def subgraphs(node: NodeProto) -> list[tuple[str, GraphProto]]:
+    """The ``(attribute name, graph)`` pairs ``node`` holds, in attribute order."""
+    found: list[tuple[str, GraphProto]] = []
+    for attr in node.attribute:
+        if attr.type == AttributeProto.GRAPH:
+            found.append((attr.name, attr.g))
+        elif attr.type == AttributeProto.GRAPHS:
+            found.extend((attr.name, graph) for graph in attr.graphs)
+    return found
 
 
 def attribute_value(attr: AttributeProto) -> Any:
@@ -42,5 +58,17 @@ def attribute_value(attr: AttributeProto) -> Any:
     )
 
 
-def parse_attributes(node: NodeProto) -> dict[str, Any]:
-    return {attr.name: attribute_value(attr) for attr in node.attribute}
+def parse_attributes(
+    node: NodeProto, compile_graph: SubgraphCompiler | None = None
+) -> dict[str, Any]:
+    """Every attribute's value; a graph attribute is handed to ``compile_graph`` (without one,
+    a node with a subgraph is refused)."""
+    parsed: dict[str, Any] = {}
+    for attr in node.attribute:
+        if compile_graph is not None and attr.type == AttributeProto.GRAPH:
+            parsed[attr.name] = compile_graph(attr.name, attr.g)
+        elif compile_graph is not None and attr.type == AttributeProto.GRAPHS:
+            parsed[attr.name] = [compile_graph(attr.name, graph) for graph in attr.graphs]
+        else:
+            parsed[attr.name] = attribute_value(attr)
+    return parsed

@@ -20,6 +20,10 @@ from torch import Tensor
 
 OpResult = Tensor | tuple[Tensor | None, ...]
 OpFunction = Callable[..., OpResult]
+Subgraph = Callable[..., tuple[Tensor, ...]]
+"""What an op receives for a graph attribute (If's branches, Loop's body): a callable taking the
+subgraph's inputs in order and returning its outputs, run by the twin's executor with the
+node's enclosing scope visible."""
 
 OUTPUT_COUNT_PARAM = "output_count"
 """An op function that declares this keyword-only parameter receives the number of outputs

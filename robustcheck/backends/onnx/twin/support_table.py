@@ -72,9 +72,14 @@ _NOTES = """\
   also runs `layout=1`.
 - `MaxPool` computes its optional `Indices` output; `LayerNormalization` its `Mean` and
   `InvStdDev` outputs.
+- Control flow runs eagerly: `If` evaluates its condition and runs the chosen branch, `Loop`
+  and `Scan` iterate in Python; subgraphs go through the twin's own executor and read values of
+  the scopes around them, so the gradient follows the path taken. Operators inside subgraphs
+  count as the model's (a missing one is named like any other). Not implemented: `Scan` before
+  opset 9 (batched, with `sequence_lens`), branches or loops over sequence or optional values,
+  and a `Loop` with scan outputs that runs zero iterations (their shape is unknown).
 - Not implemented on purpose: tree ensembles (piecewise constant, so their input gradient is
-  zero almost everywhere), control flow with subgraphs (`If`, `Loop`, `Scan`), sequences,
-  strings, float8/float4/int4 tensors, and unsigned 16/32/64-bit arithmetic (torch has no
+  zero almost everywhere), sequences, strings, float8/float4/int4 tensors, and unsigned 16/32/64-bit arithmetic (torch has no
   kernels for it). SVMs and the other `ai.onnx.ml` operators are not implemented yet.
 """
 

@@ -64,19 +64,29 @@ def test_all_unsupported_ops_are_named_at_once_in_one_line(graph_model: Any) -> 
     assert caught.value.ops == expected  # type: ignore[attr-defined]
 
 
-def test_nodes_with_subgraphs_are_listed_not_crashed(graph_model: Any) -> None:
-    branch = helper.make_graph(
-        [helper.make_node("Identity", ["x"], ["y"])],
-        "b",
-        [],
-        [helper.make_empty_tensor_value_info("y")],
-    )
+def test_operators_inside_subgraphs_are_listed_with_the_rest(graph_model: Any) -> None:
+    def branch(op_type: str, output: str) -> onnx.GraphProto:
+        return helper.make_graph(
+            [helper.make_node(op_type, ["x"], [output])],
+            op_type,
+            [],
+            [helper.make_empty_tensor_value_info(output)],
+        )
+
     model = graph_model(
-        [helper.make_node("If", ["cond"], ["out"], then_branch=branch, else_branch=branch)],
+        [
+            helper.make_node(
+                "If",
+                ["cond"],
+                ["out"],
+                then_branch=branch("Identity", "a"),
+                else_branch=branch("Foo", "b"),
+            )
+        ],
         [helper.make_tensor_value_info("cond", TensorProto.BOOL, []), _x(2)],
         ["out"],
     )
-    assert unsupported_ops(model, default_registry()) == [("", "If", 13)]
+    assert unsupported_ops(model, default_registry()) == [("", "Foo", 13)]
 
 
 def test_initializers_listed_as_graph_inputs_are_not_inputs(graph_model: Any) -> None:

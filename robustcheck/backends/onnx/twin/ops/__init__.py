@@ -12,6 +12,7 @@ FAMILIES = (
     "arithmetic",
     "bitwise",
     "contrib",
+    "control",
     "conv",
     "create",
     "index",
