@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from robustcheck.backends.onnx.twin.ops._clamp import clamp_inclusive
 from robustcheck.errors import UnsupportedModelError
 
 _RANGES: dict[torch.dtype, tuple[int, int]] = {
@@ -61,7 +62,7 @@ def emit(values: Tensor, dtype: torch.dtype, keep_carried: bool) -> Tensor:
 
 def clamp_to(values: Tensor, dtype: torch.dtype) -> Tensor:
     low, high = integer_range(dtype)
-    return values.clamp(low, high)
+    return clamp_inclusive(values, low, high)  # a value rounded onto a bound can move inwards
 
 
 def exact(x: Tensor) -> Tensor:

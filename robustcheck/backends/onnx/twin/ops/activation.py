@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from robustcheck.backends.onnx.twin.ops._axes import normalize_axis, product
+from robustcheck.backends.onnx.twin.ops._clamp import clamp_inclusive
 from robustcheck.backends.onnx.twin.registry import op
 
 _FLT_MAX = 3.4028234663852886e38
@@ -110,7 +111,7 @@ def swish(x: Tensor, *, alpha: float = 1.0) -> Tensor:
 @op("Clip", 6)
 def clip_6(x: Tensor, *, max: float = _FLT_MAX, min: float = -_FLT_MAX) -> Tensor:
     """Opset 6: bounds are attributes (named like the builtins, as ONNX names them)."""
-    return torch.clamp(x, min, max)
+    return clamp_inclusive(x, min, max)
 
 
 @op("Clip", 11)
@@ -118,7 +119,7 @@ def clip_11(x: Tensor, min: Tensor | None = None, max: Tensor | None = None) -> 
     """Opset 11+: bounds are optional inputs; min > max yields max, as in PyTorch."""
     if min is None and max is None:
         return x
-    return torch.clamp(x, min, max)
+    return clamp_inclusive(x, min, max)
 
 
 def _flattened(x: Tensor, axis: int, fn: str) -> Tensor:
