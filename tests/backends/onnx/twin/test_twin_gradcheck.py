@@ -274,6 +274,7 @@ CASES: list[Case] = [
     Case("SkipLayerNormalization", 1, [X, ("s", F((2, 3, 4))), ("g", F((4,))), ("be", F((4,))), ("bi", F((4,)))], {"epsilon": 1e-5}, domain="com.microsoft", outputs=4),
     Case("SkipSimplifiedLayerNormalization", 1, [X, ("s", F((2, 3, 4))), ("g", F((4,))), ("bi", F((4,)))], {"epsilon": 1e-5}, domain="com.microsoft", outputs=4),
     Case("Attention", 1, [X, ("w", F((4, 12))), ("b", F((12,))), ("m", np.array([[1, 1, 0], [1, 0, 1]], dtype=np.int32))], {"num_heads": 2}, domain="com.microsoft"),
+    Case("MultiHeadAttention", 1, [X, ("k", F((2, 3, 4))), ("v", F((2, 3, 4))), ("b", F((12,))), ("m", np.array([[1, 1, 0], [1, 0, 1]], dtype=np.int32))], {"num_heads": 2}, domain="com.microsoft"),
     Case("SimplifiedLayerNormalization", 17, [X, ("g", F((4,)))], outputs=2),
     # quantization: integer operands arrive as carried integers (floats holding integers here,
     # any float for the check); rounding passes the gradient straight through (BPDA), which a
