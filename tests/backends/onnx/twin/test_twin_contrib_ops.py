@@ -26,6 +26,9 @@ _X = _floats(2, 3, 8)
 _SKIP = _floats(2, 3, 8, seed=1)
 _HIDDEN = _floats(8, seed=2)
 _BIAS = _floats(8, seed=3)
+_IDS = np.array([[1, 2, 5], [4, 0, 2]], dtype=np.int32)
+_SEGMENTS = np.array([[0, 0, 1], [0, 1, 1]], dtype=np.int32)
+_MASK = np.array([[1, 0, 1], [1, 1, 0]], dtype=np.int32)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,10 @@ CASES: dict[str, Case] = {
     "MultiHeadAttention-unidirectional": Case("MultiHeadAttention", [("x", _X), ("k", _SKIP), ("v", _floats(2, 3, 8, seed=11)), ("b", _floats(24, seed=9))], {"num_heads": 2, "unidirectional": 1}),
     "MultiHeadAttention-cross": Case("MultiHeadAttention", [("x", _X), ("k", _floats(2, 5, 8, seed=12)), ("v", _floats(2, 5, 6, seed=13)), ("b", _floats(22, seed=9)), ("m", np.array([[1, 1, 1, 0, 1], [1, 0, 1, 1, 1]], dtype=np.int32))], {"num_heads": 2}),
     "MultiHeadAttention-attention-bias": Case("MultiHeadAttention", [("x", _X), ("k", _SKIP), ("v", _floats(2, 3, 8, seed=11)), ("", None), ("", None), ("ab", _floats(2, 1, 3, 3, seed=10))], {"num_heads": 2}),
+    "EmbedLayerNormalization": Case("EmbedLayerNormalization", [("ids", _IDS), ("seg", _SEGMENTS), ("x", _floats(6, 8, seed=14)), ("pos", _floats(5, 8, seed=15)), ("segt", _floats(2, 8, seed=16)), ("g", _HIDDEN), ("be", _BIAS), ("m", _MASK)], outputs=3),
+    "EmbedLayerNormalization-no-segment-no-mask": Case("EmbedLayerNormalization", [("ids", _IDS), ("", None), ("x", _floats(6, 8, seed=14)), ("pos", _floats(5, 8, seed=15)), ("", None), ("g", _HIDDEN), ("be", _BIAS)], {"epsilon": 0.1}, outputs=2),
+    "EmbedLayerNormalization-position-ids": Case("EmbedLayerNormalization", [("ids", _IDS), ("seg", _SEGMENTS), ("x", _floats(6, 8, seed=14)), ("pos", _floats(5, 8, seed=15)), ("segt", _floats(2, 8, seed=16)), ("g", _HIDDEN), ("be", _BIAS), ("", None), ("p", np.array([[4, 2, 0], [1, 1, 3]], dtype=np.int32))], outputs=3),
+    "EmbedLayerNormalization-shared-position-ids": Case("EmbedLayerNormalization", [("ids", _IDS), ("seg", _SEGMENTS), ("x", _floats(6, 8, seed=14)), ("pos", _floats(5, 8, seed=15)), ("segt", _floats(2, 8, seed=16)), ("g", _HIDDEN), ("be", _BIAS), ("m", _MASK), ("p", np.array([[2, 3, 4]], dtype=np.int32))], outputs=2),
 }
 # fmt: on
 

@@ -300,3 +300,49 @@ def _unpack_qkv(
             "(B, S, N, 3, H) or key packs K and V (B, T, N, 2, H)"
         )
     return query, key, value
+
+
+_EMBED_EPSILON = 1e-12  # onnxruntime's kDefaultEmbedLayerNormEpsilon
+
+
+@op("EmbedLayerNormalization", 1, domain=MICROSOFT)
+def embed_layer_normalization(
+    input_ids: Tensor,
+    segment_ids: Tensor | None = None,
+    word_embedding: Tensor | None = None,
+    position_embedding: Tensor | None = None,
+    segment_embedding: Tensor | None = None,
+    gamma: Tensor | None = None,
+    beta: Tensor | None = None,
+    mask: Tensor | None = None,
+    position_ids: Tensor | None = None,
+    *,
+    epsilon: float = _EMBED_EPSILON,
+    mask_index_type: int = 1,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """BERT's embedding block: word + position (+ segment) embeddings looked up and summed,
+    then LayerNorm over the hidden axis. The outputs are the result, the mask index (each
+    row's mask summed, int32; zeros without a mask, as onnxruntime writes it) and the sum
+    before normalization. Positions default to ``0..S-1``."""
+    if word_embedding is None or position_embedding is None or gamma is None:
+        raise UnsupportedModelError(
+            "EmbedLayerNormalization needs word_embedding, position_embedding and gamma"
+        )
+    batch, steps = input_ids.shape
+    if position_ids is None:
+        positions = torch.arange(steps, device=input_ids.device).expand(batch, steps)
+    else:
+        positions = position_ids.to(torch.int64).expand(batch, steps)
+    total = word_embedding[input_ids.to(torch.int64)] + position_embedding[positions]
+    if segment_ids is not None and segment_embedding is not None:
+        total = total + segment_embedding[segment_ids.to(torch.int64)]
+    mean = total.mean(dim=-1, keepdim=True)
+    centered = total - mean
+    y = centered * torch.rsqrt((centered * centered).mean(dim=-1, keepdim=True) + epsilon) * gamma
+    if beta is not None:
+        y = y + beta
+    if mask is None:
+        mask_index = torch.zeros(batch, dtype=torch.int32, device=input_ids.device)
+    else:
+        mask_index = (mask != 0).sum(dim=1).to(torch.int32)
+    return y, mask_index, total
