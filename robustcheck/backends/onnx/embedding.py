@@ -7,17 +7,24 @@ input passed through value-preserving ops only. Position embeddings are looked u
 tables that do (token types fed from ``token_type_ids``), the vocabulary-sized one (most rows)
 is the word embedding. The *tail* is the deployed graph from the lookup's output onward: the same
 nodes and weights, with the looked-up embeddings as a new float input.
+
+onnxruntime's transformer optimizer fuses BERT's embedding block into one
+``com.microsoft::EmbedLayerNormalization`` node; its ``word_embedding`` input is the table and
+its ``input_ids`` the token ids. Its word lookup has no output of its own, so :func:`build_tail`
+first rewrites that node into the word ``Gather`` and the rest of the block (:mod:`._unfuse`),
+then cuts at the ``Gather`` as for any other graph.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from robustcheck.backends.onnx._unfuse import is_fused_embedding, unfuse
 from robustcheck.backends.onnx.blockers import WAYS_FORWARD
 from robustcheck.errors import UnsupportedModelError, quoted
 
@@ -42,6 +49,8 @@ class Lookup:
     table: np.ndarray
     ids_input: str
     output: str
+    fused: bool = False
+    """The lookup is inside an ``EmbedLayerNormalization`` node; ``output`` is a name for it."""
 
 
 class NoEmbeddingLookup(UnsupportedModelError):
@@ -71,6 +80,13 @@ def find_word_embedding(model: onnx.ModelProto, where: str) -> Lookup:
     ints = integer_inputs(model)
     found: list[Lookup] = []
     for index, node in enumerate(graph.node):
+        if is_fused_embedding(node):
+            table = _table(node.input[2], producers, initializers)
+            source = _ids_source(node.input[0], producers)
+            if table is not None and source in ints:
+                word = f"{node.output[0]}/word_embeddings"
+                found.append(Lookup(index, table[0], table[1], source, word, fused=True))
+            continue
         if node.op_type != "Gather" or node.domain not in ("", "ai.onnx") or _axis(node) != 0:
             continue
         table = _table(node.input[0], producers, initializers)
@@ -81,10 +97,12 @@ def find_word_embedding(model: onnx.ModelProto, where: str) -> Lookup:
     if not found:
         raise NoEmbeddingLookup(
             f"{where}: integer inputs {quoted(ints) or '(none)'} but no word-embedding lookup "
-            "found (looked for a Gather on a 2-D float table, indices fed by one of those inputs)",
+            "found (looked for a Gather or an EmbedLayerNormalization on a 2-D float table, indices "
+            "fed by one of those inputs)",
             hint=WAYS_FORWARD,
         )
-    return max(found, key=lambda f: (f.table.shape[0], f.ids_input == "input_ids"))
+    # A fused lookup wins a tie: the optimizer leaves the word Gather behind for Shape alone.
+    return max(found, key=lambda f: (f.table.shape[0], f.fused, f.ids_input == "input_ids"))
 
 
 def _axis(node: onnx.NodeProto) -> int:
@@ -123,6 +141,9 @@ def _ids_source(name: str, producers: dict[str, onnx.NodeProto]) -> str | None:
 def build_tail(model: onnx.ModelProto, lookup: Lookup, outputs: list[str]) -> onnx.ModelProto:
     """The graph computing ``outputs`` from the lookup's output (a new float input ``[N, L, H]``)
     and whichever original inputs the remaining nodes still read."""
+    if lookup.fused:
+        model = unfuse(model, lookup.node, lookup.output)
+        lookup = replace(lookup, fused=False)
     graph = model.graph
     needed = set(outputs)
     kept: list[onnx.NodeProto] = []

@@ -45,8 +45,13 @@ _NOTES = """\
   onnxruntime's CPU kernels (`BiasAdd`, which has only a CUDA kernel, against its definition).
   `SimplifiedLayerNormalization` (RMS norm) is one of them although onnxruntime registers it in
   the default domain. `Attention` runs encoders (no past state, no rotary embeddings) with
-  a `mask_index` of key lengths `(B)` or a raw mask `(B, T)` or `(B, S, T)`. Not implemented
-  yet: `MultiHeadAttention`, `EmbedLayerNormalization` and `BiasSoftmax`.
+  a `mask_index` of key lengths `(B)` or a raw mask `(B, T)` or `(B, S, T)`.
+  `MultiHeadAttention` takes the same masks as `key_padding_mask`, Q, K and V separate or
+  packed (packed inputs, which onnxruntime runs on CUDA only, are checked against the separate
+  ones), self or cross attention; past/present key and value, cache indirection and keys in
+  `(B, N, T, H)` (a decoder's cross-attention cache) are refused. `EmbedLayerNormalization`
+  computes all three outputs: its `mask_index` is each row's mask summed (zeros without a
+  mask), as onnxruntime's CPU kernel computes it. Not implemented yet: `BiasSoftmax`.
 - `SkipLayerNormalization` and `SkipSimplifiedLayerNormalization` compute all four outputs;
   the simplified one's mean is zeros, as onnxruntime writes it.
 - `GridSample` samples 4-D images in every mode and 5-D volumes in the linear and nearest

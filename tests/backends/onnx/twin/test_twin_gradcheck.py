@@ -274,6 +274,8 @@ CASES: list[Case] = [
     Case("SkipLayerNormalization", 1, [X, ("s", F((2, 3, 4))), ("g", F((4,))), ("be", F((4,))), ("bi", F((4,)))], {"epsilon": 1e-5}, domain="com.microsoft", outputs=4),
     Case("SkipSimplifiedLayerNormalization", 1, [X, ("s", F((2, 3, 4))), ("g", F((4,))), ("bi", F((4,)))], {"epsilon": 1e-5}, domain="com.microsoft", outputs=4),
     Case("Attention", 1, [X, ("w", F((4, 12))), ("b", F((12,))), ("m", np.array([[1, 1, 0], [1, 0, 1]], dtype=np.int32))], {"num_heads": 2}, domain="com.microsoft"),
+    Case("MultiHeadAttention", 1, [X, ("k", F((2, 3, 4))), ("v", F((2, 3, 4))), ("b", F((12,))), ("m", np.array([[1, 1, 0], [1, 0, 1]], dtype=np.int32))], {"num_heads": 2}, domain="com.microsoft"),
+    Case("EmbedLayerNormalization", 1, [("ids", np.array([[1, 2, 0], [3, 0, 2]], dtype=np.int32)), ("seg", np.array([[0, 0, 1], [0, 1, 1]], dtype=np.int32)), ("w", F((4, 4))), ("p", F((3, 4))), ("s", F((2, 4))), ("g", F((4,))), ("b", F((4,))), ("m", np.array([[1, 1, 0], [1, 0, 1]], dtype=np.int32))], {"epsilon": 1e-5}, domain="com.microsoft", outputs=3),
     Case("SimplifiedLayerNormalization", 17, [X, ("g", F((4,)))], outputs=2),
     # quantization: integer operands arrive as carried integers (floats holding integers here,
     # any float for the check); rounding passes the gradient straight through (BPDA), which a

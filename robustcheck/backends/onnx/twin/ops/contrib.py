@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -150,7 +151,7 @@ def _attention_mask(mask_index: Tensor, batch: int, steps: int, total: int) -> T
     if mask_index.dim() == 3:
         return (mask_index != 0).reshape(batch, 1, steps, total)
     raise UnsupportedModelError(
-        f"the gradient twin's Attention takes a mask_index of key lengths (B), or a raw mask "
+        f"the gradient twin's attention takes a mask of key lengths (B), or a raw mask "
         f"(B, T) or (B, S, T), not one of shape {list(mask_index.shape)}"
     )
 
@@ -192,16 +193,156 @@ def attention(
     def heads(t: Tensor) -> Tensor:
         return t.reshape(batch, steps, num_heads, -1).transpose(1, 2)
 
-    q, k, v = heads(q), heads(k), heads(v)
     factor = scale if scale else 1.0 / math.sqrt(q_size // num_heads)
+    masking = _Masking(mask_index, attention_bias, bool(unidirectional), mask_filter_value)
+    return _attend(heads(q), heads(k), heads(v), factor, masking)
+
+
+@dataclass(frozen=True)
+class _Masking:
+    mask: Tensor | None
+    """Key lengths (B) or a raw 0/1 mask (B, T) or (B, S, T)."""
+    bias: Tensor | None
+    causal: bool
+    filter_value: float
+
+
+def _attend(q: Tensor, k: Tensor, v: Tensor, factor: float, masking: _Masking) -> Tensor:
+    """Scaled dot-product attention over heads: ``q`` (B, N, S, H), ``k`` and ``v``
+    (B, N, T, H) → (B, S, N * H_v). Masked keys get ``filter_value`` *added* to their scores,
+    as onnxruntime's kernels do (a fully masked row then still averages its values)."""
+    batch, _, steps, _ = q.shape
+    total = k.shape[2]
     scores = torch.matmul(q, k.transpose(-1, -2)) * factor
-    if mask_index is not None:
-        keep = _attention_mask(mask_index, batch, steps, steps)
-        scores = scores + torch.where(keep, 0.0, mask_filter_value).to(scores.dtype)
-    if attention_bias is not None:
-        scores = scores + attention_bias
-    if unidirectional:
-        causal = torch.ones(steps, steps, dtype=torch.bool, device=x.device).tril()
+    if masking.mask is not None:
+        keep = _attention_mask(masking.mask, batch, steps, total)
+        scores = scores + torch.where(keep, 0.0, masking.filter_value).to(scores.dtype)
+    if masking.bias is not None:
+        scores = scores + masking.bias
+    if masking.causal:
+        causal = torch.ones(steps, total, dtype=torch.bool, device=q.device).tril()
         scores = scores.masked_fill(~causal, float("-inf"))
     context = torch.matmul(torch.softmax(scores, dim=-1), v)
-    return context.transpose(1, 2).reshape(batch, steps, v_size)
+    return context.transpose(1, 2).reshape(batch, steps, -1)
+
+
+@op("MultiHeadAttention", 1, domain=MICROSOFT)
+def multi_head_attention(
+    query: Tensor,
+    key: Tensor | None = None,
+    value: Tensor | None = None,
+    bias: Tensor | None = None,
+    key_padding_mask: Tensor | None = None,
+    attention_bias: Tensor | None = None,
+    past_key: Tensor | None = None,
+    past_value: Tensor | None = None,
+    past_sequence_length: Tensor | None = None,
+    cache_indirection: Tensor | None = None,
+    *,
+    num_heads: int,
+    scale: float | None = None,
+    mask_filter_value: float = _MASK_FILTER,
+    unidirectional: int = 0,
+    output_count: int = 1,
+) -> Tensor:
+    """Self or cross attention on projected Q, K and V (separate (B, S, D) tensors, packed QKV
+    (B, S, N, 3, H) in ``query`` or packed KV (B, T, N, 2, H) in ``key``), ``bias`` added to
+    each. Decoder state is refused: past/present key and value, cache indirection, and keys or
+    values already split into heads (B, N, T, H), which is how a cross-attention cache arrives."""
+    refused = [
+        name
+        for name, given in (
+            ("past_key", past_key is not None),
+            ("past_value", past_value is not None),
+            ("past_sequence_length", past_sequence_length is not None),
+            ("cache_indirection", cache_indirection is not None),
+            ("present_key/present_value/qk outputs", output_count > 1),
+            ("key in (B, N, T, H) (a cross-attention cache)", key is not None and key.dim() == 4),
+            (
+                "value in (B, N, T, H) (a cross-attention cache)",
+                value is not None and value.dim() == 4,
+            ),
+        )
+        if given
+    ]
+    if refused:
+        raise UnsupportedModelError(
+            "the gradient twin's MultiHeadAttention runs encoders, without decoder state: "
+            + ", ".join(refused)
+            + " not supported"
+        )
+    q, k, v = _unpack_qkv(query, key, value)
+    if bias is not None:
+        q_bias, k_bias, v_bias = bias.split([q.shape[-1], k.shape[-1], v.shape[-1]])
+        q, k, v = q + q_bias, k + k_bias, v + v_bias
+
+    def heads(t: Tensor) -> Tensor:
+        return t.reshape(t.shape[0], t.shape[1], num_heads, -1).transpose(1, 2)
+
+    factor = scale if scale else 1.0 / math.sqrt(q.shape[-1] // num_heads)
+    masking = _Masking(key_padding_mask, attention_bias, bool(unidirectional), mask_filter_value)
+    return _attend(heads(q), heads(k), heads(v), factor, masking)
+
+
+def _unpack_qkv(
+    query: Tensor, key: Tensor | None, value: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(B, S, D) query, key and value, from whichever packing the node uses."""
+    if query.dim() == 5:
+        q, k, v = query.unbind(dim=3)
+        return tuple(t.flatten(2) for t in (q, k, v))  # type: ignore[return-value]
+    if key is not None and key.dim() == 5:
+        k, v = key.unbind(dim=3)
+        return query, k.flatten(2), v.flatten(2)
+    if key is None or value is None:
+        raise UnsupportedModelError(
+            "MultiHeadAttention needs key and value unless query packs Q, K and V "
+            "(B, S, N, 3, H) or key packs K and V (B, T, N, 2, H)"
+        )
+    return query, key, value
+
+
+_EMBED_EPSILON = 1e-12  # onnxruntime's kDefaultEmbedLayerNormEpsilon
+
+
+@op("EmbedLayerNormalization", 1, domain=MICROSOFT)
+def embed_layer_normalization(
+    input_ids: Tensor,
+    segment_ids: Tensor | None = None,
+    word_embedding: Tensor | None = None,
+    position_embedding: Tensor | None = None,
+    segment_embedding: Tensor | None = None,
+    gamma: Tensor | None = None,
+    beta: Tensor | None = None,
+    mask: Tensor | None = None,
+    position_ids: Tensor | None = None,
+    *,
+    epsilon: float = _EMBED_EPSILON,
+    mask_index_type: int = 1,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """BERT's embedding block: word + position (+ segment) embeddings looked up and summed,
+    then LayerNorm over the hidden axis. The outputs are the result, the mask index (each
+    row's mask summed, int32; zeros without a mask, as onnxruntime writes it) and the sum
+    before normalization. Positions default to ``0..S-1``."""
+    if word_embedding is None or position_embedding is None or gamma is None:
+        raise UnsupportedModelError(
+            "EmbedLayerNormalization needs word_embedding, position_embedding and gamma"
+        )
+    batch, steps = input_ids.shape
+    if position_ids is None:
+        positions = torch.arange(steps, device=input_ids.device).expand(batch, steps)
+    else:
+        positions = position_ids.to(torch.int64).expand(batch, steps)
+    total = word_embedding[input_ids.to(torch.int64)] + position_embedding[positions]
+    if segment_ids is not None and segment_embedding is not None:
+        total = total + segment_embedding[segment_ids.to(torch.int64)]
+    mean = total.mean(dim=-1, keepdim=True)
+    centered = total - mean
+    y = centered * torch.rsqrt((centered * centered).mean(dim=-1, keepdim=True) + epsilon) * gamma
+    if beta is not None:
+        y = y + beta
+    if mask is None:
+        mask_index = torch.zeros(batch, dtype=torch.int32, device=input_ids.device)
+    else:
+        mask_index = (mask != 0).sum(dim=1).to(torch.int32)
+    return y, mask_index, total
