@@ -97,9 +97,10 @@ $(NEWEST)/.installed: pyproject.toml
 # The smoke subset on the lowest versions pyproject.toml declares (tests/release/lowest.py pins
 # each `name>=X` to `name==X`), in a venv of its own: the lower bounds are promises. Run by hand
 # (it downloads a CUDA build of an old torch); results in the CHANGELOG and docs/benchmarks.md.
+# transformers (the text tests' tiny BERTs) at the dev extra's lower bound: 5.x needs torch 2.6.
 OLDEST ?= .venv-oldest
 OLDEST_PYTHON ?= python3.10
-SMOKE_TOOLS := pytest pytest-xdist hypothesis packaging build twine "setuptools>=77" scikit-learn sybil filelock
+SMOKE_TOOLS := pytest pytest-xdist hypothesis packaging build twine "setuptools>=77" scikit-learn sybil filelock "transformers==4.40.2"
 test-oldest: $(OLDEST)/.installed
 	$(OLDEST)/bin/python -m pytest -q -n 2 -p no:cacheprovider -m smoke $(SMOKE)
 
