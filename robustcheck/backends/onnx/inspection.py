@@ -180,7 +180,9 @@ def render(inspection: OnnxInspection) -> str:
     else:
         lines.append("certification: every node has a bound rule; --certify ibp|crown can run")
     if not inspection.blockers:
-        lines.append("gradient twin: every op supported; white-box scans (fgsm, bim, pgd) can run")
+        lines.append(
+            "gradient twin: every op supported; gradient attacks (fgsm, bim, pgd, apgd, auto) can run"
+        )
         return "\n".join(lines) + "\n"
     lines.append("cannot scan with gradient attacks:")
     lines += [f"  - {reason}" for reason in inspection.blockers]
