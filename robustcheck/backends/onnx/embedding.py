@@ -17,7 +17,6 @@ then cuts at the ``Gather`` as for any other graph.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,6 +25,7 @@ from onnx import helper, numpy_helper
 
 from robustcheck.backends.onnx._unfuse import is_fused_embedding, unfuse
 from robustcheck.backends.onnx.blockers import WAYS_FORWARD
+from robustcheck.backends.onnx.twin.analysis import node_reads
 from robustcheck.errors import UnsupportedModelError, quoted
 
 INTEGER_TYPES = {
@@ -152,7 +152,7 @@ def build_tail(model: onnx.ModelProto, lookup: Lookup, outputs: list[str]) -> on
         if index == lookup.node or not needed.intersection(node.output):
             continue
         kept.append(node)
-        needed.update(_reads(node))
+        needed.update(node_reads(node))  # subgraphs read from the outer scope too
     kept.reverse()
     elem = helper.np_dtype_to_tensor_dtype(lookup.table.dtype)
     leaf = helper.make_tensor_value_info(
@@ -172,12 +172,3 @@ def build_tail(model: onnx.ModelProto, lookup: Lookup, outputs: list[str]) -> on
     )
     result.functions.extend(model.functions)
     return result
-
-
-def _reads(node: onnx.NodeProto) -> Iterator[str]:
-    """Every value ``node`` reads, including those its subgraphs take from the outer scope."""
-    yield from (name for name in node.input if name)
-    for attribute in node.attribute:
-        for sub in [attribute.g, *attribute.graphs] if attribute.type in (5, 10) else []:
-            for inner in sub.node:
-                yield from _reads(inner)
