@@ -52,20 +52,35 @@ robustcheck makes on the user's behalf (torch 2.4's ``torch.export.load`` about 
 @contextmanager
 def recorded_warnings(irrelevant: Sequence[Irrelevant] = ()) -> Iterator[list[str]]:
     """Record every warning raised in the block, whatever the warning filters say, and print
-    none. The yielded list is filled when the block ends: one line per distinct warning that no
-    ``irrelevant`` entry matches (``Category: first line of its message``), in order."""
+    none. The yielded list is filled as warnings come: one line per distinct warning that no
+    ``irrelevant`` entry matches (``Category: first line of its message``), in order, at most
+    :data:`MAX_NOTES` of them. A model that warns on every call keeps only its distinct lines,
+    not one record per call."""
     notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
+
+    def record(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: object = None,
+        line: str | None = None,
+    ) -> None:
+        raised = warnings.WarningMessage(message, category, filename, lineno)
+        if any(entry.matches(raised) for entry in irrelevant) or len(notes) >= MAX_NOTES:
+            return
+        note = _one_line(raised)
+        if note not in notes:
+            notes.append(note)
+
+    with warnings.catch_warnings():
         warnings.simplefilter("always")
-        try:
-            yield notes
-        finally:
-            for message in caught:
-                if any(entry.matches(message) for entry in irrelevant):
-                    continue
-                note = _one_line(message)
-                if note not in notes:
-                    notes.append(note)
+        warnings.showwarning = record  # restored by catch_warnings
+        yield notes
+
+
+MAX_NOTES = 20
+"""Distinct warnings kept from one block."""
 
 
 def _one_line(message: warnings.WarningMessage) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from robustcheck._warnings import (
+    MAX_NOTES,
     TORCHSCRIPT_DEPRECATED,
     Irrelevant,
     native_warnings,
@@ -87,3 +88,13 @@ def test_a_warning_the_model_raises_while_scanned_is_a_report_note_not_printed(
     warned = json.loads(report.read_text())["warnings"]
     expected = "a warning was raised while the scan ran the model: UserWarning: inputs above the"
     assert sum(expected in line for line in warned) == 1, warned
+
+
+def test_a_warning_raised_on_every_call_is_kept_once_and_distinct_ones_are_bounded():
+    with recorded_warnings() as notes:
+        for _ in range(10_000):
+            warnings.warn("per call", UserWarning, stacklevel=1)
+        for k in range(2 * MAX_NOTES):
+            warnings.warn(f"distinct {k}", UserWarning, stacklevel=1)
+    assert notes[0] == "UserWarning: per call"
+    assert len(notes) == MAX_NOTES
