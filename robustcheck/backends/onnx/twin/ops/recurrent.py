@@ -10,6 +10,7 @@ follow onnxruntime (``core/providers/cpu/rnn/rnn_helpers.cc``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -200,6 +201,52 @@ def _bias_halves(b: Tensor | None, d: int, width: int, like: Tensor) -> tuple[Te
     return row[:width], row[width:]
 
 
+@dataclass(frozen=True)
+class _Setup:
+    """What every recurrent op derives from its inputs and attributes before its time loop."""
+
+    x: Tensor
+    """The input, sequence first."""
+    flags: tuple[bool, ...]
+    """Per direction: whether it runs in reverse."""
+    hidden: int
+    functions: list[list[Activation]]
+    """Per direction, the op's activations in order."""
+    mask: Tensor | None
+    """Which rows are still within their ``sequence_lens`` at each step."""
+    layout: int
+
+    def initial(self, state: Tensor | None) -> Tensor:
+        """An initial state input as ``[num_directions, batch, hidden]`` (zeros when absent)."""
+        return _initial_state(
+            state, self.layout, len(self.flags), self.x.shape[1], self.hidden, self.x
+        )
+
+
+def _setup(
+    op_type: str,
+    x: Tensor,
+    r: Tensor,
+    sequence_lens: Tensor | None,
+    *,
+    activations: Sequence[str] | None,
+    activation_alpha: Sequence[float] | None,
+    activation_beta: Sequence[float] | None,
+    defaults: tuple[str, ...],
+    direction: str,
+    hidden_size: int | None,
+    layout: int,
+) -> _Setup:
+    _check_layout(op_type, layout)
+    flags = _direction_flags(op_type, direction)
+    hidden = _check_hidden_size(op_type, hidden_size, r)
+    functions = _activations(
+        op_type, activations, activation_alpha, activation_beta, defaults, len(flags)
+    )
+    x = _sequence_first(x, layout)
+    return _Setup(x, flags, hidden, functions, _step_mask(sequence_lens, x), layout)
+
+
 @op("LSTM", 7)
 @op("LSTM", 14)
 def lstm(
@@ -223,24 +270,16 @@ def lstm(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Gates in ``iofc`` order, peepholes in ``iof`` order; ``input_forget`` couples the
     forget gate to the input gate (``f = 1 - i``)."""
-    _check_layout("LSTM", layout)
-    flags = _direction_flags("LSTM", direction)
-    hidden = _check_hidden_size("LSTM", hidden_size, r)
-    functions = _activations(
-        "LSTM",
-        activations,
-        activation_alpha,
-        activation_beta,
-        ("Sigmoid", "Tanh", "Tanh"),
-        len(flags),
-    )
-    x = _sequence_first(x, layout)
-    batch = x.shape[1]
-    h0 = _initial_state(initial_h, layout, len(flags), batch, hidden, x)
-    c0 = _initial_state(initial_c, layout, len(flags), batch, hidden, x)
-    mask = _step_mask(sequence_lens, x)
+    run = _setup(
+        "LSTM", x, r, sequence_lens,
+        activations=activations, activation_alpha=activation_alpha,
+        activation_beta=activation_beta, defaults=("Sigmoid", "Tanh", "Tanh"),
+        direction=direction, hidden_size=hidden_size, layout=layout,
+    )  # fmt: skip
+    x, hidden, functions, mask = run.x, run.hidden, run.functions, run.mask
+    h0, c0 = run.initial(initial_h), run.initial(initial_c)
     ys, finals_h, finals_c = [], [], []
-    for d, reverse in enumerate(flags):
+    for d, reverse in enumerate(run.flags):
         wb, rb = _bias_halves(b, d, 4 * hidden, x)
         projected = torch.matmul(x, w[d].to(x.dtype).t()) + (wb + rb)
         peepholes = None if p is None else p[d].to(x.dtype).split(hidden)
@@ -304,18 +343,16 @@ def gru(
 ) -> tuple[Tensor, Tensor]:
     """Gates in ``zrh`` order; ``linear_before_reset`` applies the reset gate after the
     recurrence of the hidden gate (cuDNN's and torch's form) instead of before it."""
-    _check_layout("GRU", layout)
-    flags = _direction_flags("GRU", direction)
-    hidden = _check_hidden_size("GRU", hidden_size, r)
-    functions = _activations(
-        "GRU", activations, activation_alpha, activation_beta, ("Sigmoid", "Tanh"), len(flags)
-    )
-    x = _sequence_first(x, layout)
-    batch = x.shape[1]
-    h0 = _initial_state(initial_h, layout, len(flags), batch, hidden, x)
-    mask = _step_mask(sequence_lens, x)
+    run = _setup(
+        "GRU", x, r, sequence_lens,
+        activations=activations, activation_alpha=activation_alpha,
+        activation_beta=activation_beta, defaults=("Sigmoid", "Tanh"),
+        direction=direction, hidden_size=hidden_size, layout=layout,
+    )  # fmt: skip
+    x, hidden, functions, mask = run.x, run.hidden, run.functions, run.mask
+    h0 = run.initial(initial_h)
     ys, finals = [], []
-    for d, reverse in enumerate(flags):
+    for d, reverse in enumerate(run.flags):
         wb, rb = _bias_halves(b, d, 3 * hidden, x)
         if linear_before_reset:
             # The hidden gate's recurrence bias is scaled by the reset gate, so it stays out.
@@ -370,18 +407,16 @@ def rnn(
     layout: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """``Ht = f(Xt*(Wi^T) + Ht-1*(Ri^T) + Wbi + Rbi)``."""
-    _check_layout("RNN", layout)
-    flags = _direction_flags("RNN", direction)
-    hidden = _check_hidden_size("RNN", hidden_size, r)
-    functions = _activations(
-        "RNN", activations, activation_alpha, activation_beta, ("Tanh",), len(flags)
-    )
-    x = _sequence_first(x, layout)
-    batch = x.shape[1]
-    h0 = _initial_state(initial_h, layout, len(flags), batch, hidden, x)
-    mask = _step_mask(sequence_lens, x)
+    run = _setup(
+        "RNN", x, r, sequence_lens,
+        activations=activations, activation_alpha=activation_alpha,
+        activation_beta=activation_beta, defaults=("Tanh",),
+        direction=direction, hidden_size=hidden_size, layout=layout,
+    )  # fmt: skip
+    x, hidden, functions, mask = run.x, run.hidden, run.functions, run.mask
+    h0 = run.initial(initial_h)
     ys, finals = [], []
-    for d, reverse in enumerate(flags):
+    for d, reverse in enumerate(run.flags):
         wb, rb = _bias_halves(b, d, hidden, x)
         projected = torch.matmul(x, w[d].to(x.dtype).t()) + (wb + rb)
         cell = _rnn_cell(r[d].to(x.dtype), _clipped(functions[d][0], clip))
