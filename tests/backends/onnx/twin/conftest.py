@@ -6,14 +6,21 @@ package and tests import nothing from each other.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+import torch
 from onnx import helper
+
+from robustcheck.backends.onnx.twin import OnnxTwin
+from robustcheck.backends.onnx.twin.tensors import tensor_from_numpy, tensor_to_numpy
+from robustcheck.cli import main
 
 NodeModelBuilder = Callable[..., onnx.ModelProto]
 OrtRunner = Callable[[onnx.ModelProto, Mapping[str, np.ndarray]], list[np.ndarray]]
@@ -103,6 +110,48 @@ def node_model() -> NodeModelBuilder:
 @pytest.fixture(scope="session")
 def ort_run() -> OrtRunner:
     return run_onnxruntime
+
+
+def assert_twin_matches_onnxruntime(
+    model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]
+) -> None:
+    """Every output of the twin has onnxruntime's dtype and values (to 1e-5)."""
+    expected = run_onnxruntime(model, feeds)
+    twin = OnnxTwin(model)
+    with torch.no_grad():
+        got = twin.run({name: tensor_from_numpy(value) for name, value in feeds.items()})
+    for name, want in zip(twin.output_names, expected, strict=True):
+        have = tensor_to_numpy(got[name])
+        assert have.dtype == want.dtype, name
+        np.testing.assert_allclose(have, want, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def scan_and_check_the_twin(model: Path, data: Path, report: Path, *flags: str) -> dict[str, Any]:
+    """``robustcheck scan`` at ε 0.1 (no gap probe): it ends with a verdict, FGSM beats the noise
+    baseline, and the fidelity section compares the twin with onnxruntime and trusts it. The
+    parsed JSON report, for further checks."""
+    code = main(
+        ["scan", str(model), "--data", str(data), "--eps", "0.1", "--json", str(report),
+         "--no-gap-probe", *flags]
+    )  # fmt: skip
+    assert code in (0, 1), code
+    parsed: dict[str, Any] = json.loads(report.read_text())
+    rates = {r["attack"]: r["adversarial_error_rate"] for r in parsed["results"]}
+    assert rates["fgsm"] > rates["noise"], rates
+    fidelity = parsed["fidelity"]
+    assert fidelity["paths"] == "onnx-twin-vs-onnxruntime"
+    assert fidelity["trusted"], fidelity
+    return parsed
+
+
+@pytest.fixture(scope="session")
+def twin_matches_ort() -> Callable[[onnx.ModelProto, Mapping[str, np.ndarray]], None]:
+    return assert_twin_matches_onnxruntime
+
+
+@pytest.fixture(scope="session")
+def scan_checked() -> Callable[..., dict[str, Any]]:
+    return scan_and_check_the_twin
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ analysis inside subgraphs, and a scan of a digits classifier whose graph branche
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -354,21 +353,9 @@ def _branch_the_head(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def test_scan_of_a_branching_digits_classifier_beats_noise_with_a_trusted_twin(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, scan_checked: Any
 ) -> None:
-    from robustcheck.cli import main
 
     model, data = _digits_classifier_with_an_if(tmp_path)
     assert any(node.op_type == "If" for node in onnx.load(model).graph.node)
-    report_path = tmp_path / "report.json"
-    code = main(
-        ["scan", str(model), "--data", str(data), "--eps", "0.1", "--json", str(report_path),
-         "--no-gap-probe", "--no-isolation"]
-    )  # fmt: skip
-    assert code in (0, 1), capsys.readouterr().err
-    report = json.loads(report_path.read_text())
-    rates = {r["attack"]: r["adversarial_error_rate"] for r in report["results"]}
-    assert rates["fgsm"] > rates["noise"], rates
-    fidelity = report["fidelity"]
-    assert fidelity["paths"] == "onnx-twin-vs-onnxruntime"
-    assert fidelity["trusted"], fidelity
+    scan_checked(model, data, tmp_path / "report.json", "--no-isolation")

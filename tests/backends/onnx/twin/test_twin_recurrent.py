@@ -4,7 +4,6 @@ and a scan of a small digits LSTM through the CLI."""
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -209,23 +208,11 @@ def _digits_lstm(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_scan_of_a_digits_lstm_beats_noise_with_a_trusted_twin(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, scan_checked: Any
 ) -> None:
-    from robustcheck.cli import main
 
     model, data = _digits_lstm(tmp_path)
-    report_path = tmp_path / "report.json"
-    code = main(
-        ["scan", str(model), "--data", str(data), "--eps", "0.1",
-         "--json", str(report_path), "--no-gap-probe"]
-    )  # fmt: skip
-    assert code in (0, 1), capsys.readouterr().err
-    report = json.loads(report_path.read_text())
-    rates = {r["attack"]: r["adversarial_error_rate"] for r in report["results"]}
-    assert rates["fgsm"] > rates["noise"], rates
-    fidelity = report["fidelity"]
-    assert fidelity["paths"] == "onnx-twin-vs-onnxruntime"
-    assert fidelity["trusted"], fidelity
+    fidelity = scan_checked(model, data, tmp_path / "report.json")["fidelity"]
     assert fidelity["clean_top1_agreement"] == 1.0, fidelity
     assert fidelity["adversarial_top1_agreement"] >= 0.99, fidelity
 
